@@ -1,0 +1,13 @@
+module github.com/oci-assemble/oci-assemble
+
+go 1.26.0
+
+require (
+	github.com/docker/cli v29.9.3+incompatible // indirect
+	github.com/google/go-containerregistry v0.22.1 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/opencontainers/image-spec v1.1.1 // indirect
+	github.com/sethvargo/go-githubactions v1.3.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
