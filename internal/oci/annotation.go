@@ -1,0 +1,60 @@
+package oci
+
+import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Level is where an annotation is written, as buildx names the levels.
+type Level int
+
+const (
+	// LevelIndex writes into the index manifest.
+	LevelIndex Level = iota
+	// LevelManifest writes into each platform manifest, which changes its
+	// digest.
+	LevelManifest
+	// LevelManifestDescriptor writes into each platform's descriptor in the
+	// index.
+	LevelManifestDescriptor
+	// LevelIndexDescriptor writes into the index's own descriptor, which
+	// exists only in an OCI layout's index.json.
+	LevelIndexDescriptor
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelManifest:
+		return "manifest"
+	case LevelManifestDescriptor:
+		return "manifest-descriptor"
+	case LevelIndexDescriptor:
+		return "index-descriptor"
+	}
+	return "index"
+}
+
+// Annotation is one key and value at one level, optionally only for one
+// platform (buildx's manifest[linux/arm64]:key=value).
+type Annotation struct {
+	Level    Level
+	Platform *v1.Platform
+	Key      string
+	Value    string
+}
+
+// Matches reports whether the annotation applies to an image of platform p.
+// A filter without a variant matches every variant; arm64 and arm64/v8 are
+// the same platform.
+func (a Annotation) Matches(p v1.Platform) bool {
+	if a.Platform == nil {
+		return true
+	}
+	f, n := normalize(*a.Platform), normalize(p)
+	if f.OS != n.OS || f.Architecture != n.Architecture {
+		return false
+	}
+	if a.Platform.Variant != "" && f.Variant != n.Variant {
+		return false
+	}
+	return f.OSVersion == "" || f.OSVersion == n.OSVersion
+}

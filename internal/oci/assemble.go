@@ -1,0 +1,443 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// IndexMediaType selects the index format.
+type IndexMediaType int
+
+const (
+	// OCIIndex is application/vnd.oci.image.index.v1+json (the default).
+	OCIIndex IndexMediaType = iota
+	// DockerManifestList is Docker's manifest list; it has no annotations.
+	DockerManifestList
+)
+
+// Plan says what to join and how. Targets are used by Publish.
+type Plan struct {
+	Sources     []Ref
+	Targets     []Ref
+	Annotations []Annotation
+	MediaType   IndexMediaType
+}
+
+// ErrConflict is returned when two sources give different manifests for
+// one platform.
+var ErrConflict = errors.New("conflicting platforms")
+
+// Manifest describes one platform manifest of the assembled index.
+type Manifest struct {
+	Platform  string          `json:"platform"`
+	Digest    string          `json:"digest"`
+	Size      int64           `json:"size"`
+	MediaType types.MediaType `json:"mediaType"`
+	// Source is the reference the manifest came from.
+	Source string `json:"source"`
+	// Attestations counts attestation manifests that travel with it.
+	Attestations int `json:"attestations,omitempty"`
+}
+
+// Assembly is an index ready to publish.
+type Assembly struct {
+	Index     v1.ImageIndex
+	Digest    v1.Hash
+	Size      int64
+	MediaType types.MediaType
+	Manifests []Manifest
+	// IndexDescriptorAnnotations go on the index's descriptor where one is
+	// written: the index.json of an oci: layout target.
+	IndexDescriptorAnnotations map[string]string
+	// Sources are the references the index was joined from, in input order.
+	Sources []Ref
+}
+
+// member is one platform image of the index, with the attestation
+// manifests that describe it.
+type member struct {
+	source       Ref
+	platform     v1.Platform
+	img          v1.Image
+	digest       v1.Hash
+	annotations  map[string]string // descriptor annotations
+	attestations []attestation
+}
+
+type attestation struct {
+	img  v1.Image
+	desc v1.Descriptor
+}
+
+// Assemble resolves every source and builds the index, without writing
+// anything.
+func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
+	if len(plan.Sources) == 0 {
+		return nil, fmt.Errorf("%w: no sources", ErrSource)
+	}
+	resolved := make([]Taggable, len(plan.Sources))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.o.jobs)
+	for i, src := range plan.Sources {
+		g.Go(func() error {
+			t, err := a.Resolve(gctx, src)
+			resolved[i] = t
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	var members []*member
+	for i, t := range resolved {
+		ms, err := flatten(plan.Sources[i], t, plan.MediaType)
+		if err != nil {
+			return nil, err
+		}
+		members, err = merge(members, ms)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := a.annotateManifests(members, plan.Annotations); err != nil {
+		return nil, err
+	}
+	return buildIndex(members, plan)
+}
+
+// flatten turns a source into its platform members. An index gives its
+// children; attestation manifests are attached to the manifest they
+// describe and never become a platform of their own.
+func flatten(src Ref, t Taggable, mt IndexMediaType) ([]*member, error) {
+	switch t := t.(type) {
+	case v1.Image:
+		if src.Transport == DockerArchive && mt == OCIIndex {
+			// An archive has no digest anyone depends on; give it the
+			// index's format so the result is one consistent OCI image.
+			var err error
+			if t, err = toOCI(t); err != nil {
+				return nil, fmt.Errorf("%w %s: converting to OCI: %v", ErrSource, src, err)
+			}
+		}
+		m, err := newMember(src, t, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []*member{m}, nil
+	case v1.ImageIndex:
+		return flattenIndex(src, t)
+	}
+	return nil, fmt.Errorf("%w %s: neither an image nor an index", ErrSource, src)
+}
+
+func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index of %s: %w", src, err)
+	}
+	var members []*member
+	var atts []attestation
+	for _, d := range im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s@%s: %w", src, d.Digest, err)
+			}
+			ms, err := flattenIndex(src, child)
+			if err != nil {
+				return nil, err
+			}
+			if members, err = merge(members, ms); err != nil {
+				return nil, err
+			}
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s@%s: %w", src, d.Digest, err)
+			}
+			if d.Annotations[refTypeAnnotation] == attestationManifest {
+				atts = append(atts, attestation{img: img, desc: d})
+				continue
+			}
+			m, err := newMember(src, img, &d)
+			if err != nil {
+				return nil, err
+			}
+			if members, err = merge(members, []*member{m}); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w %s: child %s has media type %q; only images and indexes can be joined", ErrSource, src, d.Digest, d.MediaType)
+		}
+	}
+	for _, att := range atts {
+		subject := att.desc.Annotations[refDigestAnnotation]
+		attached := false
+		for _, m := range members {
+			if m.digest.String() == subject {
+				m.attestations = append(m.attestations, att)
+				attached = true
+			}
+		}
+		if !attached {
+			return nil, fmt.Errorf("%w %s: attestation %s describes %s, which the index does not hold", ErrSource, src, att.desc.Digest, subject)
+		}
+	}
+	return members, nil
+}
+
+func newMember(src Ref, img v1.Image, desc *v1.Descriptor) (*member, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", src, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s@%s: %w", src, digest, err)
+	}
+	m := &member{source: src, img: img, digest: digest}
+	if p := cf.Platform(); p != nil && p.OS != "" && p.Architecture != "" {
+		m.platform = *p
+	} else if desc != nil && desc.Platform != nil && desc.Platform.Architecture != "" {
+		m.platform = *desc.Platform
+	} else {
+		return nil, fmt.Errorf("%w %s@%s: no platform in its config (os and architecture are empty); only images can be joined", ErrSource, src, digest)
+	}
+	if desc != nil && len(desc.Annotations) > 0 {
+		m.annotations = maps.Clone(desc.Annotations)
+	}
+	return m, nil
+}
+
+// merge adds ms to members: the same digest twice is one member; two
+// digests for one platform is a conflict naming both sources.
+func merge(members, ms []*member) ([]*member, error) {
+next:
+	for _, m := range ms {
+		for _, have := range members {
+			if have.digest == m.digest {
+				for _, att := range m.attestations {
+					if !slices.ContainsFunc(have.attestations, func(x attestation) bool { return x.desc.Digest == att.desc.Digest }) {
+						have.attestations = append(have.attestations, att)
+					}
+				}
+				continue next
+			}
+			if platformKey(have.platform) == platformKey(m.platform) {
+				return nil, fmt.Errorf("%w: %s has %s@%s and %s has %s@%s; give each platform once",
+					ErrConflict, have.source, platformString(have.platform), have.digest, m.source, platformString(m.platform), m.digest)
+			}
+		}
+		members = append(members, m)
+	}
+	return members, nil
+}
+
+// annotateManifests applies manifest-level annotations, which rewrite the
+// platform manifests (new digests). Attestations are repointed at the new
+// digest so they keep describing their image.
+func (a *Assembler) annotateManifests(members []*member, anns []Annotation) error {
+	for _, m := range members {
+		add := map[string]string{}
+		for _, an := range anns {
+			if an.Level == LevelManifest && an.Matches(m.platform) {
+				add[an.Key] = an.Value
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		img := m.img
+		mt, err := img.MediaType()
+		if err != nil {
+			return err
+		}
+		if mt == types.DockerManifestSchema2 {
+			// Docker schema 2 has no annotations; the OCI manifest with the
+			// same config and layers is the faithful carrier.
+			if img, err = toOCI(img); err != nil {
+				return fmt.Errorf("converting %s@%s to OCI for manifest annotations: %w", m.source, m.digest, err)
+			}
+		}
+		img = mutate.Annotations(img, add).(v1.Image)
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		old := m.digest.String()
+		m.img, m.digest = img, d
+		for i := range m.attestations {
+			if m.attestations[i].desc.Annotations[refDigestAnnotation] == old {
+				m.attestations[i].desc.Annotations = maps.Clone(m.attestations[i].desc.Annotations)
+				m.attestations[i].desc.Annotations[refDigestAnnotation] = d.String()
+			}
+		}
+	}
+	return nil
+}
+
+func buildIndex(members []*member, plan Plan) (*Assembly, error) {
+	mt := types.OCIImageIndex
+	if plan.MediaType == DockerManifestList {
+		mt = types.DockerManifestList
+	}
+	var adds []mutate.IndexAddendum
+	var infos []Manifest
+	indexAnns := map[string]string{}
+	indexDescAnns := map[string]string{}
+	for _, an := range plan.Annotations {
+		switch an.Level {
+		case LevelIndex:
+			indexAnns[an.Key] = an.Value
+		case LevelIndexDescriptor:
+			indexDescAnns[an.Key] = an.Value
+		}
+	}
+	for _, m := range members {
+		anns := maps.Clone(m.annotations)
+		for _, an := range plan.Annotations {
+			if an.Level == LevelManifestDescriptor && an.Matches(m.platform) {
+				if anns == nil {
+					anns = map[string]string{}
+				}
+				anns[an.Key] = an.Value
+			}
+		}
+		imt, err := m.img.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		size, err := m.img.Size()
+		if err != nil {
+			return nil, err
+		}
+		p := m.platform
+		adds = append(adds, mutate.IndexAddendum{Add: m.img, Descriptor: v1.Descriptor{
+			MediaType: imt, Platform: &p, Annotations: anns,
+		}})
+		infos = append(infos, Manifest{
+			Platform: platformString(p), Digest: m.digest.String(), Size: size, MediaType: imt,
+			Source: m.source.String(), Attestations: len(m.attestations),
+		})
+	}
+	// Attestations follow all platforms, as BuildKit orders them.
+	for _, m := range members {
+		for _, att := range m.attestations {
+			d := att.desc
+			adds = append(adds, mutate.IndexAddendum{Add: att.img, Descriptor: v1.Descriptor{
+				MediaType: d.MediaType, Platform: d.Platform, Annotations: d.Annotations,
+			}})
+		}
+	}
+	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, mt)
+	idx = mutate.AppendManifests(idx, adds...)
+	if len(indexAnns) > 0 {
+		idx = mutate.Annotations(idx, indexAnns).(v1.ImageIndex)
+	}
+	digest, err := idx.Digest()
+	if err != nil {
+		return nil, err
+	}
+	size, err := idx.Size()
+	if err != nil {
+		return nil, err
+	}
+	if len(indexDescAnns) == 0 {
+		indexDescAnns = nil
+	}
+	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
+		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources}, nil
+}
+
+// toOCI returns img with OCI media types for its manifest, config and
+// layers; the blobs are unchanged, so only the manifest digest changes.
+func toOCI(img v1.Image) (v1.Image, error) {
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	if mt == types.OCIManifestSchema1 {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
+	adds := make([]mutate.Addendum, 0, len(layers))
+	for _, l := range layers {
+		lmt, err := l.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: ociLayerType(lmt)})
+	}
+	out, err := mutate.Append(base, adds...)
+	if err != nil {
+		return nil, err
+	}
+	// The original config already lists every diff ID and history entry.
+	return mutate.ConfigFile(out, cf)
+}
+
+func ociLayerType(mt types.MediaType) types.MediaType {
+	switch mt {
+	case types.DockerLayer:
+		return types.OCILayer
+	case types.DockerUncompressedLayer:
+		return types.OCIUncompressedLayer
+	case types.DockerForeignLayer:
+		return types.OCIRestrictedLayer
+	}
+	return mt
+}
+
+// platformString renders os/arch[/variant][:os.version] as buildx prints it.
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
+}
+
+// platformKey identifies a platform for duplicate detection, with the
+// implied variants made explicit (arm64 = arm64/v8, as containerd does).
+func platformKey(p v1.Platform) string {
+	n := normalize(p)
+	feats := slices.Clone(n.OSFeatures)
+	slices.Sort(feats)
+	return strings.Join([]string{n.OS, n.Architecture, n.Variant, n.OSVersion, strings.Join(feats, ",")}, "|")
+}
+
+func normalize(p v1.Platform) v1.Platform {
+	if p.Variant == "" {
+		switch p.Architecture {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		}
+	}
+	return p
+}

@@ -1,0 +1,21 @@
+// Package oci does the registry work of oci-assemble on
+// go-containerregistry: it resolves source images from registries, OCI
+// layouts and docker archives, joins their platform manifests into one
+// annotated index, and publishes it to registries and layouts — every blob
+// and manifest by digest first, tags after, each tag read back.
+//
+// It takes a Plan and an authn.Keychain and never speaks a CI system's
+// protocol; outputs, masks and summaries belong to the caller.
+package oci
+
+import (
+	"context"
+
+	syncerrgroup "golang.org/x/sync/errgroup"
+)
+
+func newGroup(ctx context.Context, limit int) (*syncerrgroup.Group, context.Context) {
+	g, gctx := syncerrgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	return g, gctx
+}

@@ -1,0 +1,129 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Option configures an Assembler.
+type Option func(*options) error
+
+type options struct {
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	insecure  map[string]bool
+	jobs      int
+	logger    *slog.Logger
+	userAgent string
+}
+
+// WithKeychain sets where registry credentials come from. Default: anonymous.
+func WithKeychain(k authn.Keychain) Option {
+	return func(o *options) error {
+		if k == nil {
+			return fmt.Errorf("WithKeychain: nil keychain")
+		}
+		o.keychain = k
+		return nil
+	}
+}
+
+// WithTransport sets the HTTP transport for registry requests. Default:
+// remote.DefaultTransport (HTTPS with the system's roots, which honour
+// SSL_CERT_FILE).
+func WithTransport(rt http.RoundTripper) Option {
+	return func(o *options) error {
+		if rt == nil {
+			return fmt.Errorf("WithTransport: nil transport")
+		}
+		o.transport = rt
+		return nil
+	}
+}
+
+// WithInsecureRegistries lists host:port registries that may be reached over
+// plain HTTP. Default: none — every registry is HTTPS with verification,
+// including loopback and private addresses, which go-containerregistry
+// would otherwise retry over HTTP.
+func WithInsecureRegistries(hosts []string) Option {
+	return func(o *options) error {
+		for _, h := range hosts {
+			o.insecure[strings.ToLower(h)] = true
+		}
+		return nil
+	}
+}
+
+// WithJobs bounds concurrent uploads per repository and concurrent targets.
+// Default 4.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("WithJobs: %d, want at least 1", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for progress lines. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("WithLogger: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent prefix. Default "oci-assemble".
+func WithUserAgent(ua string) Option {
+	return func(o *options) error { o.userAgent = ua; return nil }
+}
+
+// Assembler joins images into an index and publishes it.
+type Assembler struct {
+	o         options
+	transport http.RoundTripper
+}
+
+// New returns an Assembler.
+func New(opts ...Option) (*Assembler, error) {
+	o := options{
+		keychain:  authn.NewMultiKeychain(), // resolves to anonymous
+		transport: remote.DefaultTransport,
+		insecure:  map[string]bool{},
+		jobs:      4,
+		logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		userAgent: "oci-assemble",
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	a := &Assembler{o: o}
+	a.transport = &progressTransport{
+		inner:  &schemeGuard{inner: o.transport, insecure: o.insecure},
+		logger: o.logger,
+	}
+	return a, nil
+}
+
+func (a *Assembler) remoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(a.o.keychain),
+		remote.WithTransport(a.transport),
+		remote.WithJobs(a.o.jobs),
+		remote.WithUserAgent(a.o.userAgent),
+	}
+}

@@ -1,0 +1,297 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ErrVerify is returned when a tag does not read back as the index pushed.
+var ErrVerify = errors.New("verification failed")
+
+// Target is one published destination: a repository or layout with the
+// tags that now point at the index.
+type Target struct {
+	// Ref is the repository (registry) or oci:PATH (layout).
+	Ref string `json:"ref"`
+	// Tags were moved to the index and read back.
+	Tags []string `json:"tags"`
+	// Image is repository@digest.
+	Image string `json:"image"`
+}
+
+// Result is what Publish did.
+type Result struct {
+	Targets []Target `json:"targets"`
+}
+
+// TagError reports a failure in the tag phase: which tags point at the new
+// index and which do not.
+type TagError struct {
+	Moved  []string
+	Failed map[string]error
+}
+
+func (e *TagError) Error() string {
+	var b strings.Builder
+	b.WriteString("tagging failed for ")
+	b.WriteString(strings.Join(slices.Sorted(maps.Keys(e.Failed)), ", "))
+	if len(e.Moved) > 0 {
+		fmt.Fprintf(&b, "; these tags already point at the new index: %s", strings.Join(e.Moved, ", "))
+	} else {
+		b.WriteString("; no tag was moved")
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Failed)) {
+		fmt.Fprintf(&b, "; %s: %v", k, e.Failed[k])
+	}
+	return b.String()
+}
+
+// Unwrap returns the tag errors so callers can errors.As a registry error.
+func (e *TagError) Unwrap() []error { return slices.Collect(maps.Values(e.Failed)) }
+
+type registryTarget struct {
+	repo name.Repository
+	tags []string
+}
+
+type layoutTarget struct {
+	path string
+	tags []string
+}
+
+// groupTargets merges targets by repository or layout path, keeping the
+// first-seen order so output is stable.
+func groupTargets(targets []Ref) ([]*registryTarget, []*layoutTarget) {
+	var regs []*registryTarget
+	var lays []*layoutTarget
+	for _, t := range targets {
+		switch t.Transport {
+		case Layout:
+			i := slices.IndexFunc(lays, func(l *layoutTarget) bool { return l.path == t.Path })
+			if i < 0 {
+				lays = append(lays, &layoutTarget{path: t.Path})
+				i = len(lays) - 1
+			}
+			if t.Tag != "" && !slices.Contains(lays[i].tags, t.Tag) {
+				lays[i].tags = append(lays[i].tags, t.Tag)
+			}
+		case Registry:
+			i := slices.IndexFunc(regs, func(r *registryTarget) bool { return r.repo.String() == t.Repo.String() })
+			if i < 0 {
+				regs = append(regs, &registryTarget{repo: t.Repo})
+				i = len(regs) - 1
+			}
+			if t.Tag != "" && !slices.Contains(regs[i].tags, t.Tag) {
+				regs[i].tags = append(regs[i].tags, t.Tag)
+			}
+		}
+	}
+	return regs, lays
+}
+
+// Publish writes the assembly to every target: all blobs and manifests by
+// digest everywhere first, then the tags, then each tag is read back and
+// its digest compared. If any target fails before the tag phase, no tag
+// moves anywhere.
+func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*Result, error) {
+	regs, lays := groupTargets(targets)
+	ropts := a.remoteOptions(ctx)
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return nil, err
+	}
+
+	a.o.logger.Info("pushing by digest", "digest", as.Digest.String(), "targets", len(regs)+len(lays))
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for _, t := range regs {
+		g.Go(func() error {
+			ref := t.repo.Digest(as.Digest.String())
+			if err := pusher.Push(gctx, ref, as.Index); err != nil {
+				return fmt.Errorf("pushing %s: %w", ref, err)
+			}
+			a.o.logger.Info("pushed by digest", "ref", ref.String())
+			return nil
+		})
+	}
+	for _, t := range lays {
+		g.Go(func() error { return writeLayoutBlobs(t.path, as.Index) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	a.o.logger.Info("tagging")
+	if err := a.tag(ctx, pusher, as, regs, lays); err != nil {
+		return nil, err
+	}
+
+	a.o.logger.Info("verifying")
+	if err := a.verify(ctx, as, regs, lays); err != nil {
+		return nil, err
+	}
+
+	res := &Result{}
+	for _, t := range regs {
+		res.Targets = append(res.Targets, Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String()})
+	}
+	for _, t := range lays {
+		res.Targets = append(res.Targets, Target{Ref: "oci:" + t.path, Tags: t.tags, Image: "oci:" + t.path + "@" + as.Digest.String()})
+	}
+	return res, nil
+}
+
+func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
+	type tagJob struct {
+		name string
+		do   func(context.Context) error
+	}
+	var jobs []tagJob
+	for _, t := range regs {
+		for _, tag := range t.tags {
+			ref := t.repo.Tag(tag)
+			jobs = append(jobs, tagJob{ref.String(), func(ctx context.Context) error { return pusher.Put(ctx, ref, as.Index) }})
+		}
+	}
+	for _, t := range lays {
+		tags := t.tags
+		if len(tags) == 0 {
+			tags = []string{""}
+		}
+		// One job per layout: its tags share index.json.
+		jobs = append(jobs, tagJob{"oci:" + t.path, func(context.Context) error {
+			for _, tag := range tags {
+				if err := tagLayout(t.path, tag, as); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	}
+	errs := make([]error, len(jobs))
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for i, j := range jobs {
+		g.Go(func() error {
+			errs[i] = j.do(gctx)
+			return nil
+		})
+	}
+	_ = g.Wait() // every job reports through errs
+	te := &TagError{Failed: map[string]error{}}
+	for i, j := range jobs {
+		if errs[i] != nil {
+			te.Failed[j.name] = errs[i]
+		} else {
+			te.Moved = append(te.Moved, j.name)
+		}
+	}
+	if len(te.Failed) > 0 {
+		return te
+	}
+	return nil
+}
+
+func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
+	var refs []name.Reference
+	for _, t := range regs {
+		refs = append(refs, t.repo.Digest(as.Digest.String()))
+		for _, tag := range t.tags {
+			refs = append(refs, t.repo.Tag(tag))
+		}
+	}
+	errs := make([]error, len(refs))
+	g, _ := newGroup(ctx, a.o.jobs)
+	for i, ref := range refs {
+		g.Go(func() error {
+			d, err := remote.Head(ref, a.remoteOptions(ctx)...)
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("reading back %s: %w", ref, err)
+			case d.Digest != as.Digest:
+				errs[i] = fmt.Errorf("%w: %s reads back as %s, want %s", ErrVerify, ref, d.Digest, as.Digest)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, t := range lays {
+		errs = append(errs, verifyLayout(t.path, t.tags, as.Digest))
+	}
+	return errors.Join(errs...)
+}
+
+func openOrCreateLayout(path string) (layout.Path, error) {
+	if _, err := os.Stat(path + "/index.json"); err == nil {
+		return layout.FromPath(path)
+	}
+	return layout.Write(path, empty.Index)
+}
+
+func writeLayoutBlobs(path string, idx v1.ImageIndex) error {
+	p, err := openOrCreateLayout(path)
+	if err != nil {
+		return fmt.Errorf("opening layout %s: %w", path, err)
+	}
+	if err := p.WriteIndex(idx); err != nil {
+		return fmt.Errorf("writing layout %s: %w", path, err)
+	}
+	return nil
+}
+
+// tagLayout records the index in the layout's index.json under
+// org.opencontainers.image.ref.name, replacing an entry of the same name,
+// so skopeo and umoci find it as oci:PATH:TAG.
+func tagLayout(path, tag string, as *Assembly) error {
+	p, err := layout.FromPath(path)
+	if err != nil {
+		return fmt.Errorf("opening layout %s: %w", path, err)
+	}
+	anns := maps.Clone(as.IndexDescriptorAnnotations)
+	if tag != "" {
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		anns[specs.AnnotationRefName] = tag
+	}
+	var m match.Matcher = match.Digests(as.Digest)
+	if tag != "" {
+		m = match.Annotation(specs.AnnotationRefName, tag)
+	}
+	if err := p.ReplaceIndex(as.Index, m, layout.WithAnnotations(anns)); err != nil {
+		return fmt.Errorf("tagging layout %s: %w", path, err)
+	}
+	return nil
+}
+
+func verifyLayout(path string, tags []string, want v1.Hash) error {
+	idx, err := layout.ImageIndexFromPath(path)
+	if err != nil {
+		return fmt.Errorf("reading back layout %s: %w", path, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("reading back layout %s: %w", path, err)
+	}
+	for _, tag := range tags {
+		i := slices.IndexFunc(im.Manifests, func(d v1.Descriptor) bool { return d.Annotations[specs.AnnotationRefName] == tag })
+		if i < 0 || im.Manifests[i].Digest != want {
+			return fmt.Errorf("%w: oci:%s:%s does not point at %s", ErrVerify, path, tag, want)
+		}
+	}
+	if _, err := idx.ImageIndex(want); err != nil {
+		return fmt.Errorf("%w: oci:%s: index %s unreadable: %v", ErrVerify, path, want, err)
+	}
+	return nil
+}

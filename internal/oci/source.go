@@ -1,0 +1,152 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Annotation keys buildx and BuildKit use to attach attestation manifests
+// (provenance, SBOM) to the platform manifest they describe.
+const (
+	refTypeAnnotation   = "vnd.docker.reference.type"
+	refDigestAnnotation = "vnd.docker.reference.digest"
+	attestationManifest = "attestation-manifest"
+)
+
+// ErrSource is wrapped by errors about a source image that cannot be used.
+var ErrSource = errors.New("source image")
+
+// Resolve reads a source into a v1.Image or v1.ImageIndex. Registry
+// sources are read lazily through the registry; layouts and archives from
+// disk.
+func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
+	switch src.Transport {
+	case Layout:
+		return resolveLayout(src)
+	case DockerArchive:
+		img, err := tarball.Image(archiveOpener(src.Path), nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: reading docker archive: %v", ErrSource, src, err)
+		}
+		return img, nil
+	}
+	ref := src.Reference()
+	if ref == nil {
+		return nil, fmt.Errorf("%w %s: a source needs a tag or digest", ErrSource, src)
+	}
+	desc, err := remote.Get(ref, a.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", src, err)
+	}
+	if desc.MediaType.IsIndex() {
+		return desc.ImageIndex()
+	}
+	if desc.MediaType.IsSchema1() {
+		return nil, fmt.Errorf("%w %s: docker schema 1 manifests are not supported; push it again with a current client", ErrSource, src)
+	}
+	return desc.Image()
+}
+
+// Taggable is what a source resolves to: a v1.Image or a v1.ImageIndex.
+type Taggable interface {
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
+	RawManifest() ([]byte, error)
+}
+
+// archiveOpener opens a docker archive, decompressing it when gzipped (nix
+// writes .tar.gz for buildLayeredImage).
+func archiveOpener(path string) tarball.Opener {
+	return func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		br := bufio.NewReader(f)
+		magic, err := br.Peek(2)
+		if err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			return readCloser{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
+		}
+		return readCloser{Reader: br, close: f.Close}, nil
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+func resolveLayout(src Ref) (Taggable, error) {
+	if _, err := os.Stat(src.Path); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrSource, src, err)
+	}
+	root, err := layout.ImageIndexFromPath(src.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: not an OCI image layout: %v", ErrSource, src, err)
+	}
+	im, err := root.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: reading index.json: %v", ErrSource, src, err)
+	}
+	var found []v1.Descriptor
+	var names []string
+	for _, d := range im.Manifests {
+		refName := d.Annotations[specs.AnnotationRefName]
+		if refName != "" {
+			names = append(names, refName)
+		}
+		switch {
+		case src.Digest != "":
+			if d.Digest.String() == src.Digest {
+				found = append(found, d)
+			}
+		case src.Tag != "":
+			// ref.name is a tag (skopeo, umoci) or a full reference (ggcr's
+			// crane, buildkit's containerd exporter); accept both.
+			if refName == src.Tag || strings.HasSuffix(refName, ":"+src.Tag) {
+				found = append(found, d)
+			}
+		default:
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 0 && src.Tag != "":
+		return nil, fmt.Errorf("%w %s: no image tagged %q in the layout (tags: %s)", ErrSource, src, src.Tag, strings.Join(names, ", "))
+	case len(found) == 0 && src.Digest != "":
+		return nil, fmt.Errorf("%w %s: no image %s in the layout's index.json", ErrSource, src, src.Digest)
+	case len(found) == 0:
+		return nil, fmt.Errorf("%w %s: the layout holds no image", ErrSource, src)
+	case len(found) > 1:
+		return nil, fmt.Errorf("%w %s: the layout holds %d images; name one as oci:PATH:TAG or oci:PATH@DIGEST (tags: %s)", ErrSource, src, len(found), strings.Join(names, ", "))
+	}
+	d := found[0]
+	if d.MediaType.IsIndex() {
+		return root.ImageIndex(d.Digest)
+	}
+	if d.MediaType.IsImage() {
+		return root.Image(d.Digest)
+	}
+	return nil, fmt.Errorf("%w %s: %s has media type %q, neither an image nor an index", ErrSource, src, d.Digest, d.MediaType)
+}

@@ -1,0 +1,138 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrPlainHTTP is returned for a plain-HTTP request to a registry that is
+// not listed as insecure.
+var ErrPlainHTTP = errors.New("plain HTTP refused")
+
+// schemeGuard refuses plain-HTTP requests to hosts not listed as insecure.
+// go-containerregistry falls back to HTTP for loopback and RFC 1918 hosts
+// when HTTPS fails; a release pipeline must not send credentials or accept
+// content that way unless it was asked to.
+type schemeGuard struct {
+	inner    http.RoundTripper
+	insecure map[string]bool
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.insecure[strings.ToLower(req.URL.Host)] {
+		return nil, fmt.Errorf("%w to %s: it does not answer over HTTPS; if it serves plain HTTP, list it in insecure-registries", ErrPlainHTTP, req.URL.Host)
+	}
+	return g.inner.RoundTrip(req)
+}
+
+// progressTransport logs one line per blob upload (size and throughput)
+// and per cross-repository mount. It watches requests rather than wrapping
+// layers, because go-containerregistry mounts only layers of its own remote
+// type and a wrapper would defeat that.
+type progressTransport struct {
+	inner  http.RoundTripper
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	uploads map[string]*upload // by upload session path
+}
+
+type upload struct {
+	start time.Time
+	bytes int64
+}
+
+func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	path := req.URL.Path
+	isUpload := strings.Contains(path, "/blobs/uploads/")
+	if !isUpload {
+		return p.inner.RoundTrip(req)
+	}
+	switch req.Method {
+	case http.MethodPatch, http.MethodPut:
+		if req.Body != nil && req.Body != http.NoBody {
+			up := p.session(path)
+			req.Body = &countingBody{ReadCloser: req.Body, n: &up.bytes, mu: &p.mu}
+		}
+	}
+	resp, err := p.inner.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	q := req.URL.Query()
+	switch {
+	case req.Method == http.MethodPost && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
+		p.logger.Info("blob mounted", "digest", q.Get("mount"), "from", q.Get("from"), "to", repoOf(path))
+	case req.Method == http.MethodPut && q.Get("digest") != "" && resp.StatusCode == http.StatusCreated:
+		p.mu.Lock()
+		up := p.uploads[path]
+		delete(p.uploads, path)
+		p.mu.Unlock()
+		if up != nil {
+			secs := time.Since(up.start).Seconds()
+			mbps := 0.0
+			if secs > 0 {
+				mbps = float64(up.bytes) / 1e6 / secs
+			}
+			p.logger.Info("blob uploaded", "digest", q.Get("digest"), "to", repoOf(path),
+				"size", humanBytes(up.bytes), "seconds", fmt.Sprintf("%.2f", secs), "MB/s", fmt.Sprintf("%.1f", mbps))
+		}
+	}
+	return resp, nil
+}
+
+func (p *progressTransport) session(path string) *upload {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.uploads == nil {
+		p.uploads = map[string]*upload{}
+	}
+	up, ok := p.uploads[path]
+	if !ok {
+		up = &upload{start: time.Now()}
+		p.uploads[path] = up
+	}
+	return up
+}
+
+// repoOf extracts the repository from /v2/<name>/blobs/uploads/...
+func repoOf(path string) string {
+	path = strings.TrimPrefix(path, "/v2/")
+	if i := strings.Index(path, "/blobs/"); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n  *int64
+	mu *sync.Mutex
+}
+
+func (c *countingBody) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	c.mu.Lock()
+	*c.n += int64(n)
+	c.mu.Unlock()
+	return n, err
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
