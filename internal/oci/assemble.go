@@ -293,7 +293,8 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 	if plan.MediaType == DockerManifestList {
 		mt = types.DockerManifestList
 	}
-	var adds []mutate.IndexAddendum
+	var descs []v1.Descriptor
+	var imgs []v1.Image
 	var infos []Manifest
 	indexAnns := map[string]string{}
 	indexDescAnns := map[string]string{}
@@ -315,36 +316,33 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 				anns[an.Key] = an.Value
 			}
 		}
-		imt, err := m.img.MediaType()
-		if err != nil {
-			return nil, err
-		}
-		size, err := m.img.Size()
-		if err != nil {
-			return nil, err
-		}
 		p := m.platform
-		adds = append(adds, mutate.IndexAddendum{Add: m.img, Descriptor: v1.Descriptor{
-			MediaType: imt, Platform: &p, Annotations: anns,
-		}})
+		d, err := descriptorOf(m.img, &p, anns)
+		if err != nil {
+			return nil, fmt.Errorf("describing %s: %w", m.source, err)
+		}
+		descs, imgs = append(descs, d), append(imgs, m.img)
 		infos = append(infos, Manifest{
-			Platform: platformString(p), Digest: m.digest.String(), Size: size, MediaType: imt,
+			Platform: platformString(p), Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType,
 			Source: m.source.String(), Attestations: len(m.attestations),
 		})
 	}
 	// Attestations follow all platforms, as BuildKit orders them.
 	for _, m := range members {
 		for _, att := range m.attestations {
-			d := att.desc
-			adds = append(adds, mutate.IndexAddendum{Add: att.img, Descriptor: v1.Descriptor{
-				MediaType: d.MediaType, Platform: d.Platform, Annotations: d.Annotations,
-			}})
+			d, err := descriptorOf(att.img, att.desc.Platform, att.desc.Annotations)
+			if err != nil {
+				return nil, fmt.Errorf("describing attestation %s: %w", att.desc.Digest, err)
+			}
+			descs, imgs = append(descs, d), append(imgs, att.img)
 		}
 	}
-	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, mt)
-	idx = mutate.AppendManifests(idx, adds...)
-	if len(indexAnns) > 0 {
-		idx = mutate.Annotations(idx, indexAnns).(v1.ImageIndex)
+	if len(indexAnns) == 0 {
+		indexAnns = nil
+	}
+	idx, err := newIndex(mt, descs, imgs, indexAnns)
+	if err != nil {
+		return nil, err
 	}
 	digest, err := idx.Digest()
 	if err != nil {

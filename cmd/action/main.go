@@ -1,0 +1,44 @@
+// Command oci-assemble joins per-platform images into one annotated
+// multi-platform index and publishes it to every tag. It runs as a GitHub
+// docker action (inputs from INPUT_*) and as a CLI / GitLab CI job image
+// (the same inputs as --flags).
+//
+// Exit codes: 0 success; 1 invalid input (nothing was written); 2 a
+// registry or source failed before any tag moved; 3 some tags moved and
+// others did not (the error lists both).
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitInput   = 1
+	exitFailed  = 2
+	exitPartial = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr, args: os.Args[1:]})
+	stop()
+	os.Exit(code)
+}
+
+// env is everything the program touches, injected so tests run in
+// parallel.
+type env struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	args   []string
+}
+
+var errHelp = errors.New("help")

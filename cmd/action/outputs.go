@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/oci-assemble/oci-assemble/internal/inputs"
+	"github.com/oci-assemble/oci-assemble/internal/oci"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type metadata struct {
+	Digest      string                       `json:"digest"`
+	MediaType   string                       `json:"mediaType"`
+	Size        int64                        `json:"size"`
+	Image       string                       `json:"image,omitempty"`
+	Pushed      bool                         `json:"pushed"`
+	Manifests   []oci.Manifest               `json:"manifests"`
+	Targets     []oci.Target                 `json:"targets"`
+	Annotations map[string]map[string]string `json:"annotations,omitempty"`
+	IndexDesc   map[string]string            `json:"indexDescriptorAnnotations,omitempty"`
+}
+
+type manifestOutput struct {
+	Platform  string `json:"platform"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType"`
+}
+
+// outputs sets the step outputs, the step summary and the final notice.
+func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec) error {
+	mans := make([]manifestOutput, len(as.Manifests))
+	for i, m := range as.Manifests {
+		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
+	}
+	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
+		Pushed: res != nil, Manifests: as.Manifests, IndexDesc: as.IndexDescriptorAnnotations}
+	if res != nil {
+		md.Targets = res.Targets
+		for _, t := range res.Targets {
+			if len(t.Tags) > 0 && md.Image == "" {
+				md.Image = t.Image
+			}
+		}
+		if md.Image == "" && len(res.Targets) > 0 {
+			md.Image = res.Targets[0].Image
+		}
+	}
+	if im, err := as.Index.IndexManifest(); err == nil && len(im.Annotations) > 0 {
+		md.Annotations = map[string]map[string]string{"index": im.Annotations}
+	}
+	mansJSON, err := json.Marshal(mans)
+	if err != nil {
+		return err
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	if u.e.getenv("GITHUB_OUTPUT") != "" {
+		u.gha.SetOutput("digest", md.Digest)
+		u.gha.SetOutput("image", md.Image)
+		u.gha.SetOutput("manifests", string(mansJSON))
+		u.gha.SetOutput("metadata", string(mdJSON))
+	}
+	if !u.github {
+		fmt.Fprintf(u.e.stdout, "digest=%s\n", md.Digest)
+		if md.Image != "" {
+			fmt.Fprintf(u.e.stdout, "image=%s\n", md.Image)
+		}
+	}
+	if u.github && u.e.getenv("GITHUB_STEP_SUMMARY") != "" {
+		u.gha.AddStepSummary(summary(md))
+	}
+	if md.Image != "" {
+		if u.github {
+			u.gha.Noticef("published %s", md.Image)
+		} else {
+			fmt.Fprintf(u.e.stdout, "published %s\n", md.Image)
+		}
+	}
+	return nil
+}
+
+func summary(md metadata) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### oci-assemble\n\nIndex `%s` (%s, %d bytes)\n\n", md.Digest, md.MediaType, md.Size)
+	b.WriteString("| Platform | Digest | Size |\n| --- | --- | --- |\n")
+	for _, m := range md.Manifests {
+		fmt.Fprintf(&b, "| %s | `%s` | %d |\n", m.Platform, m.Digest, m.Size)
+	}
+	if len(md.Targets) > 0 {
+		b.WriteString("\n| Target | Tags |\n| --- | --- |\n")
+		for _, t := range md.Targets {
+			tags := "(by digest)"
+			if len(t.Tags) > 0 {
+				tags = "`" + strings.Join(t.Tags, "`, `") + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s |\n", t.Ref, tags)
+		}
+	} else if !md.Pushed {
+		b.WriteString("\nDry run: nothing was pushed.\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,250 @@
+// Package inputs reads the action's inputs (INPUT_* variables in GitHub),
+// the same inputs as CLI flags (--NAME, for GitLab CI and local use), and
+// CI variables once, and turns them into one typed, validated Spec. Every
+// check happens here, before any network call, so a typo in the fifth
+// annotation fails before a single blob is pushed.
+package inputs
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci"
+)
+
+// Error is an invalid input: it names the input and says what to do.
+type Error struct {
+	Input string
+	Msg   string
+}
+
+func (e *Error) Error() string { return "input " + e.Input + ": " + e.Msg }
+
+// ErrHelp is returned when --help was asked for; the usage was written.
+var ErrHelp = flag.ErrHelp
+
+// Spec is every input, parsed and validated.
+type Spec struct {
+	Images             []oci.Ref
+	Tags               []oci.Ref
+	Annotations        []oci.Annotation
+	MediaType          oci.IndexMediaType
+	Push               bool
+	InsecureRegistries []string
+	GitHubToken        string
+}
+
+// Secrets returns every secret value read, for masking.
+func (s *Spec) Secrets() []string {
+	var out []string
+	if s.GitHubToken != "" {
+		out = append(out, s.GitHubToken)
+	}
+	return out
+}
+
+// Raw is every input's text as given, by name.
+type Raw map[string]string
+
+// Read collects inputs from flags (which win) and from INPUT_<NAME> in the
+// environment; unset inputs get their Def default, except defaults that
+// are GitHub expressions, which the runner fills in. usage receives --help.
+func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, error) {
+	fs := flag.NewFlagSet("oci-assemble", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	vals := map[string]*string{}
+	for _, d := range Defs {
+		vals[d.Name] = fs.String(d.Name, "", d.Description)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: oci-assemble [--INPUT VALUE ...]\n\nEach input is also read from INPUT_<NAME> (GitHub Actions).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, &Error{Input: "arguments", Msg: fmt.Sprintf("unexpected %q; give inputs as --NAME VALUE", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	raw := Raw{}
+	for _, d := range Defs {
+		v := ""
+		if set[d.Name] {
+			v = *vals[d.Name]
+		} else {
+			v = getenv("INPUT_" + strings.ToUpper(d.Name))
+		}
+		if strings.TrimSpace(v) == "" && !strings.HasPrefix(d.Default, "${{") {
+			v = d.Default
+		}
+		raw[d.Name] = v
+	}
+	return raw, nil
+}
+
+// Parse validates raw inputs into a Spec. getenv supplies CI variables
+// (GITHUB_TOKEN as the fallback for github-token). Every invalid input is
+// reported, each as an *Error.
+func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
+	s := &Spec{}
+	var errs []error
+	fail := func(input, format string, a ...any) {
+		errs = append(errs, &Error{Input: input, Msg: fmt.Sprintf(format, a...)})
+	}
+
+	var err error
+	if s.Push, err = parseBool(raw["push"]); err != nil {
+		fail("push", "%v", err)
+	}
+	for _, h := range splitList(raw["insecure-registries"]) {
+		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil || strings.Contains(h, "/") {
+			fail("insecure-registries", "%q is not host[:port]", h)
+			continue
+		}
+		s.InsecureRegistries = append(s.InsecureRegistries, strings.ToLower(h))
+	}
+	insecure := map[string]bool{}
+	for _, h := range s.InsecureRegistries {
+		insecure[h] = true
+	}
+
+	switch mt := strings.ToLower(strings.TrimSpace(raw["media-type"])); mt {
+	case "oci", "":
+		s.MediaType = oci.OCIIndex
+	case "docker":
+		s.MediaType = oci.DockerManifestList
+	default:
+		fail("media-type", "%q is not oci or docker", mt)
+	}
+
+	images := splitList(raw["images"])
+	if len(images) == 0 {
+		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH)")
+	}
+	for _, v := range images {
+		r, err := parseRef(v, insecure)
+		if err != nil {
+			fail("images", "%v", err)
+			continue
+		}
+		if msg := checkSource(r); msg != "" {
+			fail("images", "%s", msg)
+			continue
+		}
+		s.Images = append(s.Images, r)
+	}
+
+	tags := splitList(raw["tags"])
+	if len(tags) == 0 && s.Push {
+		fail("tags", "give at least one target (REPOSITORY[:TAG] or oci:PATH[:TAG]), or set push: false for a dry run")
+	}
+	for _, v := range tags {
+		r, err := parseRef(v, insecure)
+		if err != nil {
+			fail("tags", "%v", err)
+			continue
+		}
+		if msg := checkTarget(r); msg != "" {
+			fail("tags", "%s", msg)
+			continue
+		}
+		s.Tags = append(s.Tags, r)
+	}
+
+	for i, line := range strings.Split(raw["annotations"], "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		anns, err := ParseAnnotation(line)
+		if err != nil {
+			fail("annotations", "line %d: %v", i+1, err)
+			continue
+		}
+		s.Annotations = append(s.Annotations, anns...)
+	}
+	if s.MediaType == oci.DockerManifestList && len(s.Annotations) > 0 {
+		fail("annotations", "a docker manifest list cannot carry annotations; remove them or set media-type: oci")
+	}
+
+	s.GitHubToken = strings.TrimSpace(raw["github-token"])
+	if s.GitHubToken == "" {
+		s.GitHubToken = strings.TrimSpace(getenv("GITHUB_TOKEN"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// splitList splits on newlines and commas, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "1", "on":
+		return true, nil
+	case "false", "no", "0", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", s)
+}
+
+// parseRef parses a reference; registries listed as insecure are marked so
+// go-containerregistry speaks plain HTTP to them.
+func parseRef(s string, insecure map[string]bool) (oci.Ref, error) {
+	r, err := oci.ParseRef(s)
+	if err != nil {
+		return r, err
+	}
+	if r.Transport == oci.Registry && insecure[strings.ToLower(r.Repo.RegistryStr())] {
+		return oci.ParseRef(s, name.Insecure)
+	}
+	return r, nil
+}
+
+func checkSource(r oci.Ref) string {
+	switch r.Transport {
+	case oci.Registry:
+		if r.Tag == "" && r.Digest == "" {
+			return fmt.Sprintf("%s: name the image with a tag or digest (REPOSITORY:TAG or REPOSITORY@sha256:...)", r)
+		}
+	case oci.Layout, oci.DockerArchive:
+		if _, err := os.Stat(r.Path); err != nil {
+			return fmt.Sprintf("%s: %s not found; check the path (relative paths are from the working directory)", r, r.Path)
+		}
+	}
+	return ""
+}
+
+func checkTarget(r oci.Ref) string {
+	switch r.Transport {
+	case oci.Registry:
+		if r.Digest != "" {
+			return fmt.Sprintf("%s: a target cannot be a digest; give REPOSITORY[:TAG] (a repository alone pushes by digest)", r)
+		}
+	case oci.Layout:
+		if r.Digest != "" {
+			return fmt.Sprintf("%s: a layout target takes oci:PATH[:TAG], not a digest", r)
+		}
+	case oci.DockerArchive:
+		return fmt.Sprintf("%s: docker-archive: is a source only; write oci:PATH[:TAG] instead", r)
+	}
+	return ""
+}
