@@ -86,11 +86,14 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	resolved := make([]Taggable, len(plan.Sources))
-	g, gctx := errgroup.WithContext(ctx)
+	// Remote images keep the context they were read with for later lazy
+	// reads, and errgroup cancels its own context when Wait returns: so
+	// resolve with the caller's.
+	var g errgroup.Group
 	g.SetLimit(a.o.jobs)
 	for i, src := range plan.Sources {
 		g.Go(func() error {
-			t, err := a.Resolve(gctx, src)
+			t, err := a.Resolve(ctx, src)
 			resolved[i] = t
 			return err
 		})

@@ -117,12 +117,11 @@ func ParseRef(s string, opts ...name.Option) (Ref, error) {
 }
 
 func parseRegistry(s string, opts ...name.Option) (Ref, error) {
-	opts = append([]name.Option{name.StrictValidation}, opts...)
+	// A repository parses only without a tag or digest (':' and '@' are not
+	// repository characters), so a target keeps "no tag" as given.
 	if repo, err := name.NewRepository(s, opts...); err == nil {
 		return Ref{Transport: Registry, Repo: repo, Original: s}, nil
 	}
-	// StrictValidation rejects a missing tag; parse tag and digest forms
-	// separately so the error is about what the user wrote.
 	if i := strings.Index(s, "@"); i >= 0 {
 		d, err := name.NewDigest(s, opts...)
 		if err != nil {

@@ -1,0 +1,195 @@
+package inputs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci"
+)
+
+func TestParseAnnotation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		line    string
+		want    []string // level|platform|key|value
+		wantErr string
+	}{
+		{name: "no level is index", line: "org.opencontainers.image.title=app", want: []string{"index||org.opencontainers.image.title|app"}},
+		{name: "value keeps = and spaces", line: "index:k=a = b, c", want: []string{"index||k|a = b, c"}},
+		{name: "metadata-action manifest line", line: "manifest:org.opencontainers.image.created=2026-01-02T03:04:05.000Z", want: []string{"manifest||org.opencontainers.image.created|2026-01-02T03:04:05.000Z"}},
+		{name: "several levels", line: "index,manifest-descriptor:k=v", want: []string{"index||k|v", "manifest-descriptor||k|v"}},
+		{name: "platform filter", line: "manifest-descriptor[linux/arm64]:k=v", want: []string{"manifest-descriptor|linux/arm64|k|v"}},
+		{name: "filter with variant and second level", line: "manifest[linux/arm/v7],index:k=v", want: []string{"manifest|linux/arm/v7|k|v", "index||k|v"}},
+		{name: "key with colon after level", line: "index:com.example:x=1", want: []string{"index||com.example:x|1"}},
+		{name: "empty value", line: "index:k=", want: []string{"index||k|"}},
+		{name: "no equals", line: "index:k", wantErr: "no '='"},
+		{name: "empty key", line: "index:=v", wantErr: "empty key"},
+		{name: "unknown level", line: "manifests:k=v", wantErr: "unknown level"},
+		{name: "bad platform", line: "manifest[linux]:k=v", wantErr: "not os/arch"},
+		{name: "filter on index", line: "index[linux/amd64]:k=v", wantErr: "applies only"},
+		{name: "unclosed filter", line: "manifest[linux/amd64:k=v", wantErr: "brackets"},
+		{name: "filter without level", line: "[linux/amd64]k=v", wantErr: "brackets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseAnnotation(tt.line)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseAnnotation(%q) error = %v, want containing %q", tt.line, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseAnnotation(%q) = %v", tt.line, err)
+			}
+			var s []string
+			for _, a := range got {
+				p := ""
+				if a.Platform != nil {
+					p = a.Platform.OS + "/" + a.Platform.Architecture
+					if a.Platform.Variant != "" {
+						p += "/" + a.Platform.Variant
+					}
+				}
+				s = append(s, strings.Join([]string{a.Level.String(), p, a.Key, a.Value}, "|"))
+			}
+			if strings.Join(s, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("ParseAnnotation(%q) = %q, want %q", tt.line, s, tt.want)
+			}
+		})
+	}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestReadFlagsWinOverEnvAndDefaultsApply(t *testing.T) {
+	t.Parallel()
+	raw, err := Read(env(map[string]string{
+		"INPUT_IMAGES":              "oci:a",
+		"INPUT_TAGS":                "r/x:1",
+		"INPUT_INSECURE-REGISTRIES": "h:5000",
+	}), []string{"--tags", "r/y:2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"images": "oci:a", "tags": "r/y:2", "insecure-registries": "h:5000", "push": "true", "media-type": "oci", "github-token": ""} {
+		if got := raw[k]; got != want {
+			t.Errorf("raw[%q] = %q, want %q", k, got, want)
+		}
+	}
+	if _, err := Read(env(nil), []string{"stray"}, io.Discard); err == nil {
+		t.Error("Read with a positional argument succeeded")
+	}
+	if _, err := Read(env(nil), []string{"--help"}, io.Discard); !errors.Is(err, ErrHelp) {
+		t.Errorf("Read(--help) = %v, want ErrHelp", err)
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	raw := Raw{
+		"images":              " reg.example:5000/o/app:tmp-amd64 ,\n\n reg.example:5000/o/app@sha256:" + strings.Repeat("b", 64) + "\noci:" + dir + ":x",
+		"tags":                "ghcr.io/o/app:1.2.3\nghcr.io/o/app:latest\ndocker.io/o/app\noci:" + dir + "/out:v1",
+		"annotations":         "index:a=1\n\nmanifest-descriptor[linux/arm64]:b=2",
+		"media-type":          "oci",
+		"push":                "true",
+		"insecure-registries": "reg.example:5000",
+	}
+	s, err := Parse(raw, env(map[string]string{"GITHUB_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Images); got != 3 {
+		t.Errorf("len(Images) = %d, want 3", got)
+	}
+	if got := s.Images[0].Repo.Scheme(); got != "http" {
+		t.Errorf("insecure registry scheme = %q, want http", got)
+	}
+	if got := s.Tags[2]; got.Tag != "" || got.Repo.String() != "index.docker.io/o/app" {
+		t.Errorf("bare repository target = %+v, want no tag", got)
+	}
+	if got := s.Tags[3]; got.Transport != oci.Layout || got.Tag != "v1" {
+		t.Errorf("layout target = %+v", got)
+	}
+	if got := len(s.Annotations); got != 2 {
+		t.Errorf("len(Annotations) = %d, want 2", got)
+	}
+	if s.GitHubToken != "tok" || len(s.Secrets()) != 1 {
+		t.Errorf("GitHubToken = %q, Secrets() = %d", s.GitHubToken, len(s.Secrets()))
+	}
+}
+
+func TestParseReportsEveryBadInput(t *testing.T) {
+	t.Parallel()
+	_, err := Parse(Raw{"images": "", "tags": "", "push": "nope", "media-type": "x", "annotations": "zzz"}, env(nil))
+	var names []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ie *Error
+		if !errors.As(e, &ie) {
+			t.Fatalf("%v is not an *Error", e)
+		}
+		names = append(names, ie.Input)
+	}
+	if got, want := strings.Join(names, ","), "push,media-type,images,annotations"; got != want {
+		t.Errorf("inputs named = %s, want %s", got, want)
+	}
+}
+
+// TestActionYAMLMatchesDefs keeps action.yml, --help and the README's table
+// one source of truth.
+func TestActionYAMLMatchesDefs(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action struct {
+		Inputs yaml.Node `yaml:"inputs"`
+	}
+	if err := yaml.Unmarshal(b, &action); err != nil {
+		t.Fatal(err)
+	}
+	type in struct {
+		Description string  `yaml:"description"`
+		Default     *string `yaml:"default"`
+	}
+	n := action.Inputs
+	if got, want := len(n.Content)/2, len(Defs); got != want {
+		t.Fatalf("action.yml declares %d inputs, Defs has %d", got, want)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range Defs {
+		key := n.Content[2*i].Value
+		var got in
+		if err := n.Content[2*i+1].Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		if key != d.Name {
+			t.Errorf("action.yml input %d = %q, want %q", i, key, d.Name)
+		}
+		if got.Description != d.Description {
+			t.Errorf("%s: action.yml description differs from Defs", d.Name)
+		}
+		def := ""
+		if got.Default != nil {
+			def = *got.Default
+		}
+		if def != d.Default {
+			t.Errorf("%s: action.yml default %q, Defs %q", d.Name, def, d.Default)
+		}
+		if !strings.Contains(string(readme), "| `"+d.Name+"` |") {
+			t.Errorf("README's inputs table lacks %s", d.Name)
+		}
+	}
+}
