@@ -33,8 +33,8 @@ type indexJSON struct {
 }
 
 type manifestJSON struct {
-	Annotations map[string]string `json:"annotations"`
-	Config      struct{ Digest string } `json:"config"`
+	Annotations map[string]string         `json:"annotations"`
+	Config      struct{ Digest string }   `json:"config"`
 	Layers      []struct{ Digest string } `json:"layers"`
 }
 

@@ -9,9 +9,10 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 )
@@ -35,8 +36,20 @@ func run(ctx context.Context, e env) int {
 		ui.gha.AddMask(s)
 	}
 
+	kc, err := auth.New(
+		auth.WithGetenv(e.getenv),
+		auth.WithMask(ui.gha.AddMask),
+		auth.WithGitHubToken(spec.GitHubToken),
+		auth.WithRegistryAuth(spec.RegistryAuth),
+		auth.WithLogger(ui.logger),
+	)
+	if err != nil {
+		ui.fail(err)
+		return exitInput
+	}
+	ui.explain = kc.Explain
 	asm, err := oci.New(
-		oci.WithKeychain(authn.NewMultiKeychain()),
+		oci.WithKeychain(kc),
 		oci.WithInsecureRegistries(spec.InsecureRegistries),
 		oci.WithLogger(ui.logger),
 		oci.WithUserAgent("oci-assemble/"+version),
@@ -89,6 +102,9 @@ type ui struct {
 	logger *slog.Logger
 	github bool
 	gitlab bool
+	// explain turns a registry's 401/403 into guidance naming the
+	// credential's source; nil before the keychain exists.
+	explain func(error, name.Reference) error
 }
 
 func newUI(e env) *ui {
@@ -105,6 +121,10 @@ func newUI(e env) *ui {
 // fail reports err as one line per problem: an ::error annotation in
 // GitHub, "error: ..." elsewhere.
 func (u *ui) fail(err error) {
+	var re *oci.RefError
+	if u.explain != nil && errors.As(err, &re) {
+		err = u.explain(err, re.Ref)
+	}
 	var lines []string
 	if j, ok := err.(interface{ Unwrap() []error }); ok && isInputErrors(j.Unwrap()) {
 		for _, e := range j.Unwrap() {

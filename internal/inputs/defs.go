@@ -18,5 +18,6 @@ var Defs = []Def{
 	{Name: "media-type", Description: "Index format: oci (OCI image index) or docker (Docker manifest list, which cannot carry annotations).", Default: "oci"},
 	{Name: "push", Description: "false resolves everything, prints the index it would push and sets outputs, but writes nothing.", Default: "true"},
 	{Name: "insecure-registries", Description: "host:port registries reachable over plain HTTP, separated by newlines or commas. Every other registry is HTTPS with certificate verification."},
+	{Name: "registry-auth", Description: "Credentials for several registries in docker/login-action's YAML format: a list of items with registry, username and password. Takes precedence over every other credential source.", Secret: true},
 	{Name: "github-token", Description: "Token for GitHub's container registry (ghcr.io, or the GitHub Enterprise container host); never sent to another registry.", Default: "${{ github.token }}", Secret: true},
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 )
 
@@ -38,6 +39,7 @@ type Spec struct {
 	Push               bool
 	InsecureRegistries []string
 	GitHubToken        string
+	RegistryAuth       []auth.Entry
 }
 
 // Secrets returns every secret value read, for masking.
@@ -45,6 +47,11 @@ func (s *Spec) Secrets() []string {
 	var out []string
 	if s.GitHubToken != "" {
 		out = append(out, s.GitHubToken)
+	}
+	for _, e := range s.RegistryAuth {
+		if e.Password != "" {
+			out = append(out, e.Password)
+		}
 	}
 	return out
 }
@@ -175,6 +182,13 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		fail("annotations", "a docker manifest list cannot carry annotations; remove them or set media-type: oci")
 	}
 
+	if strings.TrimSpace(raw["registry-auth"]) != "" {
+		entries, err := auth.ParseRegistryAuth(raw["registry-auth"])
+		if err != nil {
+			fail("registry-auth", "%v", err)
+		}
+		s.RegistryAuth = entries
+	}
 	s.GitHubToken = strings.TrimSpace(raw["github-token"])
 	if s.GitHubToken == "" {
 		s.GitHubToken = strings.TrimSpace(getenv("GITHUB_TOKEN"))

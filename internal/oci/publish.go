@@ -120,7 +120,7 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 		g.Go(func() error {
 			ref := t.repo.Digest(as.Digest.String())
 			if err := pusher.Push(gctx, ref, as.Index); err != nil {
-				return fmt.Errorf("pushing %s: %w", ref, err)
+				return &RefError{Op: "pushing", Ref: ref, Err: err}
 			}
 			a.o.logger.Info("pushed by digest", "ref", ref.String())
 			return nil
@@ -162,7 +162,12 @@ func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly
 	for _, t := range regs {
 		for _, tag := range t.tags {
 			ref := t.repo.Tag(tag)
-			jobs = append(jobs, tagJob{ref.String(), func(ctx context.Context) error { return pusher.Put(ctx, ref, as.Index) }})
+			jobs = append(jobs, tagJob{ref.String(), func(ctx context.Context) error {
+				if err := pusher.Put(ctx, ref, as.Index); err != nil {
+					return &RefError{Op: "tagging", Ref: ref, Err: err}
+				}
+				return nil
+			}})
 		}
 	}
 	for _, t := range lays {
@@ -218,7 +223,7 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 			d, err := remote.Head(ref, a.remoteOptions(ctx)...)
 			switch {
 			case err != nil:
-				errs[i] = fmt.Errorf("reading back %s: %w", ref, err)
+				errs[i] = &RefError{Op: "reading back", Ref: ref, Err: err}
 			case d.Digest != as.Digest:
 				errs[i] = fmt.Errorf("%w: %s reads back as %s, want %s", ErrVerify, ref, d.Digest, as.Digest)
 			}

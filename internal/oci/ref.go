@@ -165,3 +165,16 @@ func parseLayout(orig, s string) (Ref, error) {
 	}
 	return r, nil
 }
+
+// RefError is a registry operation on a reference that failed. It keeps
+// the registry's *transport.Error wrapped for errors.As.
+type RefError struct {
+	Op  string
+	Ref name.Reference
+	Err error
+}
+
+func (e *RefError) Error() string { return e.Op + " " + e.Ref.String() + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RefError) Unwrap() error { return e.Err }

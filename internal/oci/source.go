@@ -50,7 +50,7 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 	}
 	desc, err := remote.Get(ref, a.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", src, err)
+		return nil, &RefError{Op: "reading", Ref: ref, Err: err}
 	}
 	if desc.MediaType.IsIndex() {
 		return desc.ImageIndex()

@@ -1,0 +1,85 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	kc := newKeychain(t,
+		WithRegistryAuth([]Entry{{Registry: "reg.example/org", Username: "u", Password: "pw-explain-1"}}),
+		WithGetenv(env(map[string]string{"DOCKER_CONFIG": "/nonexistent-dir-for-test"})))
+	denied := func(code int) error {
+		return fmt.Errorf("pushing: %w", &transport.Error{StatusCode: code, Errors: []transport.Diagnostic{{Code: transport.UnauthorizedErrorCode, Message: "authentication required"}}})
+	}
+	tests := []struct {
+		name      string
+		err       error
+		ref       string
+		want      []string
+		unchanged bool
+	}{{
+		name: "401 with credential",
+		err:  denied(http.StatusUnauthorized),
+		ref:  "reg.example/org/app:v1",
+		want: []string{"registry reg.example", "repository org/app", "401", "credential from registry-auth input", "github-token input", "registry-auth input", "DOCKER_CONFIG", "nonexistent-dir-for-test"},
+	}, {
+		name: "403 anonymous",
+		err:  denied(http.StatusForbidden),
+		ref:  "ghcr.io/o/app@sha256:" + strings.Repeat("a", 64),
+		want: []string{"registry ghcr.io", "repository o/app", "403", "no credentials found", "denied anonymous access"},
+	}, {
+		name:      "404 unchanged",
+		err:       &transport.Error{StatusCode: http.StatusNotFound},
+		ref:       "ghcr.io/o/app:v1",
+		unchanged: true,
+	}, {
+		name:      "other error unchanged",
+		err:       errors.New("dial tcp: refused"),
+		ref:       "ghcr.io/o/app:v1",
+		unchanged: true,
+	}, {
+		name:      "nil",
+		ref:       "ghcr.io/o/app:v1",
+		unchanged: true,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ref, err := name.ParseReference(tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := kc.Explain(tt.err, ref)
+			if tt.unchanged {
+				if got != tt.err {
+					t.Errorf("Explain() = %v, want the error unchanged (%v)", got, tt.err)
+				}
+				return
+			}
+			var terr *transport.Error
+			if !errors.As(got, &terr) {
+				t.Errorf("Explain() = %v, want a wrapped *transport.Error", got)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Errorf("Explain() does not wrap the original error")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(got.Error(), want) {
+					t.Errorf("Explain() = %q, want it to contain %q", got, want)
+				}
+			}
+			if strings.Contains(got.Error(), "\n") {
+				t.Errorf("Explain() = %q, want one line", got)
+			}
+			t.Log(got)
+		})
+	}
+}
