@@ -27,6 +27,11 @@ func run(ctx context.Context, e env) int {
 		ui.fail(err)
 		return exitInput
 	}
+	// Mask before parsing: a malformed registry-auth input still holds
+	// passwords, and parsing is the first thing that could echo it.
+	for _, secret := range inputs.RawSecrets(raw) {
+		ui.gha.AddMask(secret)
+	}
 	spec, err := inputs.Parse(raw, e.getenv)
 	if err != nil {
 		ui.fail(err)

@@ -246,9 +246,11 @@ func TestMalformedSources(t *testing.T) {
 		vars:     func(dir string) map[string]string { return map[string]string{"HOME": filepath.Join(dir, "h")} },
 		wantText: []string{"docker config", filepath.Join("h", ".docker", "config.json"), "auths must be an object"},
 	}, {
-		name:     "containers auth file",
-		files:    map[string]string{"auth.json": `{"auths": {"x": {"auth": 12345}}}`},
-		vars:     func(dir string) map[string]string { return map[string]string{"REGISTRY_AUTH_FILE": filepath.Join(dir, "auth.json")} },
+		name:  "containers auth file",
+		files: map[string]string{"auth.json": `{"auths": {"x": {"auth": 12345}}}`},
+		vars: func(dir string) map[string]string {
+			return map[string]string{"REGISTRY_AUTH_FILE": filepath.Join(dir, "auth.json")}
+		},
 		wantText: []string{"containers auth file", "auth.json", "must be a string"},
 	}, {
 		name:     "unreadable docker config",
@@ -264,8 +266,10 @@ func TestMalformedSources(t *testing.T) {
 		vars:     func(string) map[string]string { return map[string]string{"DOCKER_AUTH_CONFIG": "user:pass"} },
 		wantText: []string{"DOCKER_AUTH_CONFIG is neither"},
 	}, {
-		name:     "DOCKER_AUTH_CONFIG missing file",
-		vars:     func(dir string) map[string]string { return map[string]string{"DOCKER_AUTH_CONFIG": filepath.Join(dir, "nope")} },
+		name: "DOCKER_AUTH_CONFIG missing file",
+		vars: func(dir string) map[string]string {
+			return map[string]string{"DOCKER_AUTH_CONFIG": filepath.Join(dir, "nope")}
+		},
 		wantText: []string{"DOCKER_AUTH_CONFIG file"},
 	}, {
 		name:     "registry-auth entry",

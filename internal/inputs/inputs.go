@@ -262,3 +262,21 @@ func checkTarget(r oci.Ref) string {
 	}
 	return ""
 }
+
+// RawSecrets returns the secret-looking values of raw inputs before they
+// are parsed: the github-token, and every `password:` value of
+// registry-auth even when it is not valid YAML, so nothing that fails to
+// parse can reach a log unmasked.
+func RawSecrets(raw Raw) []string {
+	var out []string
+	if t := strings.TrimSpace(raw["github-token"]); t != "" {
+		out = append(out, t)
+	}
+	for _, line := range strings.Split(raw["registry-auth"], "\n") {
+		_, v, ok := strings.Cut(line, "password:")
+		if v = strings.Trim(strings.TrimSpace(v), `"'`); ok && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

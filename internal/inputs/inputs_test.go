@@ -193,3 +193,11 @@ func TestActionYAMLMatchesDefs(t *testing.T) {
 		}
 	}
 }
+
+func TestRawSecretsMasksUnparsableRegistryAuth(t *testing.T) {
+	t.Parallel()
+	got := RawSecrets(Raw{"github-token": " t0k ", "registry-auth": "- registry: r\n  password: 'p@ss'\n  : broken [yaml"})
+	if strings.Join(got, ",") != "t0k,p@ss" {
+		t.Errorf("RawSecrets() = %q, want [t0k p@ss]", got)
+	}
+}
