@@ -1,0 +1,269 @@
+package layer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+)
+
+// Compression is a layer compression: Gzip or Zstd.
+type Compression string
+
+const (
+	// Gzip compresses layers as application/vnd.oci.image.layer.v1.tar+gzip.
+	Gzip Compression = "gzip"
+	// Zstd compresses layers as application/vnd.oci.image.layer.v1.tar+zstd.
+	Zstd Compression = "zstd"
+)
+
+// ParseCompression parses the `compression` input; empty means Gzip.
+func ParseCompression(s string) (Compression, error) {
+	switch Compression(s) {
+	case "", Gzip:
+		return Gzip, nil
+	case Zstd:
+		return Zstd, nil
+	}
+	return "", inputErrorf("compression %q: want gzip or zstd", s)
+}
+
+// MediaType is the OCI layer media type for the compression.
+func (c Compression) MediaType() types.MediaType {
+	if c == Zstd {
+		return types.OCILayerZStd
+	}
+	return types.OCILayer
+}
+
+// gzipBlockSize is the pgzip block size. Block boundaries depend only on the
+// byte count (pgzip cuts a block every gzipBlockSize bytes and we never call
+// Flush), and each block is deflated with the previous block's tail as its
+// dictionary, so the output is the same however the blocks are scheduled and
+// however many run at once. Changing it changes every gzip digest.
+const gzipBlockSize = 1 << 20
+
+type options struct {
+	compression Compression
+	level       int // 0: the compression's default
+	created     time.Time
+	concurrency int
+}
+
+// Option configures NewBuilder.
+type Option func(*options) error
+
+// WithCompression sets the compression and its level. Level 0 means the
+// default: gzip 6 (accepts 1–9), zstd 3 (accepts 1–22, mapped to
+// klauspost/compress's four encoder speeds). Default: gzip at level 0.
+func WithCompression(c Compression, level int) Option {
+	return func(o *options) error {
+		switch c {
+		case Gzip:
+			if level < 0 || level > 9 {
+				return inputErrorf("compression-level %d: gzip accepts 1 to 9", level)
+			}
+		case Zstd:
+			if level < 0 || level > 22 {
+				return inputErrorf("compression-level %d: zstd accepts 1 to 22", level)
+			}
+		default:
+			return inputErrorf("compression %q: want gzip or zstd", c)
+		}
+		o.compression, o.level = c, level
+		return nil
+	}
+}
+
+// WithCreated sets the modification time of every tar entry; it is truncated
+// to whole seconds so it fits a plain USTAR header. Default: the Unix epoch.
+func WithCreated(t time.Time) Option {
+	return func(o *options) error {
+		o.created = t
+		return nil
+	}
+}
+
+// WithConcurrency sets how many gzip blocks are compressed at once and
+// whether zstd compresses asynchronously (n > 1). The output is the same for
+// every n; only speed and memory (about 2 MiB per gzip block) change.
+// Default: GOMAXPROCS, at most 8.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("concurrency %d: must be at least 1", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// sums are what a full read of a layer reveals.
+type sums struct {
+	digest, diffID v1.Hash
+	size           int64
+}
+
+// Builder builds one layer from local files, as many times as asked: every
+// Layer call returns a layer that streams the files again, so a failed
+// upload can be retried. Once any of them has been read to the end, the
+// digest, diffID and size are remembered, and every layer of this Builder
+// reports them, letting the pusher HEAD or mount the blob instead of
+// compressing again. A Builder is safe for concurrent use.
+type Builder struct {
+	files   []File
+	entries []*entry
+	o       options
+
+	mu    sync.Mutex
+	known *sums
+}
+
+// NewBuilder returns a Builder for r. If r was not made by Expand, the files
+// are walked and checked now.
+func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
+	o := options{compression: Gzip, created: time.Unix(0, 0).UTC(), concurrency: min(runtime.GOMAXPROCS(0), 8)}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.level == 0 {
+		o.level = 6
+		if o.compression == Zstd {
+			o.level = 3
+		}
+	}
+	o.created = time.Unix(o.created.Unix(), 0).UTC()
+	entries := r.entries
+	if entries == nil {
+		if len(r.Files) == 0 {
+			return nil, inputErrorf("layer has no files")
+		}
+		var err error
+		if entries, err = plan(r.Files); err != nil {
+			return nil, err
+		}
+	}
+	return &Builder{files: r.Files, entries: entries, o: o}, nil
+}
+
+// Key identifies the layer this Builder makes: the files and every option
+// that changes its bytes. Equal keys mean equal layers.
+func (b *Builder) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", b.o.compression, b.o.level, b.o.created.Unix(), Resolved{Files: b.files}.Key())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// MediaType is the media type of the layers this Builder makes.
+func (b *Builder) MediaType() types.MediaType { return b.o.compression.MediaType() }
+
+// Layer returns a streaming layer. Its Digest, DiffID and Size return
+// stream.ErrNotComputed (which ggcr's remote and layout writers understand)
+// until some layer of this Builder has been read to the end.
+func (b *Builder) Layer() (v1.Layer, error) {
+	return &streamLayer{b: b}, nil
+}
+
+func (b *Builder) sums() (sums, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known == nil {
+		return sums{}, false
+	}
+	return *b.known, true
+}
+
+// record remembers s, or fails with ErrChanged if an earlier build differed.
+func (b *Builder) record(s sums) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known == nil {
+		b.known = &s
+		return nil
+	}
+	if *b.known != s {
+		return fmt.Errorf("%w: layer rebuilt as %s, first built as %s", ErrChanged, s.digest, b.known.digest)
+	}
+	return nil
+}
+
+// writeCompressed streams the tar through the compressor into w and returns
+// the sums; it touches each file once and holds only fixed-size buffers.
+func (b *Builder) writeCompressed(w io.Writer) (sums, error) {
+	cw := &hashCounter{h: sha256.New(), w: w}
+	zw, err := b.newCompressor(cw)
+	if err != nil {
+		return sums{}, err
+	}
+	diff := sha256.New()
+	werr := writeTar(io.MultiWriter(diff, zw), b.entries, b.o.created)
+	cerr := zw.Close()
+	if werr != nil {
+		return sums{}, werr
+	}
+	if cerr != nil {
+		return sums{}, fmt.Errorf("closing %s compressor: %w", b.o.compression, cerr)
+	}
+	return sums{digest: toHash(cw.h), diffID: toHash(diff), size: cw.n}, nil
+}
+
+// writeUncompressed streams the tar into w and returns its diffID.
+func (b *Builder) writeUncompressed(w io.Writer) (v1.Hash, error) {
+	diff := sha256.New()
+	if err := writeTar(io.MultiWriter(w, diff), b.entries, b.o.created); err != nil {
+		return v1.Hash{}, err
+	}
+	return toHash(diff), nil
+}
+
+func (b *Builder) newCompressor(w io.Writer) (io.WriteCloser, error) {
+	if b.o.compression == Zstd {
+		zw, err := zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(b.o.level)),
+			zstd.WithEncoderConcurrency(b.o.concurrency))
+		if err != nil {
+			return nil, fmt.Errorf("creating zstd encoder: %w", err)
+		}
+		return zw, nil
+	}
+	zw, err := pgzip.NewWriterLevel(w, b.o.level)
+	if err != nil {
+		return nil, fmt.Errorf("creating gzip writer: %w", err)
+	}
+	if err := zw.SetConcurrency(gzipBlockSize, b.o.concurrency); err != nil {
+		return nil, fmt.Errorf("configuring gzip writer: %w", err)
+	}
+	// A zero ModTime would be written as a wrapped negative number; the
+	// epoch is written as 0, "no time", like compress/gzip does.
+	zw.ModTime = time.Unix(0, 0)
+	return zw, nil
+}
+
+func toHash(h hash.Hash) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+// hashCounter hashes and counts the compressed bytes on their way to w.
+type hashCounter struct {
+	h hash.Hash
+	w io.Writer
+	n int64
+}
+
+func (c *hashCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n]) //nolint:errcheck // hash.Hash.Write never fails
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,182 @@
+package layer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Resolved is a Spec expanded for one platform: SRC made absolute with
+// placeholders replaced (a trailing "/" kept: copy the directory's contents)
+// and DEST cleaned (a DEST ending in "/" for a file or directory already has
+// the SRC's base name appended). Expand also walks the files once and keeps
+// the planned tar entries, so building the layer later does not walk again.
+type Resolved struct {
+	Files []File
+
+	shown   []File   // SRC as the user wrote it, expanded; for history
+	entries []*entry // planned tar entries, sorted; nil when not made by Expand
+}
+
+// Key identifies the layer content by its expanded SRC/DEST list, so a caller
+// builds a layer shared by several platforms once. It is deterministic across
+// runs; options such as compression are not part of it (see Builder.Key).
+func (r Resolved) Key() string {
+	h := sha256.New()
+	for _, f := range r.Files {
+		// Length prefixes keep ("a:", "b") and ("a", ":b") apart.
+		fmt.Fprintf(h, "%d:%s%d:%s", len(f.Src), f.Src, len(f.Dest), f.Dest)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CreatedBy describes the layer for its history entry, e.g.
+// "oci-assemble: COPY dist/linux-amd64/app -> /usr/local/bin/app". It names
+// SRC as the user wrote it (expanded), never the runner's absolute paths, so
+// the config stays the same on every machine.
+func (r Resolved) CreatedBy() string {
+	files := r.shown
+	if files == nil {
+		files = r.Files
+	}
+	parts := make([]string, len(files))
+	for i, f := range files {
+		parts[i] = f.Src + " -> " + f.Dest
+	}
+	return "oci-assemble: COPY " + strings.Join(parts, ", ")
+}
+
+// History returns the history entry for this layer, created at created.
+func (r Resolved) History(created time.Time) v1.History {
+	return v1.History{Created: v1.Time{Time: created}, CreatedBy: r.CreatedBy(), Comment: "oci-assemble"}
+}
+
+// Expand resolves spec for platform p: it returns false when the spec's
+// platform filter excludes p. Relative SRC is taken under workspace, which
+// must be absolute. Every SRC must exist, and every file under it must be a
+// regular file, directory or symlink; sockets, devices and FIFOs are refused.
+// Errors wrap ErrInput (and fs.ErrNotExist for a missing SRC) and name the
+// item and the expanded SRC.
+func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) {
+	if !spec.matches(p) {
+		return Resolved{}, false, nil
+	}
+	if !filepath.IsAbs(workspace) {
+		return Resolved{}, false, fmt.Errorf("workspace %q must be an absolute path", workspace)
+	}
+	if len(spec.Files) == 0 {
+		return Resolved{}, false, inputErrorf("%s: no files", itemName(spec.pos, -1))
+	}
+	var r Resolved
+	for i, f := range spec.Files {
+		name := itemName(spec.pos, i)
+		if err := checkDest(f.Dest); err != nil {
+			return Resolved{}, false, fmt.Errorf("%s: %w", name, err)
+		}
+		src := expandSrc(f.Src, p)
+		contents := strings.HasSuffix(src, "/")
+		abs := filepath.FromSlash(src)
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(workspace, abs)
+		}
+		abs = filepath.Clean(abs)
+		dest := cleanDest(f.Dest)
+		if !contents && strings.HasSuffix(f.Dest, "/") {
+			dest = path.Join(dest, filepath.Base(abs))
+		}
+		rf := File{Src: abs, Dest: dest}
+		if contents && abs != string(filepath.Separator) {
+			rf.Src += string(filepath.Separator)
+		}
+		if err := checkSrc(rf, contents); err != nil {
+			where := fmt.Sprintf("SRC %q", src)
+			if src != f.Src {
+				where += fmt.Sprintf(" (from %q for %s)", f.Src, platformString(p))
+			}
+			return Resolved{}, false, fmt.Errorf("%s: %s %w", name, where, err)
+		}
+		r.Files = append(r.Files, rf)
+		r.shown = append(r.shown, File{Src: src, Dest: dest})
+	}
+	entries, err := plan(r.Files)
+	if err != nil {
+		return Resolved{}, false, fmt.Errorf("%s: %w", itemName(spec.pos, -1), err)
+	}
+	r.entries = entries
+	return r, true, nil
+}
+
+// checkSrc gives the common first error for a SRC with a message that says
+// what to do; plan repeats the checks for every file below it.
+func checkSrc(f File, contents bool) error {
+	stat := os.Lstat
+	if contents {
+		stat = os.Stat // "link/" means the directory the link points to
+	}
+	fi, err := stat(f.Src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &inputError{msg: "does not exist; build it before this step or fix the path", err: err}
+	case err != nil:
+		return &inputError{msg: "cannot be read: " + err.Error(), err: err}
+	case contents && !fi.IsDir():
+		return inputErrorf("ends in / (copy contents) but is not a directory")
+	case f.Dest == "/" && !contents:
+		return inputErrorf("only a directory's contents (SRC/) can go to DEST /")
+	}
+	return checkType("", fi)
+}
+
+func checkType(name string, fi fs.FileInfo) error {
+	switch fi.Mode().Type() {
+	case 0, fs.ModeDir, fs.ModeSymlink:
+		return nil
+	}
+	if name != "" {
+		name += " "
+	}
+	return inputErrorf("%sis a %s; only regular files, directories and symlinks can go in a layer", name, typeName(fi.Mode()))
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file (" + m.Type().String() + ")"
+}
+
+func itemName(pos, file int) string {
+	item := "layer"
+	if pos > 0 {
+		item = "layers[" + strconv.Itoa(pos-1) + "]"
+	}
+	if file < 0 {
+		return item
+	}
+	return item + ".files[" + strconv.Itoa(file) + "]"
+}
+
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
