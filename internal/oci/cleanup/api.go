@@ -1,0 +1,190 @@
+package cleanup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// APIError is a refusal from a vendor REST API (GitHub, Docker Hub, GitLab).
+// Registry refusals stay *transport.Error.
+type APIError struct {
+	// Service names the API: "GitHub", "Docker Hub" or "GitLab".
+	Service string
+	// Method and URL are the request's (URLs never carry credentials here).
+	Method, URL string
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Message is the API's diagnostic, when it sent one.
+	Message string
+}
+
+// Error implements error.
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("%s API %s %s: %d %s", e.Service, e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// maxAPIBody bounds what is read from an API answer; package version
+// listings are 100 entries of well under 2 KiB.
+const maxAPIBody = 8 << 20
+
+// apiCall is one request to a vendor API.
+type apiCall struct {
+	service string
+	method  string
+	url     string
+	header  http.Header
+	body    io.Reader
+	want    []int
+}
+
+// do sends the call and returns the answer's body, or an *APIError when the
+// status is not one of want.
+func (d *Deleter) do(ctx context.Context, c apiCall) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, c.method, c.url, c.body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building %s API request: %w", c.service, err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s API %s %s: %w", c.service, c.method, redact(c.url), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIBody))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s API answer to %s %s: %w", c.service, c.method, redact(c.url), err)
+	}
+	if !slices.Contains(c.want, resp.StatusCode) {
+		return resp, body, &APIError{
+			Service:    c.service,
+			Method:     c.method,
+			URL:        redact(c.url),
+			StatusCode: resp.StatusCode,
+			Message:    apiMessage(body),
+		}
+	}
+	return resp, body, nil
+}
+
+// apiMessage pulls the diagnostic out of a GitHub ({"message"}), Docker Hub
+// ({"detail"} or {"message"}) or GitLab ({"message"} or {"error"}) error
+// body, and keeps it to one short line.
+func apiMessage(body []byte) string {
+	var e struct {
+		Message json.RawMessage `json:"message"`
+		Detail  string          `json:"detail"`
+		Error   string          `json:"error"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &e) == nil {
+		var s string
+		switch {
+		case json.Unmarshal(e.Message, &s) == nil && s != "":
+			msg = s
+		case len(e.Message) > 0 && string(e.Message) != "null":
+			msg = string(e.Message)
+		case e.Detail != "":
+			msg = e.Detail
+		default:
+			msg = e.Error
+		}
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return msg
+}
+
+// redact drops the query string, which some APIs accept tokens in.
+func redact(raw string) string {
+	if i := strings.IndexByte(raw, '?'); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
+
+// nextLink returns the rel="next" target of an RFC 8288 Link header,
+// resolved against the request URL. It returns "" when there is none, and
+// an error when the target leaves base's scheme and host: pages are fetched
+// with the API token, which must not be sent anywhere else.
+func nextLink(header string, request *url.URL, base string) (string, error) {
+	for _, part := range splitLinks(header) {
+		part = strings.TrimSpace(part)
+		if !strings.HasPrefix(part, "<") {
+			continue
+		}
+		end := strings.IndexByte(part, '>')
+		if end < 0 {
+			continue
+		}
+		target, params := part[1:end], part[end+1:]
+		if !hasRelNext(params) {
+			continue
+		}
+		u, err := url.Parse(target)
+		if err != nil {
+			return "", fmt.Errorf("parsing Link target %q: %w", target, err)
+		}
+		if request != nil {
+			u = request.ResolveReference(u)
+		}
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("parsing API base %q: %w", base, err)
+		}
+		if u.Scheme != b.Scheme || !strings.EqualFold(u.Host, b.Host) {
+			return "", fmt.Errorf("next page %s is not on %s://%s; refusing to send the token there", redact(u.String()), b.Scheme, b.Host)
+		}
+		return u.String(), nil
+	}
+	return "", nil
+}
+
+// splitLinks splits a Link header on the commas between links, not the ones
+// inside <...> targets or quoted parameters.
+func splitLinks(h string) []string {
+	var parts []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case c == '<' && !quoted:
+			depth++
+		case c == '>' && !quoted && depth > 0:
+			depth--
+		case c == ',' && depth == 0 && !quoted:
+			parts = append(parts, h[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, h[start:])
+}
+
+func hasRelNext(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+			continue
+		}
+		for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
+		}
+	}
+	return false
+}

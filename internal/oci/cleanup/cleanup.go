@@ -1,0 +1,347 @@
+// Package cleanup deletes the temporary per-platform tags a matrix build
+// leaves behind once the multi-platform index is published, without ever
+// deleting a manifest that index points at.
+//
+// Deleting a tag is not the same as deleting what it points at: the temp
+// tag's manifest is a child of the published index, so a DELETE by digest
+// would break every pull of the index. Registries differ in what they allow,
+// so each registry kind gets its own strategy:
+//
+//   - the OCI tag DELETE (distribution v3, zot, Quay, GCR, GitLab >= 16.4);
+//   - where that is refused, a tombstone: the tag is moved onto a tiny
+//     manifest that exists only for this purpose and that manifest is
+//     deleted by digest (distribution 2.x);
+//   - GHCR: the tombstone, deleted as a package version through the GitHub
+//     REST API;
+//   - Docker Hub: the Hub API's tag delete;
+//   - GitLab before 16.4: the GitLab REST API's tag delete.
+//
+// Cleanup never fails the run: every tag is either deleted or kept with a
+// one-line reason and fix, meant for a warning annotation.
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+)
+
+// Deleter deletes temporary tags. It is safe for concurrent use.
+type Deleter struct {
+	o      *options
+	client *http.Client
+}
+
+// New returns a Deleter configured by opts; it fails only on invalid
+// options.
+func New(opts ...Option) (*Deleter, error) {
+	o, err := makeOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Deleter{o: o, client: &http.Client{Transport: o.transport}}, nil
+}
+
+// Kept is a tag (or delete-tags entry) that was not deleted.
+type Kept struct {
+	// Ref is the reference as given or expanded.
+	Ref string
+	// Reason says why it was kept, naming the registry's or API's answer.
+	Reason string
+	// Fix says what to change so the next run deletes it.
+	Fix string
+}
+
+// String renders the one line for a warning annotation.
+func (k Kept) String() string {
+	if k.Fix == "" {
+		return k.Ref + " kept: " + k.Reason
+	}
+	return k.Ref + " kept: " + k.Reason + "; " + k.Fix
+}
+
+// Result reports what Delete did, each list in input order.
+type Result struct {
+	// Deleted are the tags that are gone.
+	Deleted []string
+	// Kept are the tags still there, with why.
+	Kept []Kept
+	// WouldDelete are the tags a dry run would have deleted.
+	WouldDelete []string
+}
+
+// keptError carries the user-facing reason and fix for a kept tag along
+// with the underlying error (often a *transport.Error or *APIError).
+type keptError struct {
+	reason, fix string
+	err         error
+}
+
+func (e *keptError) Error() string {
+	if e.err == nil {
+		return e.reason
+	}
+	return e.reason + ": " + e.err.Error()
+}
+
+func (e *keptError) Unwrap() error { return e.err }
+
+func asKept(err error) (*keptError, bool) {
+	var ke *keptError
+	ok := errors.As(err, &ke)
+	return ke, ok
+}
+
+func keep(err error, reason, fix string) error {
+	return &keptError{reason: reason, fix: fix, err: err}
+}
+
+// ErrTombstoneProtected is wrapped in the reason a tag is kept when its
+// tombstone's digest is among the protected digests; it cannot happen with
+// random nonces and is checked so a bug can never delete a published
+// manifest.
+var ErrTombstoneProtected = errors.New("tombstone digest is protected")
+
+type outcome struct {
+	deleted, would bool
+	kept           Kept
+}
+
+// session holds what is shared by the tags of one Delete call.
+type session struct {
+	hub hubTokens
+}
+
+// Delete deletes tags. protected holds every digest published in this run
+// (each child manifest and the index): those are never deleted by digest,
+// whatever a tag points at. Delete never fails: each tag ends up in Deleted,
+// Kept or (dry run) WouldDelete.
+func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.Hash]bool) Result {
+	tags = uniqueTags(tags)
+	out := make([]outcome, len(tags))
+	s := &session{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.o.jobs)
+	for i, tag := range tags {
+		g.Go(func() error {
+			out[i] = d.deleteOne(gctx, s, tag, protected)
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through out and never fail
+	var r Result
+	for i, o := range out {
+		switch {
+		case o.deleted:
+			r.Deleted = append(r.Deleted, tags[i].String())
+		case o.would:
+			r.WouldDelete = append(r.WouldDelete, tags[i].String())
+		default:
+			r.Kept = append(r.Kept, o.kept)
+		}
+	}
+	return r
+}
+
+func uniqueTags(tags []name.Tag) []name.Tag {
+	seen := make(map[string]bool, len(tags))
+	out := make([]name.Tag, 0, len(tags))
+	for _, t := range tags {
+		if !seen[t.Name()] {
+			seen[t.Name()] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, protected map[v1.Hash]bool) outcome {
+	ref := tag.String()
+	kind := d.o.kindOf(tag.RegistryStr())
+	log := d.o.logger.With("ref", ref, "kind", kind.String())
+
+	desc, err := remote.Get(tag, d.remoteOptions(ctx)...)
+	if err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			return kept(ref, keep(err, "tag not found, nothing to delete", "check the delete-tags entry; the tag may be gone already"))
+		}
+		return kept(ref, keep(err, "reading the tag failed ("+describe(err)+")", fixFor(err, tag.Context())))
+	}
+	if d.o.dryRun {
+		log.Info("would delete tag", "digest", desc.Digest.String())
+		return outcome{would: true}
+	}
+
+	var how string
+	if kind == KindDockerHub {
+		how, err = "Docker Hub API", d.hubDeleteTag(ctx, s, tag)
+	} else {
+		how, err = d.deleteTag(ctx, tag, desc, kind, protected)
+	}
+	if err != nil {
+		log.Warn("tag kept", "err", err)
+		return kept(ref, err)
+	}
+	log.Info("deleted tag", "via", how, "digest", desc.Digest.String())
+	d.ensureSurvived(ctx, tag, desc, protected)
+	return outcome{deleted: true}
+}
+
+// deleteTag tries the OCI tag DELETE and, where the registry refuses it,
+// the kind's fallback. It returns how the tag was deleted.
+func (d *Deleter) deleteTag(ctx context.Context, tag name.Tag, desc *remote.Descriptor, kind Kind, protected map[v1.Hash]bool) (string, error) {
+	// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#deleting-tags
+	err := remote.Delete(tag, d.remoteOptions(ctx)...)
+	if err == nil {
+		return "OCI tag DELETE", nil
+	}
+	if !refused(err, kind) {
+		return "", keep(err, "registry refused to delete the tag ("+describe(err)+")", fixFor(err, tag.Context()))
+	}
+	d.o.logger.Debug("tag DELETE refused; falling back", "ref", tag.String(), "err", err)
+	refusal := describe(err)
+	switch kind {
+	case KindGitLab:
+		return "GitLab API", d.gitlabDeleteTag(ctx, tag)
+	case KindGHCR:
+		if err := d.ghcrReady(tag.Context()); err != nil {
+			return "", err
+		}
+		return "tombstone + GitHub API", d.viaTombstone(ctx, tag, desc, protected, refusal, func(ctx context.Context, h v1.Hash) error {
+			return d.ghcrDeleteVersion(ctx, tag.Context(), h)
+		})
+	default:
+		return "tombstone", d.viaTombstone(ctx, tag, desc, protected, refusal, func(ctx context.Context, h v1.Hash) error {
+			return d.deleteByDigest(ctx, tag.Context(), h)
+		})
+	}
+}
+
+// refused reports whether a tag DELETE failed because the registry does not
+// delete tags that way (so a fallback may work), rather than for want of
+// permission or availability.
+func refused(err error, kind Kind) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if kind == KindGHCR || kind == KindGitLab {
+		// Their fallbacks go through a REST API with other credentials, so
+		// even a registry token refused the delete scope is worth passing.
+		s := statusOf(err)
+		return s == 0 || s >= 400 && s < 500 && s != http.StatusTooManyRequests
+	}
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	switch te.StatusCode {
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotFound:
+		// 404: we just read the tag, so the registry does not route tag
+		// deletes rather than lacking the tag.
+		return true
+	}
+	for _, diag := range te.Errors {
+		if diag.Code == transport.UnsupportedErrorCode || diag.Code == transport.DigestInvalidErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureSurvived re-reads a protected manifest after its tag was deleted
+// and puts it back by digest if the registry took it with the tag (old
+// GitLab releases did): a published index must never dangle.
+func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool) {
+	if !protected[desc.Digest] {
+		return
+	}
+	ref := tag.Context().Digest(desc.Digest.String())
+	_, err := remote.Head(ref, d.remoteOptions(ctx)...)
+	if statusOf(err) != http.StatusNotFound {
+		return
+	}
+	d.o.logger.Warn("registry deleted a published manifest with its tag; restoring it", "ref", ref.String())
+	if err := remote.Put(ref, desc, d.remoteOptions(ctx)...); err != nil {
+		d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", ref.String(), "err", err)
+	}
+}
+
+func (d *Deleter) remoteOptions(ctx context.Context) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(d.o.keychain),
+		remote.WithTransport(d.o.transport),
+	}
+	if d.o.pageSize > 0 {
+		opts = append(opts, remote.WithPageSize(d.o.pageSize))
+	}
+	return opts
+}
+
+func kept(ref string, err error) outcome {
+	var ke *keptError
+	if errors.As(err, &ke) {
+		return outcome{kept: Kept{Ref: ref, Reason: ke.reason, Fix: ke.fix}}
+	}
+	return outcome{kept: Kept{Ref: ref, Reason: err.Error(), Fix: "delete the tag by hand"}}
+}
+
+// statusOf returns the HTTP status of a registry or API refusal, or 0.
+func statusOf(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode
+	}
+	return 0
+}
+
+// describe renders a refusal as "405 UNSUPPORTED" or "403 Forbidden: msg".
+func describe(err error) string {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		s := fmt.Sprint(te.StatusCode)
+		if len(te.Errors) > 0 {
+			s += " " + string(te.Errors[0].Code)
+			if m := te.Errors[0].Message; m != "" {
+				s += ": " + m
+			}
+		} else {
+			s += " " + http.StatusText(te.StatusCode)
+		}
+		return s
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		s := fmt.Sprint(ae.StatusCode)
+		if ae.Message != "" {
+			s += ": " + ae.Message
+		}
+		return s
+	}
+	return err.Error()
+}
+
+// fixFor suggests what to change after a registry refusal.
+func fixFor(err error, repo name.Repository) string {
+	switch s := statusOf(err); {
+	case s == http.StatusUnauthorized:
+		return "log in to " + repo.RegistryStr() + " before the cleanup step"
+	case s == http.StatusForbidden:
+		return "give the credentials for " + repo.String() + " push and delete access"
+	case s == http.StatusTooManyRequests || s >= 500 || s == 0:
+		return "the registry or network failed; re-run the cleanup later"
+	default:
+		return "delete the tag in the registry's UI"
+	}
+}

@@ -1,0 +1,171 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ErrInvalidPattern is wrapped by Expand's error for a delete-tags entry
+// that is neither a reference with a tag nor a tag glob.
+var ErrInvalidPattern = errors.New("invalid delete-tags entry")
+
+// pattern is one parsed delete-tags entry.
+type pattern struct {
+	raw    string
+	repo   name.Repository
+	tag    name.Tag // when literal
+	glob   string   // when the tag part is a path.Match pattern
+	digest bool     // REPOSITORY@DIGEST: never deleted
+}
+
+// globChars are the path.Match metacharacters allowed in a tag pattern, on
+// top of the tag characters [A-Za-z0-9_.-].
+const globChars = `*?[]^\`
+
+// parsePattern parses "REPOSITORY:TAG", "REPOSITORY:GLOB" (path.Match
+// syntax in the tag part) or "REPOSITORY@DIGEST". A missing tag is an
+// error rather than "latest": cleanup must never guess what to delete.
+func parsePattern(raw string) (pattern, error) {
+	s := strings.TrimSpace(raw)
+	bad := func(format string, args ...any) (pattern, error) {
+		return pattern{}, fmt.Errorf("%w %q: %s", ErrInvalidPattern, raw, fmt.Sprintf(format, args...))
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	if strings.Contains(s, "@") {
+		d, err := name.NewDigest(s)
+		if err != nil {
+			return bad("%v", err)
+		}
+		return pattern{raw: s, repo: d.Context(), digest: true}, nil
+	}
+	colon := strings.LastIndexByte(s, ':')
+	if colon <= strings.LastIndexByte(s, '/') {
+		return bad("no tag; write REPOSITORY:TAG (a glob such as app:tmp-* is allowed in the tag)")
+	}
+	repoPart, tagPart := s[:colon], s[colon+1:]
+	repo, err := name.NewRepository(repoPart)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if !strings.ContainsAny(tagPart, globChars) {
+		tag, err := name.NewTag(s)
+		if err != nil {
+			return bad("%v", err)
+		}
+		return pattern{raw: s, repo: repo, tag: tag}, nil
+	}
+	if len(tagPart) > 128 {
+		return bad("tag pattern longer than 128 characters")
+	}
+	for _, c := range tagPart {
+		if !isTagChar(c) && !strings.ContainsRune(globChars, c) {
+			return bad("character %q cannot appear in a tag or tag pattern", c)
+		}
+	}
+	if _, err := path.Match(tagPart, ""); err != nil {
+		return bad("tag pattern: %v", err)
+	}
+	return pattern{raw: s, repo: repo, glob: tagPart}, nil
+}
+
+func isTagChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// Expand turns delete-tags entries into tags. Every entry is validated
+// before the first network call; an invalid one fails Expand with an error
+// wrapping ErrInvalidPattern. Globs in the tag part (path.Match syntax,
+// "reg/o/app:tmp-*") are matched against the repository's tag list,
+// following the registry's Link pagination. Digest references and
+// repositories whose tags cannot be listed come back as Kept. The tags are
+// in entry order, without duplicates.
+func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []Kept, error) {
+	parsed := make([]pattern, 0, len(patterns))
+	var errs []error
+	for _, raw := range patterns {
+		p, err := parsePattern(raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		parsed = append(parsed, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+
+	var (
+		tags []name.Tag
+		kept []Kept
+		seen = map[string]bool{}
+		list = map[string][]string{} // repository -> tags, listed once
+	)
+	add := func(t name.Tag) {
+		if !seen[t.Name()] {
+			seen[t.Name()] = true
+			tags = append(tags, t)
+		}
+	}
+	for _, p := range parsed {
+		switch {
+		case p.digest:
+			kept = append(kept, Kept{
+				Ref:    p.raw,
+				Reason: "a digest reference is never deleted: that would delete the manifest for every tag and index using it",
+				Fix:    "list the temporary tag (REPOSITORY:TAG) instead",
+			})
+		case p.glob == "":
+			add(p.tag)
+		default:
+			all, ok := list[p.repo.String()]
+			if !ok {
+				var err error
+				all, err = d.listTags(ctx, p.repo)
+				if err != nil {
+					kept = append(kept, Kept{
+						Ref:    p.raw,
+						Reason: "listing the tags of " + p.repo.String() + " failed (" + describe(err) + ")",
+						Fix:    fixFor(err, p.repo),
+					})
+					continue
+				}
+				list[p.repo.String()] = all
+			}
+			n := 0
+			for _, t := range all {
+				if ok, _ := path.Match(p.glob, t); ok {
+					add(p.repo.Tag(t))
+					n++
+				}
+			}
+			d.o.logger.Info("expanded tag pattern", "pattern", p.raw, "matches", n)
+		}
+	}
+	return tags, kept, nil
+}
+
+// listTags lists every tag of repo in sorted order; a repository that does
+// not exist has none.
+func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
+	// remote.List follows the Link header page by page (pkg/v1/remote/list.go
+	// getNextPageURL), refusing pages on another host.
+	all, err := remote.List(repo, d.remoteOptions(ctx)...)
+	if err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}

@@ -1,0 +1,111 @@
+package cleanup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// GitLab 16.4 and later (with the container registry metadata database)
+// delete tags with the OCI tag DELETE. Older instances refuse it; there the
+// GitLab REST API deletes the tag
+// (https://docs.gitlab.com/api/container_registry/):
+//
+//   - GET /projects/:id/registry/repositories, paginated with per_page and a
+//     Link header (https://docs.gitlab.com/api/rest/#pagination), to find
+//     the repository whose path is the image's;
+//   - DELETE /projects/:id/registry/repositories/:repository_id/tags/:tag_name
+//     (https://docs.gitlab.com/api/container_registry/#delete-a-registry-repository-tag).
+//
+// Requests carry the CI job token in the JOB-TOKEN header
+// (https://docs.gitlab.com/ci/jobs/ci_job_token/). Current GitLab removes
+// only the named tag (long ago it deleted the manifest and every tag on it,
+// gitlab-org/gitlab#34510); should a published manifest vanish anyway,
+// ensureSurvived puts it back by digest.
+
+func (d *Deleter) gitlabHeader() http.Header {
+	return http.Header{"JOB-TOKEN": {d.o.gitlabJobToken}, "Accept": {"application/json"}}
+}
+
+func (d *Deleter) gitlabProjectURL() string {
+	return d.o.gitlabAPI + "/projects/" + url.PathEscape(d.o.gitlabProject)
+}
+
+// gitlabDeleteTag deletes tag through the GitLab API.
+func (d *Deleter) gitlabDeleteTag(ctx context.Context, tag name.Tag) error {
+	id, err := d.gitlabRepositoryID(ctx, tag.Context())
+	if err != nil {
+		return gitlabRefusal(err, "list the project's registry repositories")
+	}
+	_, _, err = d.do(ctx, apiCall{
+		service: "GitLab",
+		method:  http.MethodDelete,
+		url: d.gitlabProjectURL() + "/registry/repositories/" + strconv.FormatInt(id, 10) +
+			"/tags/" + url.PathEscape(tag.TagStr()),
+		header: d.gitlabHeader(),
+		want:   []int{http.StatusOK, http.StatusAccepted, http.StatusNoContent},
+	})
+	if err != nil {
+		return gitlabRefusal(err, "delete the tag")
+	}
+	return nil
+}
+
+// gitlabRepositoryID finds the project's registry repository for repo.
+func (d *Deleter) gitlabRepositoryID(ctx context.Context, repo name.Repository) (int64, error) {
+	next := d.gitlabProjectURL() + "/registry/repositories?per_page=100"
+	for page := 0; next != "" && page < maxPages; page++ {
+		resp, body, err := d.do(ctx, apiCall{
+			service: "GitLab",
+			method:  http.MethodGet,
+			url:     next,
+			header:  d.gitlabHeader(),
+			want:    []int{http.StatusOK},
+		})
+		if err != nil {
+			return 0, err
+		}
+		var list []struct {
+			ID   int64  `json:"id"`
+			Path string `json:"path"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			return 0, fmt.Errorf("decoding GitLab registry repositories from %s: %w", redact(next), err)
+		}
+		for _, r := range list {
+			if strings.EqualFold(r.Path, repo.RepositoryStr()) {
+				return r.ID, nil
+			}
+		}
+		next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL, d.o.gitlabAPI)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return 0, keep(nil, fmt.Sprintf("GitLab project %s has no registry repository %s", d.o.gitlabProject, repo.RepositoryStr()),
+		"check that the image belongs to the project in CI_PROJECT_ID")
+}
+
+func gitlabRefusal(err error, op string) error {
+	const fix = "upgrade GitLab to 16.4 or later with the registry metadata database (OCI tag delete), or let a cleanup policy remove the tag"
+	switch s := statusOf(err); {
+	case s == http.StatusUnauthorized:
+		return keep(err, fmt.Sprintf("GitLab rejected the job token (401) trying to %s", op), "pass this job's CI_JOB_TOKEN")
+	case s == http.StatusForbidden:
+		return keep(err, fmt.Sprintf("GitLab refused to %s (%d): this instance does not let the CI job token manage registry tags", op, s), fix)
+	case s == http.StatusNotFound:
+		return keep(err, fmt.Sprintf("GitLab API found no such project, repository or tag trying to %s (404)", op), "check CI_PROJECT_ID and the delete-tags entry")
+	case s != 0:
+		return keep(err, fmt.Sprintf("GitLab failed to %s (%s)", op, describe(err)), "re-run the cleanup later")
+	}
+	if _, ok := asKept(err); ok {
+		return err
+	}
+	return keep(err, "calling the GitLab API to "+op+" failed ("+err.Error()+")", "re-run the cleanup later")
+}

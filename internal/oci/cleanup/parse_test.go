@@ -1,0 +1,259 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParsePattern(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in       string
+		wantRepo string
+		wantTag  string // literal tag, full reference
+		wantGlob string
+		digest   bool
+		wantErr  bool
+	}{
+		{name: "literal", in: "reg.example/o/app:tmp-amd64", wantRepo: "reg.example/o/app", wantTag: "reg.example/o/app:tmp-amd64"},
+		{name: "port and glob", in: "127.0.0.1:5000/o/app:tmp-*", wantRepo: "127.0.0.1:5000/o/app", wantGlob: "tmp-*"},
+		{name: "class glob", in: "ghcr.io/o/app:[ab]?-tmp", wantRepo: "ghcr.io/o/app", wantGlob: "[ab]?-tmp"},
+		{name: "docker hub short", in: "app:tmp", wantRepo: "index.docker.io/library/app", wantTag: "index.docker.io/library/app:tmp"},
+		{name: "spaces trimmed", in: "  reg.example/o/app:x  ", wantRepo: "reg.example/o/app", wantTag: "reg.example/o/app:x"},
+		{name: "digest", in: "reg.example/o/app@sha256:" + strings.Repeat("a", 64), wantRepo: "reg.example/o/app", digest: true},
+		{name: "empty", in: " ", wantErr: true},
+		{name: "no tag", in: "reg.example/o/app", wantErr: true},
+		{name: "port but no tag", in: "reg.example:5000/o/app", wantErr: true},
+		{name: "bad glob", in: "reg.example/o/app:tmp-[", wantErr: true},
+		{name: "bad tag char", in: "reg.example/o/app:tmp+x", wantErr: true},
+		{name: "bad glob char", in: "reg.example/o/app:tmp+*", wantErr: true},
+		{name: "bad digest", in: "reg.example/o/app@sha256:abc", wantErr: true},
+		{name: "bad repo", in: "reg.example/O/App:x", wantErr: true},
+		{name: "too long glob", in: "reg.example/o/app:*" + strings.Repeat("a", 128), wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := parsePattern(tc.in)
+			if tc.wantErr {
+				if !errors.Is(err, ErrInvalidPattern) {
+					t.Fatalf("parsePattern(%q) error = %v, want ErrInvalidPattern", tc.in, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parsePattern(%q) error = %v", tc.in, err)
+			}
+			if got := p.repo.String(); got != tc.wantRepo {
+				t.Errorf("repo = %q, want %q", got, tc.wantRepo)
+			}
+			if p.digest != tc.digest {
+				t.Errorf("digest = %v, want %v", p.digest, tc.digest)
+			}
+			if p.glob != tc.wantGlob {
+				t.Errorf("glob = %q, want %q", p.glob, tc.wantGlob)
+			}
+			if tc.wantTag != "" && p.tag.Name() != tc.wantTag {
+				t.Errorf("tag = %q, want %q", p.tag.Name(), tc.wantTag)
+			}
+		})
+	}
+}
+
+func FuzzParsePattern(f *testing.F) {
+	for _, s := range []string{"reg/o/app:tmp-*", "app:tmp", "reg:5000/o/app:[a-z]*", "reg/o/app@sha256:" + strings.Repeat("0", 64), "", ":", "@", "a/b:\\", "reg/o/app:[^x]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePattern(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidPattern) {
+				t.Fatalf("parsePattern(%q) error %v does not wrap ErrInvalidPattern", s, err)
+			}
+			return
+		}
+		switch {
+		case p.digest:
+		case p.glob != "":
+			if strings.ContainsAny(p.glob, "/:@") {
+				t.Fatalf("parsePattern(%q) glob %q holds a separator", s, p.glob)
+			}
+		default:
+			if p.tag.TagStr() == "" || p.tag.Context() != p.repo {
+				t.Fatalf("parsePattern(%q) = tag %q in %q, repo %q", s, p.tag, p.tag.Context(), p.repo)
+			}
+		}
+	})
+}
+
+// TestExpandValidatesFirst: one bad entry fails Expand before any request.
+func TestExpandValidatesFirst(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	d, err := New(WithTransport(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = d.Expand(context.Background(), []string{"127.0.0.1:1/o/app:tmp-*", "127.0.0.1:1/o/app"})
+	if !errors.Is(err, ErrInvalidPattern) || !strings.Contains(err.Error(), `"127.0.0.1:1/o/app"`) {
+		t.Fatalf("Expand() error = %v, want ErrInvalidPattern naming the entry", err)
+	}
+	if n := len(rec.all()); n != 0 {
+		t.Errorf("requests = %d, want 0", n)
+	}
+}
+
+func TestNextLink(t *testing.T) {
+	t.Parallel()
+	req, err := url.Parse("https://api.github.com/orgs/o/packages/container/app%2Fsub/versions?per_page=100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "https://api.github.com"
+	tests := []struct {
+		name, header, want string
+		wantErr            bool
+	}{
+		{name: "none", header: "", want: ""},
+		{
+			name:   "github style",
+			header: `<https://api.github.com/orgs/o/packages/container/app%2Fsub/versions?per_page=100&page=2>; rel="next", <https://api.github.com/orgs/o/packages/container/app%2Fsub/versions?per_page=100&page=5>; rel="last"`,
+			want:   "https://api.github.com/orgs/o/packages/container/app%2Fsub/versions?per_page=100&page=2",
+		},
+		{name: "last only", header: `<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=5>; rel="last"`, want: ""},
+		{name: "relative", header: `</orgs/o/v?page=3>; rel=next`, want: "https://api.github.com/orgs/o/v?page=3"},
+		{name: "several rels", header: `<https://api.github.com/x?page=2>; rel="prefetch next"`, want: "https://api.github.com/x?page=2"},
+		{name: "comma in target", header: `<https://api.github.com/x?a=1,2&page=2>; rel="next"`, want: "https://api.github.com/x?a=1,2&page=2"},
+		{name: "other host", header: `<https://evil.example/x?page=2>; rel="next"`, wantErr: true},
+		{name: "downgrade", header: `<http://api.github.com/x?page=2>; rel="next"`, wantErr: true},
+		{name: "garbage", header: `garbage, <; rel=next`, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := nextLink(tc.header, req, base)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("nextLink(%q) error = %v, want error %v", tc.header, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("nextLink(%q) = %q, want %q", tc.header, got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzNextLink(f *testing.F) {
+	for _, s := range []string{`<https://api.example/x?page=2>; rel="next"`, `</y>; rel=next, <z>; rel=last`, `<"a,b">; rel="next"`, `<`, `>;rel=next`} {
+		f.Add(s)
+	}
+	req, err := url.Parse("https://api.example/x")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		got, err := nextLink(header, req, "https://api.example")
+		if err != nil || got == "" {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, "api.example") {
+			t.Fatalf("nextLink(%q) = %q: leaves the API host", header, got)
+		}
+	})
+}
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    []Option
+		host    string
+		want    Kind
+		wantErr bool
+	}{
+		{name: "ghcr default", host: "ghcr.io", want: KindGHCR},
+		{name: "docker.io default", host: "index.docker.io", want: KindDockerHub},
+		{name: "docker hub alias", host: "registry-1.docker.io", want: KindDockerHub},
+		{name: "generic default", host: "quay.io", want: KindGeneric},
+		{name: "case insensitive", opts: []Option{WithRegistryKind("Reg.Example:5000", KindGHCR)}, host: "reg.example:5000", want: KindGHCR},
+		{name: "gitlab", opts: []Option{WithGitLab("registry.gitlab.com", "https://gitlab.com/api/v4/", "42", "tok")}, host: "registry.gitlab.com", want: KindGitLab},
+		{name: "gitlab kind without WithGitLab", opts: []Option{WithRegistryKind("r.example", KindGitLab)}, wantErr: true},
+		{name: "gitlab missing token", opts: []Option{WithGitLab("r.example", "https://gitlab.example/api/v4", "42", "")}, wantErr: true},
+		{name: "bad github url", opts: []Option{WithGitHubAPI("api.github.com", "t")}, wantErr: true},
+		{name: "github url with query", opts: []Option{WithGitHubAPI("https://api.github.com?x=1", "t")}, wantErr: true},
+		{name: "bad hub url", opts: []Option{WithDockerHubAPI("ftp://hub")}, wantErr: true},
+		{name: "zero jobs", opts: []Option{WithJobs(0)}, wantErr: true},
+		{name: "negative page", opts: []Option{WithPageSize(-1)}, wantErr: true},
+		{name: "bad poll", opts: []Option{WithGitHubPoll(0, time.Second)}, wantErr: true},
+		{name: "unknown kind", opts: []Option{WithRegistryKind("r", Kind(9))}, wantErr: true},
+		{name: "nil keychain", opts: []Option{WithKeychain(nil)}, wantErr: true},
+		{name: "nil transport", opts: []Option{WithTransport(nil)}, wantErr: true},
+		{name: "nil logger", opts: []Option{WithLogger(nil)}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := New(tc.opts...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("New() error = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if got := d.o.kindOf(tc.host); got != tc.want {
+				t.Errorf("kindOf(%q) = %v, want %v", tc.host, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeptString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		k    Kept
+		want string
+	}{
+		{
+			name: "with fix",
+			k:    Kept{Ref: "ghcr.io/o/app:tmp-amd64", Reason: "GitHub refused to delete package version (403)", Fix: "set permissions: packages: write"},
+			want: "ghcr.io/o/app:tmp-amd64 kept: GitHub refused to delete package version (403); set permissions: packages: write",
+		},
+		{name: "no fix", k: Kept{Ref: "r/a:t", Reason: "why"}, want: "r/a:t kept: why"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.k.String(); got != tc.want {
+				t.Errorf("String() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAPIMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, want string
+	}{
+		{name: "github", body: `{"message":"Not Found","documentation_url":"x"}`, want: "Not Found"},
+		{name: "hub", body: `{"detail":"Incorrect authentication credentials"}`, want: "Incorrect authentication credentials"},
+		{name: "gitlab error", body: `{"error":"insufficient_scope"}`, want: "insufficient_scope"},
+		{name: "gitlab object", body: `{"message":{"base":["bad"]}}`, want: `{"base":["bad"]}`},
+		{name: "not json", body: `<html>oops</html>`, want: ""},
+		{name: "multi line", body: `{"message":"a\n  b"}`, want: "a b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := apiMessage([]byte(tc.body)); got != tc.want {
+				t.Errorf("apiMessage(%s) = %q, want %q", tc.body, got, tc.want)
+			}
+		})
+	}
+}

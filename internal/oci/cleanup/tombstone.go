@@ -1,0 +1,169 @@
+package cleanup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// The OCI empty descriptor: a 2-byte "{}" blob.
+// https://github.com/opencontainers/image-spec/blob/v1.1.1/manifest.md#guidance-for-an-empty-descriptor
+const (
+	emptyMediaType = "application/vnd.oci.empty.v1+json"
+	emptyDigest    = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+	// TombstoneArtifactType marks tombstone manifests. Image-spec 1.1
+	// requires artifactType when the config is the empty descriptor.
+	TombstoneArtifactType = "application/vnd.oci-assemble.tombstone.v1"
+	// TombstoneTagAnnotation holds the tag a tombstone was pushed for.
+	TombstoneTagAnnotation = "io.github.oci-assemble.tombstone.tag"
+	// TombstoneNonceAnnotation holds a random nonce that makes each
+	// tombstone's digest unique, so deleting it by digest can only ever
+	// remove the tombstone.
+	TombstoneNonceAnnotation = "io.github.oci-assemble.tombstone.nonce"
+)
+
+// tombstone is a minimal OCI manifest a tag is moved onto so that the tag
+// can be removed by deleting the tombstone by digest, on registries that
+// refuse to delete tags. It implements remote.Taggable.
+type tombstone struct {
+	raw    []byte
+	digest v1.Hash
+}
+
+func (t *tombstone) RawManifest() ([]byte, error) { return t.raw, nil }
+
+func (t *tombstone) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+func newTombstone(tag name.Tag, nonce string) (*tombstone, error) {
+	empty := v1.Descriptor{
+		MediaType: emptyMediaType,
+		Size:      2,
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: emptyDigest[len("sha256:"):]},
+	}
+	m := struct {
+		SchemaVersion int64             `json:"schemaVersion"`
+		MediaType     types.MediaType   `json:"mediaType"`
+		ArtifactType  string            `json:"artifactType"`
+		Config        v1.Descriptor     `json:"config"`
+		Layers        []v1.Descriptor   `json:"layers"`
+		Annotations   map[string]string `json:"annotations"`
+	}{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  TombstoneArtifactType,
+		Config:        empty,
+		// Image-spec 1.1 recommends the empty descriptor as the single layer
+		// of a manifest without content, for registries that want one.
+		Layers: []v1.Descriptor{empty},
+		Annotations: map[string]string{
+			TombstoneTagAnnotation:   tag.String(),
+			TombstoneNonceAnnotation: nonce,
+		},
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding tombstone: %w", err)
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("hashing tombstone: %w", err)
+	}
+	return &tombstone{raw: raw, digest: h}, nil
+}
+
+// viaTombstone moves tag onto a fresh tombstone and removes the tombstone
+// with del. The manifest the tag pointed at is never deleted. When del
+// fails the tag is put back on its original manifest, so a kept tag is
+// unchanged. refusal describes why the plain tag DELETE did not work.
+func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.Descriptor, protected map[v1.Hash]bool, refusal string, del func(context.Context, v1.Hash) error) error {
+	nonce, err := d.o.nonce()
+	if err != nil {
+		return keep(err, "could not make a tombstone", "re-run the cleanup")
+	}
+	tomb, err := newTombstone(tag, nonce)
+	if err != nil {
+		return keep(err, "could not make a tombstone", "re-run the cleanup")
+	}
+	// The tombstone is the only thing ever deleted by digest: it must not be
+	// anything this run published, nor what the tag points at.
+	if protected[tomb.digest] || tomb.digest == orig.Digest {
+		return keep(fmt.Errorf("%w: %s", ErrTombstoneProtected, tomb.digest),
+			"refusing to delete by digest: the tombstone "+tomb.digest.String()+" is a protected digest",
+			"this is a bug in oci-assemble; please report it")
+	}
+
+	opts := d.remoteOptions(ctx)
+	cfg := static.NewLayer([]byte("{}"), emptyMediaType)
+	if err := remote.WriteLayer(tag.Context(), cfg, opts...); err != nil {
+		return keep(err, "registry refused the tag DELETE ("+refusal+") and uploading the tombstone's empty config failed ("+describe(err)+")", fixFor(err, tag.Context()))
+	}
+	if err := remote.Put(tag, tomb, opts...); err != nil {
+		return keep(err, "registry refused the tag DELETE ("+refusal+") and moving the tag onto a tombstone failed ("+describe(err)+")",
+			tombstoneFix(err, tag))
+	}
+	d.o.logger.Debug("tag moved onto tombstone", "ref", tag.String(), "tombstone", tomb.digest.String(), "was", orig.Digest.String())
+
+	if err := del(ctx, tomb.digest); err != nil {
+		if rerr := remote.Put(tag, orig, opts...); rerr != nil {
+			return keep(err, fmt.Sprintf("deleting the tombstone failed (%s) and restoring the tag failed too (%s): the tag now points at tombstone %s",
+				reasonOf(err), describe(rerr), tomb.digest),
+				"re-push "+tag.String()+" or delete it by hand")
+		}
+		return keepWithFix(err, reasonOf(err)+" (tag restored)", tag)
+	}
+	return nil
+}
+
+// deleteByDigest deletes a tombstone by digest; distribution removes the
+// tags pointing at it with it.
+func (d *Deleter) deleteByDigest(ctx context.Context, repo name.Repository, h v1.Hash) error {
+	if err := remote.Delete(repo.Digest(h.String()), d.remoteOptions(ctx)...); err != nil {
+		reason := "registry refused to delete the tombstone by digest (" + describe(err) + ")"
+		fix := "enable deletes on the registry (distribution: storage.delete.enabled: true) or delete the tag in its UI"
+		switch statusOf(err) {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			fix = "give the credentials for " + repo.String() + " delete access"
+		}
+		return keep(err, reason, fix)
+	}
+	return nil
+}
+
+func tombstoneFix(err error, tag name.Tag) string {
+	switch statusOf(err) {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return "give the credentials for " + tag.Context().String() + " push and delete access"
+	case http.StatusBadRequest, http.StatusConflict, http.StatusMethodNotAllowed:
+		return "the registry may have immutable tags; delete the tag in its UI"
+	}
+	return fixFor(err, tag.Context())
+}
+
+// reasonOf returns the reason of a keptError, or the error's text.
+func reasonOf(err error) string {
+	if ke, ok := asKept(err); ok {
+		return ke.reason
+	}
+	return describe(err)
+}
+
+// keepWithFix keeps err's fix when it has one.
+func keepWithFix(err error, reason string, tag name.Tag) error {
+	fix := fixFor(err, tag.Context())
+	if ke, ok := asKept(err); ok {
+		if ke.fix != "" {
+			fix = ke.fix
+		}
+		err = ke.err
+	}
+	return keep(err, reason, fix)
+}
