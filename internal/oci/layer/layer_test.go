@@ -351,6 +351,8 @@ func TestNewBuilderWithoutExpand(t *testing.T) {
 		wantErr string
 	}{
 		{name: "file", files: []File{{Src: filepath.Join(ws, "static/index.html"), Dest: "/index.html"}}},
+		{name: "zstd level 19", files: []File{{Src: filepath.Join(ws, "static/index.html"), Dest: "/index.html"}},
+			opts: []Option{WithCompression(Zstd, 19), WithConcurrency(1)}},
 		{name: "no files", wantErr: "no files"},
 		{name: "file to root", files: []File{{Src: filepath.Join(ws, "static/index.html"), Dest: "/"}}, wantErr: "DEST /"},
 		{name: "missing", files: []File{{Src: filepath.Join(ws, "nope"), Dest: "/x"}}, wantErr: "no such file"},
@@ -379,5 +381,25 @@ func TestNewBuilderWithoutExpand(t *testing.T) {
 				t.Errorf("entries = %+v, want index.html", got)
 			}
 		})
+	}
+}
+
+func TestParseCompression(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in      string
+		want    Compression
+		wantErr bool
+	}{
+		{in: "", want: Gzip},
+		{in: "gzip", want: Gzip},
+		{in: "zstd", want: Zstd},
+		{in: "GZIP", wantErr: true},
+		{in: "xz", wantErr: true},
+	} {
+		got, err := ParseCompression(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("ParseCompression(%q) = %q, %v, want %q (error %v)", tc.in, got, err, tc.want, tc.wantErr)
+		}
 	}
 }
