@@ -188,3 +188,32 @@ func hasRelNext(params string) bool {
 	}
 	return false
 }
+
+// findPaged walks a vendor API listing: it GETs first and then each page
+// the Link headers name (at most maxPages, and only under base so a token
+// never leaves the API), decodes each page as a JSON array of T, and
+// returns the first item that match accepts. what names the listing in
+// errors.
+func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, base string, header http.Header, match func(T) bool) (T, bool, error) {
+	var zero T
+	next := first
+	for page := 0; next != "" && page < maxPages; page++ {
+		resp, body, err := d.do(ctx, apiCall{service: service, method: http.MethodGet, url: next, header: header, want: []int{http.StatusOK}})
+		if err != nil {
+			return zero, false, err
+		}
+		var list []T
+		if err := json.Unmarshal(body, &list); err != nil {
+			return zero, false, fmt.Errorf("decoding %s %s from %s: %w", service, what, redact(next), err)
+		}
+		for _, item := range list {
+			if match(item) {
+				return item, true, nil
+			}
+		}
+		if next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
+			return zero, false, err
+		}
+	}
+	return zero, false, nil
+}

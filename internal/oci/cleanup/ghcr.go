@@ -2,7 +2,6 @@ package cleanup
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -130,36 +129,13 @@ func (d *Deleter) findVersion(ctx context.Context, versions string, h v1.Hash) (
 }
 
 func (d *Deleter) scanVersions(ctx context.Context, versions string, h v1.Hash) (int64, bool, error) {
-	next := versions + "?per_page=100"
-	for page := 0; next != "" && page < maxPages; page++ {
-		resp, body, err := d.do(ctx, apiCall{
-			service: "GitHub",
-			method:  http.MethodGet,
-			url:     next,
-			header:  d.githubHeader(),
-			want:    []int{http.StatusOK},
-		})
-		if err != nil {
-			return 0, false, err
-		}
-		var list []struct {
-			ID   int64  `json:"id"`
-			Name string `json:"name"`
-		}
-		if err := json.Unmarshal(body, &list); err != nil {
-			return 0, false, fmt.Errorf("decoding GitHub package versions from %s: %w", redact(next), err)
-		}
-		for _, v := range list {
-			if v.Name == h.String() {
-				return v.ID, true, nil
-			}
-		}
-		next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL, d.o.githubURL)
-		if err != nil {
-			return 0, false, err
-		}
+	type version struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
 	}
-	return 0, false, nil
+	v, found, err := findPaged(ctx, d, "GitHub", "package versions", versions+"?per_page=100", d.o.githubURL, d.githubHeader(),
+		func(v version) bool { return v.Name == h.String() })
+	return v.ID, found, err
 }
 
 // githubRefusal turns a GitHub API failure into the reason and fix a user

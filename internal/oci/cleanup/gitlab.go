@@ -2,7 +2,6 @@ package cleanup
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -59,34 +58,14 @@ func (d *Deleter) gitlabDeleteTag(ctx context.Context, tag name.Tag) error {
 
 // gitlabRepositoryID finds the project's registry repository for repo.
 func (d *Deleter) gitlabRepositoryID(ctx context.Context, repo name.Repository) (int64, error) {
-	next := d.gitlabProjectURL() + "/registry/repositories?per_page=100"
-	for page := 0; next != "" && page < maxPages; page++ {
-		resp, body, err := d.do(ctx, apiCall{
-			service: "GitLab",
-			method:  http.MethodGet,
-			url:     next,
-			header:  d.gitlabHeader(),
-			want:    []int{http.StatusOK},
-		})
-		if err != nil {
-			return 0, err
-		}
-		var list []struct {
-			ID   int64  `json:"id"`
-			Path string `json:"path"`
-		}
-		if err := json.Unmarshal(body, &list); err != nil {
-			return 0, fmt.Errorf("decoding GitLab registry repositories from %s: %w", redact(next), err)
-		}
-		for _, r := range list {
-			if strings.EqualFold(r.Path, repo.RepositoryStr()) {
-				return r.ID, nil
-			}
-		}
-		next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL, d.o.gitlabAPI)
-		if err != nil {
-			return 0, err
-		}
+	type repository struct {
+		ID   int64  `json:"id"`
+		Path string `json:"path"`
+	}
+	r, found, err := findPaged(ctx, d, "GitLab", "registry repositories", d.gitlabProjectURL()+"/registry/repositories?per_page=100",
+		d.o.gitlabAPI, d.gitlabHeader(), func(r repository) bool { return strings.EqualFold(r.Path, repo.RepositoryStr()) })
+	if err != nil || found {
+		return r.ID, err
 	}
 	return 0, keep(nil, fmt.Sprintf("GitLab project %s has no registry repository %s", d.o.gitlabProject, repo.RepositoryStr()),
 		"check that the image belongs to the project in CI_PROJECT_ID")
