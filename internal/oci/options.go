@@ -93,6 +93,9 @@ func WithUserAgent(ua string) Option {
 type Assembler struct {
 	o         options
 	transport http.RoundTripper
+	// puller keeps one authenticated transport per repository for every
+	// read (sources and read-back), instead of a ping and token per call.
+	puller *remote.Puller
 }
 
 // New returns an Assembler.
@@ -115,9 +118,15 @@ func New(opts ...Option) (*Assembler, error) {
 		inner:  &schemeGuard{inner: o.transport, insecure: o.insecure},
 		logger: o.logger,
 	}
+	var err error
+	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
+// remoteOptions are the options of every registry call; ctx is the
+// default context of calls that take none.
 func (a *Assembler) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),

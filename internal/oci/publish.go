@@ -220,7 +220,7 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 	g, _ := newGroup(ctx, a.o.jobs)
 	for i, ref := range refs {
 		g.Go(func() error {
-			d, err := remote.Head(ref, a.remoteOptions(ctx)...)
+			d, err := a.puller.Head(ctx, ref)
 			switch {
 			case err != nil:
 				errs[i] = &RefError{Op: "reading back", Ref: ref, Err: err}

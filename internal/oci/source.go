@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -48,7 +47,7 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 	if ref == nil {
 		return nil, fmt.Errorf("%w %s: a source needs a tag or digest", ErrSource, src)
 	}
-	desc, err := remote.Get(ref, a.remoteOptions(ctx)...)
+	desc, err := a.puller.Get(ctx, ref)
 	if err != nil {
 		return nil, &RefError{Op: "reading", Ref: ref, Err: err}
 	}
