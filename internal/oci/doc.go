@@ -7,15 +7,3 @@
 // It takes a Plan and an authn.Keychain and never speaks a CI system's
 // protocol; outputs, masks and summaries belong to the caller.
 package oci
-
-import (
-	"context"
-
-	syncerrgroup "golang.org/x/sync/errgroup"
-)
-
-func newGroup(ctx context.Context, limit int) (*syncerrgroup.Group, context.Context) {
-	g, gctx := syncerrgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	return g, gctx
-}

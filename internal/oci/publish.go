@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrVerify is returned when a tag does not read back as the index pushed.
@@ -299,4 +300,11 @@ func verifyLayout(path string, tags []string, want v1.Hash) error {
 		return fmt.Errorf("%w: oci:%s: index %s unreadable: %v", ErrVerify, path, want, err)
 	}
 	return nil
+}
+
+// newGroup is an errgroup bounded to limit concurrent jobs.
+func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	return g, gctx
 }
