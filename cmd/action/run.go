@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
@@ -30,20 +31,17 @@ func run(ctx context.Context, e env) int {
 	// Mask before parsing: a malformed registry-auth input still holds
 	// passwords, and parsing is the first thing that could echo it.
 	for _, secret := range inputs.RawSecrets(raw) {
-		ui.gha.AddMask(secret)
+		ui.mask(secret)
 	}
 	spec, err := inputs.Parse(raw, e.getenv)
 	if err != nil {
 		ui.fail(err)
 		return exitInput
 	}
-	for _, s := range spec.Secrets() {
-		ui.gha.AddMask(s)
-	}
 
 	kc, err := auth.New(
 		auth.WithGetenv(e.getenv),
-		auth.WithMask(ui.gha.AddMask),
+		auth.WithMask(ui.mask), // the keychain masks every secret it reads
 		auth.WithGitHubToken(spec.GitHubToken),
 		auth.WithRegistryAuth(spec.RegistryAuth),
 		auth.WithLogger(ui.logger),
@@ -110,6 +108,19 @@ type ui struct {
 	// explain turns a registry's 401/403 into guidance naming the
 	// credential's source; nil before the keychain exists.
 	explain func(error, name.Reference) error
+	maskMu  sync.Mutex // the keychain masks from parallel Resolve calls
+	masked  map[string]bool
+}
+
+// mask hides secret in the runner's log, once per value.
+func (u *ui) mask(secret string) {
+	u.maskMu.Lock()
+	defer u.maskMu.Unlock()
+	if secret == "" || u.masked[secret] {
+		return
+	}
+	u.masked[secret] = true
+	u.gha.AddMask(secret)
 }
 
 func newUI(e env) *ui {
@@ -118,6 +129,7 @@ func newUI(e env) *ui {
 		gha:    githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(e.stdout)),
 		github: e.getenv("GITHUB_ACTIONS") == "true",
 		gitlab: e.getenv("GITLAB_CI") == "true",
+		masked: map[string]bool{},
 	}
 	u.logger = slog.New(newLineHandler(e.stdout))
 	return u

@@ -42,20 +42,6 @@ type Spec struct {
 	RegistryAuth       []auth.Entry
 }
 
-// Secrets returns every secret value read, for masking.
-func (s *Spec) Secrets() []string {
-	var out []string
-	if s.GitHubToken != "" {
-		out = append(out, s.GitHubToken)
-	}
-	for _, e := range s.RegistryAuth {
-		if e.Password != "" {
-			out = append(out, e.Password)
-		}
-	}
-	return out
-}
-
 // Raw is every input's text as given, by name.
 type Raw map[string]string
 
