@@ -12,11 +12,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 )
 
 // Error is an invalid input: it names the input and says what to do.
@@ -40,6 +42,14 @@ type Spec struct {
 	InsecureRegistries []string
 	GitHubToken        string
 	RegistryAuth       []auth.Entry
+	// Build is layer mode (the base input); nil when joining images.
+	Build *oci.Build
+	// DeleteSourceTags and DeleteTags are cleanup after success.
+	DeleteSourceTags bool
+	DeleteTags       []string
+	Timeout          time.Duration
+	// Dotenv is the file for GitLab's dotenv report; empty writes none.
+	Dotenv string
 }
 
 // Raw is every input's text as given, by name.
@@ -55,6 +65,7 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 	for _, d := range Defs {
 		vals[d.Name] = fs.String(d.Name, "", d.Description)
 	}
+	dotenv := fs.String(DotenvFlag, "", "Write the outputs to FILE as a GitLab dotenv report: OCI_ASSEMBLE_DIGEST, OCI_ASSEMBLE_IMAGE and one OCI_ASSEMBLE_DIGEST_<OS>_<ARCH>[_<VARIANT>] per platform. Default oci-assemble.env when GITLAB_CI is true; command line only.")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: oci-assemble [--INPUT VALUE ...]\n\nEach input is also read from INPUT_<NAME> (GitHub Actions).\n\n")
 		fs.PrintDefaults()
@@ -80,8 +91,12 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 		}
 		raw[d.Name] = v
 	}
+	raw[DotenvFlag] = *dotenv
 	return raw, nil
 }
+
+// DotenvFlag is the command-line-only flag naming the dotenv report file.
+const DotenvFlag = "dotenv"
 
 // Parse validates raw inputs into a Spec. getenv supplies CI variables
 // (GITHUB_TOKEN as the fallback for github-token). Every invalid input is
@@ -119,8 +134,23 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	}
 
 	images := splitList(raw["images"])
-	if len(images) == 0 {
-		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH)")
+	layerMode := strings.TrimSpace(raw["base"]) != ""
+	switch {
+	case layerMode && len(images) > 0:
+		fail("base", "give images (join mode) or base (layer mode), not both")
+	case layerMode:
+		parseBuild(s, raw, getenv, insecure, fail)
+		if s.MediaType == oci.DockerManifestList {
+			fail("media-type", "layer mode builds OCI images; use media-type: oci")
+		}
+	case len(images) == 0:
+		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH), or a base for layer mode")
+	default:
+		for _, in := range layerOnly {
+			if strings.TrimSpace(raw[in]) != "" {
+				fail(in, "applies only in layer mode; set base (an image or scratch) or remove it")
+			}
+		}
 	}
 	for _, v := range images {
 		r, err := parseRef(v, insecure)
@@ -175,6 +205,31 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.RegistryAuth = entries
 	}
+	if v := raw["delete-source-tags"]; strings.TrimSpace(v) != "" {
+		if s.DeleteSourceTags, err = parseBool(v); err != nil {
+			fail("delete-source-tags", "%v", err)
+		}
+		if s.DeleteSourceTags && layerMode {
+			fail("delete-source-tags", "layer mode has no source tags to delete; remove it or list temp tags in delete-tags")
+		}
+	}
+	for _, v := range splitList(raw["delete-tags"]) {
+		if err := cleanup.CheckPattern(v); err != nil {
+			fail("delete-tags", "%v", err)
+			continue
+		}
+		s.DeleteTags = append(s.DeleteTags, v)
+	}
+	if t := strings.TrimSpace(raw["timeout"]); t != "" {
+		if s.Timeout, err = time.ParseDuration(t); err != nil || s.Timeout <= 0 {
+			fail("timeout", "%q is not a positive duration such as 90s, 10m or 1h", t)
+		}
+	}
+
+	if s.Dotenv = strings.TrimSpace(raw[DotenvFlag]); s.Dotenv == "" && getenv("GITLAB_CI") == "true" {
+		s.Dotenv = "oci-assemble.env"
+	}
+
 	s.GitHubToken = strings.TrimSpace(raw["github-token"])
 	if s.GitHubToken == "" {
 		s.GitHubToken = strings.TrimSpace(getenv("GITHUB_TOKEN"))

@@ -1,7 +1,10 @@
 package inputs
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -146,7 +149,9 @@ func TestParseReportsEveryBadInput(t *testing.T) {
 // TestActionYAMLMatchesDefs keeps action.yml, --help and the README's table
 // one source of truth.
 func TestActionYAMLMatchesDefs(t *testing.T) {
-	t.Parallel()
+	if *update {
+		writeActionInputs(t, "../../action.yml")
+	}
 	b, err := os.ReadFile("../../action.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -199,5 +204,40 @@ func TestRawSecretsMasksUnparsableRegistryAuth(t *testing.T) {
 	got := RawSecrets(Raw{"github-token": " t0k ", "registry-auth": "- registry: r\n  password: 'p@ss'\n  : broken [yaml"})
 	if strings.Join(got, ",") != "t0k,p@ss" {
 		t.Errorf("RawSecrets() = %q, want [t0k p@ss]", got)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite action.yml's inputs from Defs")
+
+// writeActionInputs replaces the inputs section of action.yml with Defs:
+// go test ./internal/inputs -run TestActionYAMLMatchesDefs -update
+func writeActionInputs(t *testing.T, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start, end := strings.Index(s, "\ninputs:\n"), strings.Index(s, "\noutputs:\n")
+	if start < 0 || end < start {
+		t.Fatal("action.yml: inputs section not found before outputs")
+	}
+	var out strings.Builder
+	out.WriteString(s[:start] + "\ninputs:\n")
+	quote := func(v string) string {
+		j, err := json.Marshal(v) // a JSON string is a valid YAML double-quoted scalar
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(j)
+	}
+	for _, d := range Defs {
+		fmt.Fprintf(&out, "  %s:\n    description: %s\n    required: false\n", d.Name, quote(d.Description))
+		if d.Default != "" {
+			fmt.Fprintf(&out, "    default: %s\n", quote(d.Default))
+		}
+	}
+	out.WriteString(s[end:])
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

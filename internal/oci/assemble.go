@@ -25,9 +25,13 @@ const (
 	DockerManifestList
 )
 
-// Plan says what to join and how. Targets are used by Publish.
+// Plan says what to join and how. Targets are used by Publish, and by a
+// Build that stages its layers.
 type Plan struct {
-	Sources     []Ref
+	Sources []Ref
+	// Build, when set, makes the platform images from a base and local
+	// files instead of reading Sources (which must then be empty).
+	Build       *Build
 	Targets     []Ref
 	Annotations []Annotation
 	MediaType   IndexMediaType
@@ -79,9 +83,20 @@ type attestation struct {
 	desc v1.Descriptor
 }
 
-// Assemble resolves every source and builds the index, without writing
-// anything.
+// Assemble resolves every source and builds the index. It publishes
+// nothing: the only writes are a Build's new layer blobs, streamed to one
+// target when plan.Build.Stage is set, which no manifest names yet.
 func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
+	if plan.Build != nil {
+		if len(plan.Sources) > 0 {
+			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
+		}
+		members, err := a.buildMembers(ctx, plan.Build, plan.Targets)
+		if err != nil {
+			return nil, err
+		}
+		return a.finish(members, plan)
+	}
 	if len(plan.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
@@ -113,6 +128,11 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
+	return a.finish(members, plan)
+}
+
+// finish applies manifest annotations and builds the index.
+func (a *Assembler) finish(members []*member, plan Plan) (*Assembly, error) {
 	if err := a.annotateManifests(members, plan.Annotations); err != nil {
 		return nil, err
 	}

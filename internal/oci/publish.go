@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -307,4 +308,39 @@ func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	return g, gctx
+}
+
+// Transport is the HTTP transport of every registry call the Assembler
+// makes (plain-HTTP guard, progress lines), for other registry work of the
+// same run, such as cleanup, to behave the same.
+func (a *Assembler) Transport() http.RoundTripper { return a.transport }
+
+// Digests are every manifest the index holds, nested ones included, and
+// the index itself: what cleanup must never delete by digest.
+func (as *Assembly) Digests() ([]v1.Hash, error) {
+	out := []v1.Hash{as.Digest}
+	var walk func(idx v1.ImageIndex) error
+	walk = func(idx v1.ImageIndex) error {
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, d := range im.Manifests {
+			out = append(out, d.Digest)
+			if d.MediaType.IsIndex() {
+				child, err := idx.ImageIndex(d.Digest)
+				if err != nil {
+					return err
+				}
+				if err := walk(child); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(as.Index); err != nil {
+		return nil, fmt.Errorf("listing the index's manifests: %w", err)
+	}
+	return out, nil
 }

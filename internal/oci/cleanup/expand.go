@@ -169,3 +169,10 @@ func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string,
 	slices.Sort(all)
 	return slices.Compact(all), nil
 }
+
+// CheckPattern validates one delete-tags entry without any network call,
+// so input checks can reject it before anything is written.
+func CheckPattern(raw string) error {
+	_, err := parsePattern(raw)
+	return err
+}

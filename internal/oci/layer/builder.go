@@ -67,21 +67,30 @@ type Option func(*options) error
 // klauspost/compress's four encoder speeds). Default: gzip at level 0.
 func WithCompression(c Compression, level int) Option {
 	return func(o *options) error {
-		switch c {
-		case Gzip:
-			if level < 0 || level > 9 {
-				return inputErrorf("compression-level %d: gzip accepts 1 to 9", level)
-			}
-		case Zstd:
-			if level < 0 || level > 22 {
-				return inputErrorf("compression-level %d: zstd accepts 1 to 22", level)
-			}
-		default:
-			return inputErrorf("compression %q: want gzip or zstd", c)
+		if err := c.CheckLevel(level); err != nil {
+			return err
 		}
 		o.compression, o.level = c, level
 		return nil
 	}
+}
+
+// CheckLevel reports whether level (0 for the default) is valid for c; the
+// error wraps ErrInput.
+func (c Compression) CheckLevel(level int) error {
+	switch c {
+	case Gzip:
+		if level < 0 || level > 9 {
+			return inputErrorf("compression-level %d: gzip accepts 1 to 9", level)
+		}
+	case Zstd:
+		if level < 0 || level > 22 {
+			return inputErrorf("compression-level %d: zstd accepts 1 to 22", level)
+		}
+	default:
+		return inputErrorf("compression %q: want gzip or zstd", c)
+	}
+	return nil
 }
 
 // WithCreated sets the modification time of every tar entry; it is truncated
