@@ -22,6 +22,9 @@ type metadata struct {
 	Targets     []oci.Target                 `json:"targets"`
 	Annotations map[string]map[string]string `json:"annotations,omitempty"`
 	IndexDesc   map[string]string            `json:"indexDescriptorAnnotations,omitempty"`
+	DeletedTags []string                     `json:"deletedTags,omitempty"`
+	WouldDelete []string                     `json:"wouldDeleteTags,omitempty"`
+	KeptTags    []string                     `json:"keptTags,omitempty"`
 }
 
 type manifestOutput struct {
@@ -32,7 +35,7 @@ type manifestOutput struct {
 }
 
 // outputs sets the step outputs, the step summary and the final notice.
-func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec) error {
+func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cleaned) error {
 	mans := make([]manifestOutput, len(as.Manifests))
 	for i, m := range as.Manifests {
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
@@ -50,6 +53,10 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec) error
 			md.Image = res.Targets[0].Image
 		}
 	}
+	md.DeletedTags, md.WouldDelete = cl.Deleted, cl.WouldDelete
+	for _, k := range cl.Kept {
+		md.KeptTags = append(md.KeptTags, k.String())
+	}
 	if im, err := as.Index.IndexManifest(); err == nil && len(im.Annotations) > 0 {
 		md.Annotations = map[string]map[string]string{"index": im.Annotations}
 	}
@@ -66,6 +73,13 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec) error
 		u.gha.SetOutput("image", md.Image)
 		u.gha.SetOutput("manifests", string(mansJSON))
 		u.gha.SetOutput("metadata", string(mdJSON))
+		u.gha.SetOutput("deleted-tags", strings.Join(md.DeletedTags, "\n"))
+		u.gha.SetOutput("kept-tags", strings.Join(md.KeptTags, "\n"))
+	}
+	if spec.Dotenv != "" {
+		if err := writeDotenv(spec.Dotenv, md); err != nil {
+			return err
+		}
 	}
 	if !u.github {
 		fmt.Fprintf(u.e.stdout, "digest=%s\n", md.Digest)
@@ -104,6 +118,18 @@ func summary(md metadata) string {
 		}
 	} else if !md.Pushed {
 		b.WriteString("\nDry run: nothing was pushed.\n")
+	}
+	if len(md.DeletedTags)+len(md.WouldDelete)+len(md.KeptTags) > 0 {
+		b.WriteString("\n| Temp tag | Result |\n| --- | --- |\n")
+		for _, t := range md.DeletedTags {
+			fmt.Fprintf(&b, "| `%s` | deleted |\n", t)
+		}
+		for _, t := range md.WouldDelete {
+			fmt.Fprintf(&b, "| `%s` | would be deleted (dry run) |\n", t)
+		}
+		for _, t := range md.KeptTags {
+			fmt.Fprintf(&b, "| %s | kept |\n", strings.ReplaceAll(t, "|", "\\|"))
+		}
 	}
 	return b.String()
 }

@@ -7,15 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
 func run(ctx context.Context, e env) int {
@@ -61,14 +65,23 @@ func run(ctx context.Context, e env) int {
 		ui.fail(err)
 		return exitFailed
 	}
-	plan := oci.Plan{Sources: spec.Images, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, fmt.Errorf("timed out after %s (input timeout)", spec.Timeout))
+		defer cancel()
+	}
+	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
+	title := "Resolving sources"
+	if spec.Build != nil {
+		spec.Build.Stage = spec.Push
+		title = "Building layers"
+	}
 
-	ui.group("Resolving sources")
+	ui.group(title)
 	as, err := asm.Assemble(ctx, plan)
 	ui.endGroup()
 	if err != nil {
-		ui.fail(err)
-		return exitFailed
+		return ui.failAssemble(ctx, err, spec)
 	}
 	ui.printAssembly(as)
 
@@ -78,7 +91,7 @@ func run(ctx context.Context, e env) int {
 		res, err = asm.Publish(ctx, as, spec.Tags)
 		ui.endGroup()
 		if err != nil {
-			ui.fail(err)
+			ui.fail(withCause(ctx, err))
 			var te *oci.TagError
 			if errors.As(err, &te) && len(te.Moved) > 0 {
 				return exitPartial
@@ -91,7 +104,8 @@ func run(ctx context.Context, e env) int {
 			ui.logger.Info("would publish", "targets", refsString(spec.Tags))
 		}
 	}
-	if err := ui.outputs(as, res, spec); err != nil {
+	cleaned := ui.cleanup(ctx, spec, kc, asm, as)
+	if err := ui.outputs(as, res, spec, cleaned); err != nil {
 		ui.fail(err)
 		return exitFailed
 	}
@@ -110,6 +124,8 @@ type ui struct {
 	explain func(error, name.Reference) error
 	maskMu  sync.Mutex // the keychain masks from parallel Resolve calls
 	masked  map[string]bool
+	section string // the open GitLab section
+	now     func() time.Time
 }
 
 // mask hides secret in the runner's log, once per value.
@@ -130,6 +146,7 @@ func newUI(e env) *ui {
 		github: e.getenv("GITHUB_ACTIONS") == "true",
 		gitlab: e.getenv("GITLAB_CI") == "true",
 		masked: map[string]bool{},
+		now:    time.Now,
 	}
 	u.logger = slog.New(newLineHandler(e.stdout))
 	return u
@@ -170,19 +187,41 @@ func isInputErrors(errs []error) bool {
 	return len(errs) > 0
 }
 
+// group opens a collapsible log section: ::group:: in GitHub, a section
+// in GitLab's job log viewer, a heading elsewhere.
 func (u *ui) group(title string) {
 	switch {
 	case u.github:
 		u.gha.Group(title)
+	case u.gitlab:
+		u.section = sectionName(title)
+		fmt.Fprintf(u.e.stdout, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", u.now().Unix(), u.section, title)
 	default:
 		fmt.Fprintf(u.e.stdout, "== %s\n", title)
 	}
 }
 
 func (u *ui) endGroup() {
-	if u.github {
+	switch {
+	case u.github:
 		u.gha.EndGroup()
+	case u.gitlab && u.section != "":
+		fmt.Fprintf(u.e.stdout, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", u.now().Unix(), u.section)
+		u.section = ""
 	}
+}
+
+// sectionName makes a GitLab section name (letters, digits, _ . -).
+func sectionName(title string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '_'
+	}, title)
 }
 
 func (u *ui) printAssembly(as *oci.Assembly) {
@@ -204,4 +243,34 @@ func refsString(refs []oci.Ref) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// failAssemble reports a failure to read the sources or build the images.
+// What the user can fix in the inputs — a layer file that is missing, a
+// source that does not exist — exits as bad input, naming the input.
+func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int {
+	input := "images"
+	if spec.Build != nil {
+		input = "base"
+	}
+	var re *oci.RefError
+	var te *transport.Error
+	switch {
+	case errors.Is(err, layer.ErrInput):
+		u.fail(&inputs.Error{Input: "layers", Msg: err.Error()})
+		return exitInput
+	case errors.As(err, &re) && re.Op == "reading" && errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+		u.fail(&inputs.Error{Input: input, Msg: fmt.Sprintf("%s does not exist in its registry; check the name and tag (in a matrix, that the job that pushes it ran first)", re.Ref)})
+		return exitInput
+	}
+	u.fail(withCause(ctx, err))
+	return exitFailed
+}
+
+// withCause names the timeout when the job's deadline cut err short.
+func withCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) && ctx.Err() != cause {
+		return fmt.Errorf("%v: %w", cause, err)
+	}
+	return err
 }

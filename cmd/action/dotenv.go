@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// writeDotenv writes the outputs as a GitLab dotenv report: plain
+// KEY=value lines, no quotes, no blank or multi-line values, which is all
+// GitLab accepts. Per-platform digests have their own variables so that
+// per-arch jobs of a parallel matrix do not overwrite each other's.
+func writeDotenv(path string, md metadata) error {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" && !strings.ContainsAny(v, "\r\n") {
+			fmt.Fprintf(&b, "%s=%s\n", k, v)
+		}
+	}
+	line("OCI_ASSEMBLE_DIGEST", md.Digest)
+	line("OCI_ASSEMBLE_IMAGE", md.Image)
+	for _, m := range md.Manifests {
+		line("OCI_ASSEMBLE_DIGEST_"+dotenvPlatform(m.Platform), m.Digest)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the dotenv report: %w", err)
+	}
+	return nil
+}
+
+// dotenvPlatform turns linux/arm64/v8 into LINUX_ARM64_V8.
+func dotenvPlatform(p string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, p)
+}
