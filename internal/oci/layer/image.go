@@ -2,6 +2,7 @@ package layer
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,6 +82,12 @@ func toOCI(base v1.Image) (v1.Image, error) {
 		m, err := base.Manifest()
 		if err != nil {
 			return nil, fmt.Errorf("reading base manifest: %w", err)
+		}
+		if slices.ContainsFunc(m.Layers, func(d v1.Descriptor) bool { _, docker := ociLayerType[d.MediaType]; return docker }) {
+			// An OCI manifest listing Docker layer types (some tools write
+			// them): re-described below like a Docker manifest, since
+			// umoci and others refuse the mix.
+			break
 		}
 		if m.Config.MediaType == types.DockerConfigJSON {
 			// Seen from tools that switch only the manifest type; umoci and
