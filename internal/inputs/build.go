@@ -44,7 +44,7 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 		seen[p.String()] = true
 		b.Platforms = append(b.Platforms, *p)
 	}
-	if b.Scratch && len(b.Platforms) == 0 {
+	if b.Scratch && len(splitList(raw["platforms"])) == 0 {
 		fail("platforms", "base scratch has no platforms of its own; list them, e.g. linux/amd64,linux/arm64")
 	}
 
