@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +38,11 @@ import (
 type Deleter struct {
 	o      *options
 	client *http.Client
+	// repoLocks serialises tombstones within one repository: distribution
+	// 2.x's filesystem storage is not safe for concurrent tag moves and
+	// manifest deletes in a repository (seen as DIGEST_INVALID on the
+	// tombstone PUT and MANIFEST_UNKNOWN on its DELETE).
+	repoLocks sync.Map // repository name → *sync.Mutex
 }
 
 // New returns a Deleter configured by opts; it fails only on invalid

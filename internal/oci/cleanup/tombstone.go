@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -100,6 +101,10 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 			"refusing to delete by digest: the tombstone "+tomb.digest.String()+" is a protected digest",
 			"this is a bug in oci-assemble; please report it")
 	}
+
+	mu, _ := d.repoLocks.LoadOrStore(tag.Context().Name(), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 
 	opts := d.remoteOptions(ctx)
 	cfg := static.NewLayer([]byte("{}"), emptyMediaType)
