@@ -38,3 +38,64 @@ func FuzzSplitList(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePlatform(f *testing.F) {
+	for _, s := range []string{"linux/amd64", "linux/arm64/v8", "windows/amd64/10.0.17763", "linux", "/amd64", "linux//v7", "linux/arm/v7/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePlatform(s)
+		if err != nil {
+			return
+		}
+		if p.OS == "" || p.Architecture == "" {
+			t.Fatalf("parsePlatform(%q) = %+v without os or arch", s, p)
+		}
+		back := p.OS + "/" + p.Architecture
+		if p.Variant != "" {
+			back += "/" + p.Variant
+		}
+		if back != strings.TrimSpace(s) {
+			t.Fatalf("parsePlatform(%q) = %q, not the same platform", s, back)
+		}
+	})
+}
+
+func FuzzParseCreated(f *testing.F) {
+	for _, s := range []string{"", "now", "0", "1700000000", "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.5+02:00", "-1", "99999999999999", "1969-12-31T23:59:59Z"} {
+		f.Add(s, "")
+		f.Add("", s)
+	}
+	f.Fuzz(func(t *testing.T, v, sde string) {
+		got, err := parseCreated(v, sde)
+		if err != nil {
+			return
+		}
+		if got.Unix() < 0 || got.Nanosecond() != 0 || got.Location().String() != "UTC" {
+			t.Fatalf("parseCreated(%q, %q) = %v: want whole UTC seconds after 1970", v, sde, got)
+		}
+	})
+}
+
+// FuzzParse feeds arbitrary text to every input at once: Parse must not
+// panic, and every error it returns names an input.
+func FuzzParse(f *testing.F) {
+	f.Add("reg.example/o/app:1", "reg.example/o/app:2", "", "- files: [a:/b]", "A=1", "[\"x\"]", "gzip", "now", "reg.example/o/app:tmp-*")
+	f.Add("", "", "scratch", "- files: [\"{arch}/x:/x\"]\n  platforms: [linux/amd64]", "", "", "zstd", "1700000000", "")
+	f.Fuzz(func(t *testing.T, images, tags, base, layers, env, cmd, compression, created, deleteTags string) {
+		raw := Raw{"images": images, "tags": tags, "base": base, "layers": layers, "env": env, "cmd": cmd,
+			"compression": compression, "created": created, "delete-tags": deleteTags, "platforms": "linux/amd64", "push": "false"}
+		if strings.TrimSpace(base) == "" {
+			delete(raw, "platforms")
+		}
+		_, err := Parse(raw, func(string) string { return "" })
+		if err == nil {
+			return
+		}
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			if _, ok := e.(*Error); !ok {
+				t.Fatalf("error %v does not name an input", e)
+			}
+		}
+	})
+}
