@@ -17,11 +17,11 @@ import (
 // Docker Hub's registry does not delete tags, so they are deleted through
 // the Hub API (https://docs.docker.com/reference/api/hub/latest/):
 //
-//   - POST /v2/users/login {"username","password"} -> {"token"}
-//     https://docs.docker.com/reference/api/hub/latest/operations/PostUsersLogin/
-//     (a personal access token works as the password and is required when
-//     SSO is enforced; the route is marked deprecated in favour of
-//     POST /v2/auth/token but still answers);
+//   - POST /v2/auth/token {"identifier","secret"} -> {"access_token"}
+//     https://docs.docker.com/reference/api/hub/latest/operations/AuthCreateAccessToken/
+//     (the secret is a password or a personal access token, which is
+//     required when SSO is enforced; the token lives 10 minutes; it
+//     replaces the deprecated POST /v2/users/login);
 //   - DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/ with
 //     "Authorization: Bearer <token>", 204 on success: the Hub's own tag
 //     delete, the one its web UI and docker/hub-tool use.
@@ -54,14 +54,14 @@ func (d *Deleter) hubToken(ctx context.Context, s *session, user, password strin
 }
 
 func (d *Deleter) hubLogin(ctx context.Context, user, password string) (string, error) {
-	body, err := json.Marshal(map[string]string{"username": user, "password": password})
+	body, err := json.Marshal(map[string]string{"identifier": user, "secret": password})
 	if err != nil {
 		return "", fmt.Errorf("encoding Docker Hub login: %w", err)
 	}
 	_, answer, err := d.do(ctx, apiCall{
 		service: "Docker Hub",
 		method:  http.MethodPost,
-		url:     d.o.hubURL + "/v2/users/login",
+		url:     d.o.hubURL + "/v2/auth/token",
 		header:  http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}},
 		body:    bytes.NewReader(body),
 		want:    []int{http.StatusOK},
@@ -70,15 +70,15 @@ func (d *Deleter) hubLogin(ctx context.Context, user, password string) (string, 
 		return "", err
 	}
 	var tok struct {
-		Token string `json:"token"`
+		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal(answer, &tok); err != nil {
 		return "", fmt.Errorf("decoding Docker Hub login answer: %w", err)
 	}
-	if tok.Token == "" {
-		return "", fmt.Errorf("docker Hub login answered without a token")
+	if tok.AccessToken == "" {
+		return "", fmt.Errorf("docker Hub login answered without an access token")
 	}
-	return tok.Token, nil
+	return tok.AccessToken, nil
 }
 
 // hubDeleteTag deletes tag through the Hub API with the keychain's Docker

@@ -14,9 +14,9 @@ import (
 )
 
 // fakeHub follows the Docker Hub API
-// (https://docs.docker.com/reference/api/hub/latest/): POST /v2/users/login
-// takes {"username","password"} and answers {"token"} or 401 {"detail"}
-// (https://docs.docker.com/reference/api/hub/latest/operations/PostUsersLogin/);
+// (https://docs.docker.com/reference/api/hub/latest/): POST /v2/auth/token
+// takes {"identifier","secret"} and answers {"access_token"} or 401
+// {"detail"} (https://docs.docker.com/reference/api/hub/latest/operations/AuthCreateAccessToken/);
 // DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/ with the
 // bearer token answers 204 and removes the tag from the backing registry.
 type fakeHub struct {
@@ -48,20 +48,23 @@ func (f *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 	f.hits = append(f.hits, r.Method+" "+r.URL.EscapedPath())
 	f.mu.Unlock()
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/v2/users/login":
+	case r.Method == http.MethodPost && r.URL.Path == "/v2/auth/token":
 		f.mu.Lock()
 		f.logins++
 		f.mu.Unlock()
-		var creds struct{ Username, Password string }
+		var creds struct {
+			Identifier string `json:"identifier"`
+			Secret     string `json:"secret"`
+		}
 		if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&creds) != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "bad request"})
 			return
 		}
-		if creds.Username != f.user || creds.Password != f.pass {
+		if creds.Identifier != f.user || creds.Secret != f.pass {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Incorrect authentication credentials"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"token": fakeHubJWT})
+		writeJSON(w, http.StatusOK, map[string]string{"access_token": fakeHubJWT})
 	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v2/repositories/") && strings.HasSuffix(r.URL.Path, "/"):
 		if r.Header.Get("Authorization") != "Bearer "+fakeHubJWT {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "authentication required"})
