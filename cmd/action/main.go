@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -40,5 +39,3 @@ type env struct {
 	stderr io.Writer
 	args   []string
 }
-
-var errHelp = errors.New("help")

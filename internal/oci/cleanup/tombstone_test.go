@@ -211,8 +211,7 @@ func TestDeleteKeeps(t *testing.T) {
 // put back by digest.
 func TestPublishedManifestRestored(t *testing.T) {
 	t.Parallel()
-	var reg *memRegistry
-	reg = newMemRegistry(t, func(m *memRegistry) {
+	reg := newMemRegistry(t, func(m *memRegistry) {
 		m.intercept = func(w http.ResponseWriter, r *http.Request) bool {
 			repo, ref, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/")
 			if !ok || r.Method != http.MethodDelete || strings.HasPrefix(ref, "sha256:") {
