@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
 
 // Option configures an Assembler.
@@ -22,6 +24,7 @@ type options struct {
 	jobs      int
 	logger    *slog.Logger
 	userAgent string
+	retry     []retry.Option
 }
 
 // WithKeychain sets where registry credentials come from. Default: anonymous.
@@ -35,9 +38,9 @@ func WithKeychain(k authn.Keychain) Option {
 	}
 }
 
-// WithTransport sets the HTTP transport for registry requests. Default:
-// remote.DefaultTransport (HTTPS with the system's roots, which honour
-// SSL_CERT_FILE).
+// WithTransport sets the HTTP transport for registry requests; retries
+// and the plain-HTTP guard wrap it. Default: remote.DefaultTransport
+// (HTTPS with the system's roots, which honour SSL_CERT_FILE).
 func WithTransport(rt http.RoundTripper) Option {
 	return func(o *options) error {
 		if rt == nil {
@@ -89,10 +92,24 @@ func WithUserAgent(ua string) Option {
 	return func(o *options) error { o.userAgent = ua; return nil }
 }
 
+// WithRetry tunes how registry requests are retried; later options win.
+// Default: up to 5 attempts per request within 2 minutes, full-jitter
+// backoff from 500ms to 15s, Retry-After honoured up to 30s, a 404 on a
+// manifest or blob just written retried for 10s, 3 upload sessions per
+// blob, one log line per retry on WithLogger's logger.
+func WithRetry(opts ...retry.Option) Option {
+	return func(o *options) error {
+		o.retry = append(o.retry, opts...)
+		return nil
+	}
+}
+
 // Assembler joins images into an index and publishes it.
 type Assembler struct {
-	o         options
-	transport http.RoundTripper
+	o options
+	// transport retries every registry request; see package retry for
+	// how it shares the work with go-containerregistry's own retries.
+	transport *retry.Transport
 	// puller keeps one authenticated transport per repository for every
 	// read (sources and read-back), instead of a ping and token per call.
 	puller *remote.Puller
@@ -114,11 +131,16 @@ func New(opts ...Option) (*Assembler, error) {
 		}
 	}
 	a := &Assembler{o: o}
-	a.transport = &progressTransport{
+	// Retries sit outside the progress log so that it sees each attempt
+	// and counts only the bytes of the one that succeeded.
+	var err error
+	a.transport, err = retry.New(&progressTransport{
 		inner:  &schemeGuard{inner: o.transport, insecure: o.insecure},
 		logger: o.logger,
+	}, append([]retry.Option{retry.WithLogger(o.logger)}, o.retry...)...)
+	if err != nil {
+		return nil, fmt.Errorf("WithRetry: %w", err)
 	}
-	var err error
 	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
 		return nil, err
 	}
@@ -128,11 +150,11 @@ func New(opts ...Option) (*Assembler, error) {
 // remoteOptions are the options of every registry call; ctx is the
 // default context of calls that take none.
 func (a *Assembler) remoteOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{
+	return append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(a.o.keychain),
 		remote.WithTransport(a.transport),
 		remote.WithJobs(a.o.jobs),
 		remote.WithUserAgent(a.o.userAgent),
-	}
+	}, a.transport.RemoteOptions()...)
 }

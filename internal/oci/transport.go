@@ -54,14 +54,22 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if !isUpload {
 		return p.inner.RoundTrip(req)
 	}
+	var sent *countingBody
 	switch req.Method {
 	case http.MethodPatch, http.MethodPut:
 		if req.Body != nil && req.Body != http.NoBody {
 			up := p.session(path)
-			req.Body = &countingBody{ReadCloser: req.Body, n: &up.bytes, mu: &p.mu}
+			sent = &countingBody{ReadCloser: req.Body, n: &up.bytes, mu: &p.mu}
+			req = req.Clone(req.Context()) // a RoundTripper must not modify its request
+			req.Body = sent
 		}
 	}
 	resp, err := p.inner.RoundTrip(req)
+	if sent != nil && (err != nil || resp.StatusCode >= 300) {
+		// A failed attempt is sent again in full: count only the one
+		// the registry accepts.
+		sent.forget()
+	}
 	if err != nil || resp == nil {
 		return resp, err
 	}
@@ -110,18 +118,29 @@ func repoOf(path string) string {
 	return path
 }
 
+// countingBody adds what one attempt sends to its upload's total.
 type countingBody struct {
 	io.ReadCloser
-	n  *int64
-	mu *sync.Mutex
+	n    *int64
+	mu   *sync.Mutex
+	mine int64
 }
 
 func (c *countingBody) Read(b []byte) (int, error) {
 	n, err := c.ReadCloser.Read(b)
 	c.mu.Lock()
 	*c.n += int64(n)
+	c.mine += int64(n)
 	c.mu.Unlock()
 	return n, err
+}
+
+// forget takes this attempt's bytes back out of the total.
+func (c *countingBody) forget() {
+	c.mu.Lock()
+	*c.n -= c.mine
+	c.mine = 0
+	c.mu.Unlock()
 }
 
 func humanBytes(n int64) string {

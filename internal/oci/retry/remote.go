@@ -1,0 +1,68 @@
+package retry
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// RemoteOptions are the go-containerregistry options that go with t,
+// beside remote.WithTransport(t): they switch off ggcr's per-request
+// retry, which t replaces, and keep its upload-session retry for the
+// failures only a new session can fix (see the package doc).
+func (t *Transport) RemoteOptions() []remote.Option {
+	return []remote.Option{
+		// ggcr's retry transport would retry these statuses again, on top
+		// of t: it gets none.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(t.newSession),
+		remote.WithRetryBackoff(remote.Backoff{
+			Duration: 100 * time.Millisecond,
+			Factor:   2,
+			Jitter:   0.5,
+			Steps:    t.o.sessions,
+		}),
+	}
+}
+
+// newSession is ggcr's retry predicate. ggcr asks it in two places: its
+// retry transport, with t's own errors, and its upload-session loop, with
+// the error of a whole session. It is true only for what t could not
+// retry itself, so nothing t gave up on is tried again.
+func (t *Transport) newSession(err error) bool {
+	if err == nil || !sessionHelps(err) {
+		return false
+	}
+	// ggcr asks after the last session too, so this cannot promise one.
+	t.o.logger.Warn("upload session failed; a new one starts unless all were used", "error", describe(err))
+	return true
+}
+
+func sessionHelps(err error) bool {
+	if errors.Is(err, ErrNotRewindable) {
+		return true
+	}
+	var te *transport.Error
+	if !errors.As(err, &te) || te.Request == nil || !isUploadPath(te.Request.URL) {
+		return false
+	}
+	if retryableStatus(te.StatusCode) && !Rewindable(te.Request) {
+		return true // t returned it at once: its body was spent
+	}
+	if te.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return true
+	}
+	// What a replayed PATCH or PUT meets when its first try reached the
+	// registry after all: the session moved on, or holds the data twice.
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.BlobUploadUnknownErrorCode, transport.BlobUploadInvalidErrorCode,
+			transport.DigestInvalidErrorCode, transport.SizeInvalidErrorCode:
+			return true
+		}
+	}
+	return false
+}
