@@ -34,6 +34,7 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 	opts := []cleanup.Option{
 		cleanup.WithKeychain(kc),
 		cleanup.WithTransport(asm.Transport()),
+		cleanup.WithRemoteOptions(asm.RetryOptions()...),
 		cleanup.WithLogger(u.logger),
 		cleanup.WithDryRun(!spec.Push),
 	}

@@ -311,9 +311,14 @@ func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context)
 }
 
 // Transport is the HTTP transport of every registry call the Assembler
-// makes (plain-HTTP guard, progress lines), for other registry work of the
-// same run, such as cleanup, to behave the same.
+// makes (retries, plain-HTTP guard, progress lines), for other registry
+// work of the same run, such as cleanup, to behave the same. Use it with
+// RetryOptions.
 func (a *Assembler) Transport() http.RoundTripper { return a.transport }
+
+// RetryOptions are the go-containerregistry settings that go with
+// Transport: ggcr's own per-request retries off, since Transport retries.
+func (a *Assembler) RetryOptions() []remote.Option { return a.transport.RemoteOptions() }
 
 // Digests are every manifest the index holds, nested ones included, and
 // the index itself: what cleanup must never delete by digest.

@@ -288,7 +288,7 @@ func (d *Deleter) remoteOptions(ctx context.Context) []remote.Option {
 	if d.o.pageSize > 0 {
 		opts = append(opts, remote.WithPageSize(d.o.pageSize))
 	}
-	return opts
+	return append(opts, d.o.remote...)
 }
 
 func kept(ref string, err error) outcome {

@@ -53,6 +53,7 @@ type Option func(*options) error
 type options struct {
 	keychain  authn.Keychain
 	transport http.RoundTripper
+	remote    []remote.Option
 	logger    *slog.Logger
 	dryRun    bool
 	jobs      int
@@ -95,6 +96,17 @@ func WithTransport(rt http.RoundTripper) Option {
 			return errors.New("WithTransport: nil transport")
 		}
 		o.transport = rt
+		return nil
+	}
+}
+
+// WithRemoteOptions adds go-containerregistry options to every registry
+// call, after the context, keychain and transport: the retry settings
+// that go with a retrying WithTransport, so retries do not stack.
+// Default none.
+func WithRemoteOptions(opts ...remote.Option) Option {
+	return func(o *options) error {
+		o.remote = append(o.remote, opts...)
 		return nil
 	}
 }
