@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,7 +61,30 @@ type faultMode struct {
 }
 
 func faultModes() []faultMode {
-	return []faultMode{{name: "join", prepare: prepareJoin}}
+	return []faultMode{{name: "join", prepare: prepareJoin}, {name: "layer", prepare: prepareLayer}}
+}
+
+// prepareLayer builds onto a base read through the proxy: 2 MiB of
+// incompressible files streamed as a new layer while faults hit the
+// upload, published on A and copied to B (the base's layers cross
+// registries through the faults too).
+func prepareLayer(t *testing.T, r *faultRun) (map[string]string, []faultTarget) {
+	t.Helper()
+	data := make([]byte, 2<<20)
+	rng := rand.NewChaCha8([32]byte{byte(r.seed)})
+	_, _ = rng.Read(data)
+	ws := workspace(t, map[string]string{"app/blob.bin": string(data), "app/VERSION": fmt.Sprint(r.seed)}, nil)
+	out := fmt.Sprintf("o/layer-%d", r.seed)
+	src := r.env.sources[0]
+	return map[string]string{
+			"base":   r.pa.Host + "/" + src.repo + "@" + src.digest,
+			"layers": "- files: [\"" + ws + "/app/:/srv/app/\"]",
+			"env":    "FAULT_SEED=" + fmt.Sprint(r.seed),
+			"tags":   r.pa.Host + "/" + out + ":1\n" + r.pb.Host + "/mirror/layer-" + fmt.Sprint(r.seed) + ":1",
+		}, []faultTarget{
+			{reg: r.env.a, repo: out, tag: "1"},
+			{reg: r.env.b, repo: "mirror/layer-" + fmt.Sprint(r.seed), tag: "1"},
+		}
 }
 
 // prepareJoin joins two platform images from A into an index tagged on A

@@ -347,3 +347,31 @@ func TestLayerModePerArchMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerModeToTwoRegistries publishes one build to two registries and
+// a layout: the new layers are streamed once, to the first registry, and
+// copied from there to the others.
+func TestLayerModeToTwoRegistries(t *testing.T) {
+	t.Parallel()
+	a := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	b := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
+	ws := workspace(t, map[string]string{"dist/linux-amd64/app": "amd64 binary", "dist/linux-arm64/app": "arm64 binary", "static/index.html": "hi"}, nil)
+	out := filepath.Join(t.TempDir(), "layout")
+	res := runAction(t, map[string]string{
+		"base": "scratch", "platforms": "linux/amd64,linux/arm64", "layers": layersYAML,
+		"tags":                a.Host + "/o/app:1\n" + b.Host + "/mirror/app:1\noci:" + out + ":1",
+		"insecure-registries": a.Host + "," + b.Host,
+	}, "GITHUB_WORKSPACE="+ws)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	_, da := readIndex(t, a, "o/app", "1")
+	_, db := readIndex(t, b, "mirror/app", "1")
+	if da != res.outputs["digest"] || db != da {
+		t.Errorf("digests %s, %s, want %s", da, db, res.outputs["digest"])
+	}
+	raw, err := exec.Command("skopeo", "inspect", "--raw", "oci:"+out+":1").Output()
+	if err != nil || sha256Hex(raw) != strings.TrimPrefix(da, "sha256:") {
+		t.Errorf("layout index (%v) is not %s", err, da)
+	}
+}

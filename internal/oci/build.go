@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
@@ -106,11 +107,15 @@ func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref) (
 	}
 	staged := make(map[string]v1.Layer, len(order))
 	var mu sync.Mutex
-	g, gctx := newGroup(ctx, a.o.jobs)
+	// A staged layer is read again later (to copy it to another registry)
+	// with the context it was staged with, and errgroup cancels its own
+	// when Wait returns: so stage with the caller's.
+	var g errgroup.Group
+	g.SetLimit(a.o.jobs)
 	for _, key := range order {
 		bl := builders[key]
 		g.Go(func() error {
-			l, err := stage(gctx, bl)
+			l, err := stage(ctx, bl)
 			if err != nil {
 				return err
 			}
