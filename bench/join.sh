@@ -1,0 +1,198 @@
+# shellcheck shell=bash
+# Join and no-op benchmarks. Sourced by run.sh.
+#
+# Registry A holds 8 single-platform images (one 8 MiB random layer each);
+# each tool joins them into one index on registry B under the tags v1 and
+# latest, with the index annotation org.opencontainers.image.description:
+#   oci-assemble  --images A/src:amd64,... --tags B/app:v1,B/app:latest --annotations ...
+#   regctl        index create B/app:v1 --ref A/src:amd64 ... --annotation ...;
+#                 image copy B/app:v1 B/app:latest
+#   crane         index append -m A/src:amd64 ... -t B/app:v1; tag B/app:v1 latest
+#                 (crane cannot annotate an index: it does a little less)
+# Each timed join goes to a repository of its own on B, which is as fresh as
+# a new registry: A and B are different registries, so nothing can be
+# mounted. Timed runs go straight to the registries; one more run per tool
+# goes through a counting proxy in front of each registry for the request
+# counts (the proxy costs time, not requests).
+
+JOIN_TOOLS=(oci-assemble regctl crane)
+JOIN_ANNOTATION="org.opencontainers.image.description=bench"
+
+# join_run TOOL A_HOST B_HOST REPO: one join job, sources on A_HOST.
+join_run() {
+  local tool=$1 a=$2 b=$3 repo=$4
+  local srcs="${SRC_LIST//$REG_A\//$a/}" r
+  local -a args=()
+  case $tool in
+    oci-assemble)
+      in_env "$OA" --images "$srcs" --tags "$b/$repo:v1,$b/$repo:latest" \
+        --annotations "index:$JOIN_ANNOTATION" --insecure-registries "$a,$b"
+      ;;
+    regctl)
+      for r in ${srcs//,/ }; do args+=(--ref "$r"); done
+      in_env "$REGCTL" --host "reg=$a,tls=disabled" --host "reg=$b,tls=disabled" \
+        index create "$b/$repo:v1" "${args[@]}" --annotation "$JOIN_ANNOTATION" &&
+        in_env "$REGCTL" --host "reg=$b,tls=disabled" image copy "$b/$repo:v1" "$b/$repo:latest"
+      ;;
+    crane)
+      for r in ${srcs//,/ }; do args+=(-m "$r"); done
+      in_env "$CRANE" index append --insecure "${args[@]}" -t "$b/$repo:v1" &&
+        in_env "$CRANE" tag --insecure "$b/$repo:v1" latest
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+join_setup() {
+  [ -n "${REG_A:-}" ] && return 0
+  start_registry A
+  start_registry B
+  measure_registries "$REGPID_A" "$REGPID_B"
+  start_proxy A "$REG_A" "${BENCH_LATENCY:-0}"
+  # shellcheck disable=SC2153 # set by start_registry
+  start_proxy B "$REG_B" "${BENCH_LATENCY:-0}"
+  # Timed runs go straight to the registries, or through the proxies when
+  # they add latency.
+  TIMED_A=$REG_A TIMED_B=$REG_B
+  if [ "${BENCH_LATENCY:-0}" != 0 ]; then
+    TIMED_A=$PROXY_A TIMED_B=$PROXY_B
+  fi
+  log "bench: pushing 8 source images to A"
+  SRC_LIST="$("$BENCHTOOL" pushsrc -registry "$REG_A" -repo src -bytes $((8 << 20)) -seed 1)"
+  export -f join_run in_env
+  export OA REGCTL CRANE WORK SRC_LIST REG_A JOIN_ANNOTATION
+}
+
+latency_note() {
+  if [ "${BENCH_LATENCY:-0}" != 0 ]; then
+    echo ", every request held ${BENCH_LATENCY} by the proxies (BENCH_LATENCY)"
+  else
+    echo ", on loopback"
+  fi
+}
+
+# counted TOOL NAME REPO: one job through the proxies, its counts in
+# WORK/counts/NAME-TOOL.tsv.
+counted() {
+  local tool=$1 name=$2 repo=$3
+  proxy_reset "$PROXY_A"
+  proxy_reset "$PROXY_B"
+  join_run "$tool" "$PROXY_A" "$PROXY_B" "$repo" >"$WORK/logs/$name-$tool-counted.log" 2>&1 ||
+    { tail -20 "$WORK/logs/$name-$tool-counted.log" >&2; die "$tool ($name, counted) failed"; }
+  { proxy_stats A "$PROXY_A"; proxy_stats B "$PROXY_B"; } >"$WORK/counts/$name-$tool.tsv"
+}
+
+count_table() {
+  local name=$1 t
+  local -a cols=()
+  for t in "${JOIN_TOOLS[@]}"; do cols+=("$t=$WORK/counts/$name-$t.tsv"); done
+  "$BENCHTOOL" counts "${cols[@]}"
+}
+
+# total FILE FIELD: sum of a countproxy column (2 requests, 3 bytes sent).
+total() { awk -F'\t' -v f="$2" '{s += $f} END {print s + 0}' "$1"; }
+
+bench_join() {
+  echo "## Join: 8 images from registry A into an annotated index on registry B, 2 tags"
+  echo
+  join_setup
+  local rep t
+  for rep in $(seq "$REPS"); do
+    for t in "${JOIN_TOOLS[@]}"; do
+      measure join "$t" "$rep" bash -c 'join_run "$@"' _ "$t" "$TIMED_A" "$TIMED_B" "join-$t-$rep"
+    done
+  done
+  for t in "${JOIN_TOOLS[@]}"; do counted "$t" join "count-$t"; done
+
+  echo "Wall time, $REPS run(s) per tool, ABC ABC ...$(latency_note):"
+  echo
+  "$BENCHTOOL" summary -in "$RESULTS" -group join -baseline regctl
+  echo
+  echo "What each published (read back with crane):"
+  echo
+  for t in "${JOIN_TOOLS[@]}"; do
+    local m v1 latest
+    m="$(in_env "$CRANE" manifest --insecure "$REG_B/count-$t:v1")"
+    v1="$(in_env "$CRANE" digest --insecure "$REG_B/count-$t:v1")"
+    latest="$(in_env "$CRANE" digest --insecure "$REG_B/count-$t:latest")"
+    local ann=no same=no
+    grep -q '"org.opencontainers.image.description"' <<<"$m" && ann=yes
+    [ "$v1" = "$latest" ] && same=yes
+    echo "- $t: $(grep -o '"platform"' <<<"$m" | wc -l) platforms, index annotation: $ann, v1 = latest: $same, index $(printf %s "$m" | wc -c) bytes"
+  done
+  echo
+  echo "Requests per job (one run through the counting proxies; A = source registry, B = target):"
+  echo
+  count_table join
+  echo
+  join_minimum
+  for t in "${JOIN_TOOLS[@]}"; do
+    local f="$WORK/counts/join-$t.tsv"
+    echo "- $t: $(total "$f" 2) requests ($(awk "BEGIN {printf \"%.2f\", $(total "$f" 2) / $MIN_JOIN_REQ}") × the minimum), $(total "$f" 3) bytes sent ($(awk "BEGIN {printf \"%.4f\", $(total "$f" 3) / $MIN_JOIN_BYTES}") × the minimum)"
+  done
+  echo
+}
+
+# join_minimum prints and sets MIN_JOIN_REQ, MIN_JOIN_BYTES: what the
+# distribution spec needs for this job, derived from the actual sizes.
+join_minimum() {
+  local n=0 blobs=0 manifests=0 r m s
+  for r in ${SRC_LIST//,/ }; do
+    m="$(in_env "$CRANE" manifest --insecure "$r")"
+    manifests=$((manifests + $(printf %s "$m" | wc -c)))
+    for s in $(json_sizes <<<"$m"); do blobs=$((blobs + s)); done
+    n=$((n + 1))
+  done
+  local index
+  index="$(in_env "$CRANE" manifest --insecure "$REG_B/count-oci-assemble:v1" | wc -c)"
+  local tags=2
+  MIN_JOIN_REQ=$((3 * n + 2 * n + n + tags))
+  local two_step=$((MIN_JOIN_REQ + 2 * n))
+  MIN_JOIN_BYTES=$((blobs + manifests + tags * index))
+  cat <<EOF
+Minimum for this job under the distribution spec (anonymous registries, a target that has nothing):
+
+- reads on A: $n manifest GET, $n config GET (the index needs each platform, which only the config holds), $n layer GET (A and B are different registries: no mount) = $((3 * n))
+- blobs on B: $((2 * n)) blobs, each one monolithic \`POST /blobs/uploads/?digest=\` with the body = $((2 * n)) ($((4 * n)) with the POST + PUT two-step upload every client here uses)
+- manifests on B: $n manifest PUT (before the index that names them), $tags index PUT by tag (a PUT by tag stores the manifest; no PUT by digest is needed) = $((n + tags))
+- no ping (anonymous), no blob or manifest HEAD (nothing can exist yet), no read-back: none is required
+- **minimum: $MIN_JOIN_REQ requests** ($two_step with two-step uploads); bytes sent: blobs $blobs + manifests $manifests + $tags × index $index = **$MIN_JOIN_BYTES**
+
+EOF
+}
+
+bench_noop() {
+  echo "## No-op re-run: the same join again, on a target that has it"
+  echo
+  join_setup
+  local rep t
+  for t in "${JOIN_TOOLS[@]}"; do
+    join_run "$t" "$REG_A" "$REG_B" "noop-$t" >"$WORK/logs/noop-$t-first.log" 2>&1 ||
+      { tail -20 "$WORK/logs/noop-$t-first.log" >&2; die "$t (first join for noop) failed"; }
+  done
+  for rep in $(seq "$REPS"); do
+    for t in "${JOIN_TOOLS[@]}"; do
+      measure noop "$t" "$rep" bash -c 'join_run "$@"' _ "$t" "$TIMED_A" "$TIMED_B" "noop-$t"
+    done
+  done
+  for t in "${JOIN_TOOLS[@]}"; do counted "$t" noop "noop-$t"; done
+
+  echo "Wall time, $REPS run(s) per tool, ABC ABC ...$(latency_note):"
+  echo
+  "$BENCHTOOL" summary -in "$RESULTS" -group noop -baseline regctl
+  echo
+  echo "Requests per re-run (through the counting proxies):"
+  echo
+  count_table noop
+  echo
+  cat <<EOF
+Minimum for a re-run: a client that keeps no state must read what it joins, 8 manifest GET and 8 config GET on A,
+then learn that both tags already point at the index it computed: 2 manifest HEAD on B. **Minimum: 18 requests, 0 bytes sent.**
+
+EOF
+  for t in "${JOIN_TOOLS[@]}"; do
+    local f="$WORK/counts/noop-$t.tsv"
+    echo "- $t: $(total "$f" 2) requests, $(total "$f" 3) bytes sent"
+  done
+  echo
+}
