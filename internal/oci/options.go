@@ -134,10 +134,10 @@ func New(opts ...Option) (*Assembler, error) {
 	// Retries sit outside the progress log so that it sees each attempt
 	// and counts only the bytes of the one that succeeded.
 	var err error
-	a.transport, err = retry.New(&progressTransport{
+	a.transport, err = retry.New(&pingCache{inner: &progressTransport{
 		inner:  &schemeGuard{inner: o.transport, insecure: o.insecure},
 		logger: o.logger,
-	}, append([]retry.Option{retry.WithLogger(o.logger)}, o.retry...)...)
+	}}, append([]retry.Option{retry.WithLogger(o.logger)}, o.retry...)...)
 	if err != nil {
 		return nil, fmt.Errorf("WithRetry: %w", err)
 	}

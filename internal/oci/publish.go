@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -67,6 +68,27 @@ func (e *TagError) Unwrap() []error { return slices.Collect(maps.Values(e.Failed
 type registryTarget struct {
 	repo name.Repository
 	tags []string
+	// present is set when the index was already there by digest (a
+	// re-run): then its tags are read before they are written, and a tag
+	// that already points at it is left alone.
+	present bool
+	mu      sync.Mutex
+	read    map[string]bool // references already read back as the index
+}
+
+func (t *registryTarget) markRead(ref name.Reference) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.read == nil {
+		t.read = map[string]bool{}
+	}
+	t.read[ref.String()] = true
+}
+
+func (t *registryTarget) wasRead(ref name.Reference) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.read[ref.String()]
 }
 
 type layoutTarget struct {
@@ -121,6 +143,14 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 	for _, t := range regs {
 		g.Go(func() error {
 			ref := t.repo.Digest(as.Digest.String())
+			// An index a registry holds by digest is complete (it was
+			// pushed after its children): nothing to upload.
+			if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
+				t.present = true
+				t.markRead(ref)
+				a.o.logger.Info("already there by digest", "ref", ref.String())
+				return nil
+			}
 			if err := pusher.Push(gctx, ref, as.Index); err != nil {
 				return &RefError{Op: "pushing", Ref: ref, Err: err}
 			}
@@ -165,6 +195,12 @@ func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly
 		for _, tag := range t.tags {
 			ref := t.repo.Tag(tag)
 			jobs = append(jobs, tagJob{ref.String(), func(ctx context.Context) error {
+				if t.present {
+					if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
+						t.markRead(ref) // a re-run: the tag is already right
+						return nil
+					}
+				}
 				if err := pusher.Put(ctx, ref, as.Index); err != nil {
 					return &RefError{Op: "tagging", Ref: ref, Err: err}
 				}
@@ -213,9 +249,10 @@ func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly
 func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
 	var refs []name.Reference
 	for _, t := range regs {
-		refs = append(refs, t.repo.Digest(as.Digest.String()))
-		for _, tag := range t.tags {
-			refs = append(refs, t.repo.Tag(tag))
+		for _, ref := range append([]name.Reference{t.repo.Digest(as.Digest.String())}, tagRefs(t)...) {
+			if !t.wasRead(ref) {
+				refs = append(refs, ref)
+			}
 		}
 	}
 	errs := make([]error, len(refs))
@@ -237,6 +274,14 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 		errs = append(errs, verifyLayout(t.path, t.tags, as.Digest))
 	}
 	return errors.Join(errs...)
+}
+
+func tagRefs(t *registryTarget) []name.Reference {
+	out := make([]name.Reference, len(t.tags))
+	for i, tag := range t.tags {
+		out[i] = t.repo.Tag(tag)
+	}
+	return out
 }
 
 func openOrCreateLayout(path string) (layout.Path, error) {

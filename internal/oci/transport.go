@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -154,4 +155,59 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// pingCache answers go-containerregistry's ping (GET /v2/, sent once for
+// every repository it opens a transport to) from the first answer of
+// each registry: the challenge a registry sends does not change within a
+// run, and a join touches several repositories per registry.
+type pingCache struct {
+	inner http.RoundTripper
+	mu    sync.Mutex
+	seen  map[string]*cachedPing // scheme://host → answer
+}
+
+type cachedPing struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet || req.URL.Path != "/v2/" || req.Header.Get("Authorization") != "" {
+		return p.inner.RoundTrip(req)
+	}
+	key := req.URL.Scheme + "://" + req.URL.Host
+	p.mu.Lock()
+	c := p.seen[key]
+	p.mu.Unlock()
+	if c == nil {
+		resp, err := p.inner.RoundTrip(req)
+		if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized) {
+			return resp, err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		c = &cachedPing{status: resp.StatusCode, header: resp.Header.Clone(), body: body}
+		p.mu.Lock()
+		if p.seen == nil {
+			p.seen = map[string]*cachedPing{}
+		}
+		p.seen[key] = c
+		p.mu.Unlock()
+	}
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", c.status, http.StatusText(c.status)),
+		StatusCode:    c.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        c.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(c.body)),
+		ContentLength: int64(len(c.body)),
+		Request:       req,
+	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -105,6 +106,7 @@ type FaultProxy struct {
 	rng      *rand.Rand
 	counts   map[FaultKind]int
 	requests int
+	seen     []string       // "METHOD /path" of every request, in order
 	lagging  map[string]int // manifest path → 404s still to answer
 }
 
@@ -175,6 +177,13 @@ func (p *FaultProxy) Requests() int {
 	return p.requests
 }
 
+// Seen lists every request so far as "METHOD /path", in arrival order.
+func (p *FaultProxy) Seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.seen)
+}
+
 // ServeHTTP implements http.Handler.
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kind, inject := p.draw(r)
@@ -237,6 +246,7 @@ func (p *FaultProxy) draw(r *http.Request) (FaultKind, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
+	p.seen = append(p.seen, r.Method+" "+r.URL.Path)
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && p.lagging[r.URL.Path] > 0 {
 		p.lagging[r.URL.Path]--
 		p.counts[Fault404AfterPut]++
