@@ -281,3 +281,42 @@ func errorLines(stdout string) []string {
 	}
 	return out
 }
+
+// TestSourcesAreReadOnce joins from one registry to another under two
+// tags, watching the source: each manifest, config and layer is fetched
+// once, however many steps need it.
+func TestSourcesAreReadOnce(t *testing.T) {
+	t.Parallel()
+	a := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	b := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	push(t, a.Host+"/o/app:tmp-amd64", platformImage(t, amd64))
+	push(t, a.Host+"/o/app:tmp-arm64", platformImage(t, arm64))
+	watch := registrytest.NewFaultProxy(t, upstreamURL(t, a), registrytest.FaultConfig{Rate: 0})
+	res := runAction(t, map[string]string{
+		"images":              watch.Host + "/o/app:tmp-amd64," + watch.Host + "/o/app:tmp-arm64",
+		"tags":                b.Host + "/o/app:1," + b.Host + "/o/app:latest",
+		"insecure-registries": watch.Host + "," + b.Host,
+	})
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	readIndex(t, b, "o/app", "1")
+	gets := map[string]int{}
+	for _, r := range watch.Seen() {
+		if strings.HasPrefix(r, "GET /v2/o/app/") {
+			gets[r]++
+		}
+	}
+	blobs := 0
+	for r, n := range gets {
+		if n != 1 {
+			t.Errorf("%s sent %d times, want once", r, n)
+		}
+		if strings.Contains(r, "/blobs/") {
+			blobs++
+		}
+	}
+	if blobs != 2*(1+2) { // two images, each a config and two layers
+		t.Errorf("%d distinct blobs read from the source, want 6: %v", blobs, watch.Seen())
+	}
+}

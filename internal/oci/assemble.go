@@ -190,6 +190,9 @@ func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading %s@%s: %w", src, d.Digest, err)
 			}
+			if src.Transport == Registry {
+				img = &cachedConfigImage{Image: img, repo: src.Repo}
+			}
 			if d.Annotations[refTypeAnnotation] == attestationManifest {
 				atts = append(atts, attestation{img: img, desc: d})
 				continue

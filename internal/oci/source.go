@@ -9,7 +9,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -57,7 +60,11 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 	if desc.MediaType.IsSchema1() {
 		return nil, fmt.Errorf("%w %s: docker schema 1 manifests are not supported; push it again with a current client", ErrSource, src)
 	}
-	return desc.Image()
+	img, err := desc.Image()
+	if err != nil {
+		return nil, err
+	}
+	return &cachedConfigImage{Image: img, repo: ref.Context()}, nil
 }
 
 // Taggable is what a source resolves to: a v1.Image or a v1.ImageIndex.
@@ -148,4 +155,31 @@ func resolveLayout(src Ref) (Taggable, error) {
 		return root.Image(d.Digest)
 	}
 	return nil, fmt.Errorf("%w %s: %s has media type %q, neither an image nor an index", ErrSource, src, d.Digest, d.MediaType)
+}
+
+// cachedConfigImage serves a registry image's config layer from the
+// config already read to learn its platform. go-containerregistry's own
+// config layer of a remote image downloads the blob again to copy it to
+// another registry; this one still mounts it within the source's
+// registry (it is a MountableLayer) and uploads it from memory elsewhere.
+type cachedConfigImage struct {
+	v1.Image
+	repo name.Repository
+}
+
+// ConfigLayer implements partial.WithConfigLayer.
+func (i *cachedConfigImage) ConfigLayer() (v1.Layer, error) {
+	h, err := i.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := i.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	m, err := i.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	return &remote.MountableLayer{Layer: static.NewLayer(raw, m.Config.MediaType), Reference: i.repo.Digest(h.String())}, nil
 }
