@@ -282,9 +282,10 @@ func errorLines(stdout string) []string {
 	return out
 }
 
-// TestSourcesAreReadOnce joins from one registry to another under two
-// tags, watching the source: each manifest, config and layer is fetched
-// once, however many steps need it.
+// TestSourcesAreReadOnce joins from one registry to two repositories of
+// another, watching the source: each manifest, config and layer is
+// fetched once, however many steps and targets need it (the second
+// repository mounts from the first).
 func TestSourcesAreReadOnce(t *testing.T) {
 	t.Parallel()
 	a := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
@@ -294,13 +295,14 @@ func TestSourcesAreReadOnce(t *testing.T) {
 	watch := registrytest.NewFaultProxy(t, upstreamURL(t, a), registrytest.FaultConfig{Rate: 0})
 	res := runAction(t, map[string]string{
 		"images":              watch.Host + "/o/app:tmp-amd64," + watch.Host + "/o/app:tmp-arm64",
-		"tags":                b.Host + "/o/app:1," + b.Host + "/o/app:latest",
+		"tags":                b.Host + "/rel/app:1," + b.Host + "/rel/app:latest," + b.Host + "/mirror/app:1",
 		"insecure-registries": watch.Host + "," + b.Host,
 	})
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
 	}
-	readIndex(t, b, "o/app", "1")
+	readIndex(t, b, "rel/app", "1")
+	readIndex(t, b, "mirror/app", "1")
 	gets := map[string]int{}
 	for _, r := range watch.Seen() {
 		if strings.HasPrefix(r, "GET /v2/o/app/") {

@@ -139,23 +139,36 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 	}
 
 	a.o.logger.Info("pushing by digest", "digest", as.Digest.String(), "targets", len(regs)+len(lays))
-	g, gctx := newGroup(ctx, a.o.jobs)
-	for _, t := range regs {
-		g.Go(func() error {
-			ref := t.repo.Digest(as.Digest.String())
-			// An index a registry holds by digest is complete (it was
-			// pushed after its children): nothing to upload.
-			if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
-				t.present = true
-				t.markRead(ref)
-				a.o.logger.Info("already there by digest", "ref", ref.String())
-				return nil
-			}
-			if err := pusher.Push(gctx, ref, as.Index); err != nil {
-				return &RefError{Op: "pushing", Ref: ref, Err: err}
-			}
-			a.o.logger.Info("pushed by digest", "ref", ref.String())
+	push := func(ctx context.Context, t *registryTarget, idx v1.ImageIndex) error {
+		ref := t.repo.Digest(as.Digest.String())
+		// An index a registry holds by digest is complete (it was
+		// pushed after its children): nothing to upload.
+		if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
+			t.present = true
+			t.markRead(ref)
+			a.o.logger.Info("already there by digest", "ref", ref.String())
 			return nil
+		}
+		if err := pusher.Push(ctx, ref, idx); err != nil {
+			return &RefError{Op: "pushing", Ref: ref, Err: err}
+		}
+		a.o.logger.Info("pushed by digest", "ref", ref.String())
+		return nil
+	}
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for _, group := range byRegistry(regs) {
+		g.Go(func() error {
+			// One upload per blob per registry: the first repository gets
+			// the blobs, the others of that registry mount them from it.
+			if err := push(gctx, group[0], as.Index); err != nil {
+				return err
+			}
+			mounted := &mountIndex{imageIndex: as.Index, from: group[0].repo}
+			rest, rctx := newGroup(gctx, a.o.jobs)
+			for _, t := range group[1:] {
+				rest.Go(func() error { return push(rctx, t, mounted) })
+			}
+			return rest.Wait()
 		})
 	}
 	for _, t := range lays {
@@ -274,6 +287,23 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 		errs = append(errs, verifyLayout(t.path, t.tags, as.Digest))
 	}
 	return errors.Join(errs...)
+}
+
+// byRegistry groups targets by registry, in first-seen order.
+func byRegistry(regs []*registryTarget) [][]*registryTarget {
+	var out [][]*registryTarget
+	at := map[string]int{}
+	for _, t := range regs {
+		host := t.repo.RegistryStr()
+		i, ok := at[host]
+		if !ok {
+			i = len(out)
+			at[host] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], t)
+	}
+	return out
 }
 
 func tagRefs(t *registryTarget) []name.Reference {
