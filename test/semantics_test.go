@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -97,6 +99,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
 	push(t, reg.Host+"/o/app:tmp", platformImage(t, amd64))
 	before := reg.Catalog(t)
+	files := storageFiles(t, reg.Dir)
 	tests := []struct {
 		name   string
 		inputs map[string]string
@@ -159,6 +162,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
+		if got := storageFiles(t, reg.Dir); !slices.Equal(got, files) {
+			t.Errorf("registry storage changed: %d files before, %d after", len(files), len(got))
+		}
 		if got := reg.Catalog(t); !slices.Equal(got, before) {
 			t.Errorf("catalog = %v, want unchanged %v", got, before)
 		}
@@ -270,6 +276,23 @@ func TestRerunIsANoOp(t *testing.T) {
 		}
 	}
 	t.Logf("re-run requests: %v", watch.Seen())
+}
+
+// storageFiles lists every file under a registry's storage root: blobs,
+// links, upload sessions. Nothing written means nothing new here.
+func storageFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func errorLines(stdout string) []string {
