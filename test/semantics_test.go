@@ -258,7 +258,8 @@ func TestRerunIsANoOp(t *testing.T) {
 			"insecure-registries": host,
 		}
 	}
-	first := runAction(t, in(reg.Host))
+	firstWatch := registrytest.NewFaultProxy(t, upstreamURL(t, reg), registrytest.FaultConfig{Rate: 0})
+	first := runAction(t, in(firstWatch.Host))
 	watch := registrytest.NewFaultProxy(t, upstreamURL(t, reg), registrytest.FaultConfig{Rate: 0})
 	second := runAction(t, in(watch.Host))
 	if first.code != 0 || second.code != 0 {
@@ -269,6 +270,19 @@ func TestRerunIsANoOp(t *testing.T) {
 	}
 	if !strings.Contains(first.stdout, "blob mounted") {
 		t.Errorf("first run mounted no blob across repositories:\n%s", first.stdout)
+	}
+	// The first run asks once whether the index is there.
+	checks := 0
+	for _, r := range firstWatch.Seen() {
+		if r == "HEAD /v2/o/released/manifests/"+first.outputs["digest"] {
+			checks++
+		}
+		if r == "PUT /v2/o/released/manifests/1" {
+			break // read-back HEADs come after the tags
+		}
+	}
+	if checks != 1 {
+		t.Errorf("the index was checked %d times before tagging, want once: %v", checks, firstWatch.Seen())
 	}
 	for _, r := range watch.Seen() {
 		if !strings.HasPrefix(r, "GET ") && !strings.HasPrefix(r, "HEAD ") {

@@ -16,7 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/match"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
@@ -143,13 +145,25 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 		ref := t.repo.Digest(as.Digest.String())
 		// An index a registry holds by digest is complete (it was
 		// pushed after its children): nothing to upload.
-		if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
+		d, err := a.puller.Head(ctx, ref)
+		switch {
+		case err == nil && d.Digest == as.Digest:
 			t.present = true
 			t.markRead(ref)
 			a.o.logger.Info("already there by digest", "ref", ref.String())
 			return nil
+		case statusOf(err) == http.StatusNotFound:
+			// That HEAD was the index's existence check: push the
+			// children (each checked and skipped if there), then put the
+			// index without asking again.
+			err = a.pushChildren(ctx, pusher, t.repo, idx)
+			if err == nil {
+				err = pusher.Put(ctx, ref, idx)
+			}
+		default:
+			err = pusher.Push(ctx, ref, idx)
 		}
-		if err := pusher.Push(ctx, ref, idx); err != nil {
+		if err != nil {
 			return &RefError{Op: "pushing", Ref: ref, Err: err}
 		}
 		a.o.logger.Info("pushed by digest", "ref", ref.String())
@@ -287,6 +301,36 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 		errs = append(errs, verifyLayout(t.path, t.tags, as.Digest))
 	}
 	return errors.Join(errs...)
+}
+
+// pushChildren pushes every manifest idx lists, by digest, with its blobs.
+func (a *Assembler) pushChildren(ctx context.Context, pusher *remote.Pusher, repo name.Repository, idx v1.ImageIndex) error {
+	children, err := partial.Manifests(idx)
+	if err != nil {
+		return err
+	}
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for _, c := range children {
+		child, ok := c.(remote.Taggable)
+		if !ok {
+			return fmt.Errorf("index child %T is not a manifest", c)
+		}
+		d, err := c.Digest()
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return pusher.Push(gctx, repo.Digest(d.String()), child) })
+	}
+	return g.Wait()
+}
+
+// statusOf is the HTTP status of a registry error, 0 for other errors.
+func statusOf(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	return 0
 }
 
 // byRegistry groups targets by registry, in first-seen order.
