@@ -2,10 +2,8 @@ package oci
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
@@ -256,28 +253,19 @@ func (a *Assembler) digestOnly(_ context.Context, bl *layer.Builder) (v1.Layer, 
 	return l, nil
 }
 
-// uploadAttempts bounds how often a streamed layer upload is started
-// again after the connection or the registry failed mid-stream. Each
-// attempt is a new upload session with the layer rebuilt from its files:
-// the bytes are local and deterministic, so nothing is kept on disk.
-const uploadAttempts = 3
-
+// stageRegistry streams the layer to repo. Retries are the transport's:
+// a builder's layer streams its files again on every read, so a failed
+// PATCH is sent again and a broken session starts anew (see package
+// retry), without a copy kept on disk.
 func (a *Assembler) stageRegistry(ctx context.Context, pusher *remote.Pusher, repo name.Repository, bl *layer.Builder) (v1.Layer, error) {
-	var err error
-	for attempt := 1; attempt <= uploadAttempts; attempt++ {
-		var l v1.Layer
-		if l, err = bl.Layer(); err != nil {
-			return nil, err
-		}
-		if err = pusher.Upload(ctx, repo, l); err == nil {
-			return a.stagedLayer(ctx, l, repo)
-		}
-		if errors.Is(err, layer.ErrInput) || errors.Is(err, layer.ErrChanged) || !retryableUpload(ctx, err) {
-			break
-		}
-		a.o.logger.Warn("layer upload failed; starting a new upload", "repository", repo.String(), "attempt", attempt, "error", err)
+	l, err := bl.Layer()
+	if err != nil {
+		return nil, err
 	}
-	return nil, &RefError{Op: "uploading a layer to", Ref: repoRef{repo}, Err: err}
+	if err := pusher.Upload(ctx, repo, l); err != nil {
+		return nil, &RefError{Op: "uploading a layer to", Ref: repoRef{repo}, Err: err}
+	}
+	return a.stagedLayer(ctx, l, repo)
 }
 
 // repoRef names a whole repository where a RefError needs a reference:
@@ -286,23 +274,6 @@ type repoRef struct{ name.Repository }
 
 func (r repoRef) Context() name.Repository { return r.Repository }
 func (r repoRef) Identifier() string       { return "" }
-
-// retryableUpload reports whether a failed upload is worth a new session:
-// connection failures and the statuses that mean "try again", not refusals.
-func retryableUpload(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusRequestTimeout, http.StatusTooManyRequests:
-			return true
-		}
-		return te.StatusCode >= 500
-	}
-	return true
-}
 
 // stagedLayer describes a layer already in repo: reading it streams the
 // blob back, and ggcr's writer mounts it into other repositories of the
