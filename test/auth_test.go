@@ -80,6 +80,27 @@ func TestJoinWithTLSAndRegistryAuth(t *testing.T) {
 		t.Errorf("DOCKER_CONFIG: exit %d\n%s", viaConfig.code, viaConfig.stdout)
 	}
 
+	// Outside GitHub nothing reads ::add-mask::, so nothing may print the
+	// secret at all: not even a mask line. GitLab, as a job image runs.
+	dotenv := filepath.Join(t.TempDir(), "out.env")
+	gitlab := runCLI(t, []string{"--images", images, "--tags", reg.Host + "/o/app:5", "--registry-auth", authYAML(secret), "--dotenv", dotenv},
+		caEnv, "GITLAB_CI=true")
+	if gitlab.code != 0 {
+		t.Fatalf("GitLab: exit %d\n%s\n%s", gitlab.code, gitlab.stdout, gitlab.stderr)
+	}
+	report, err := os.ReadFile(dotenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := gitlab.stdout + gitlab.stderr + string(report); strings.Contains(out, secret) || strings.Contains(out, basic(user, secret)) {
+		t.Errorf("GitLab: a secret appears in the output:\n%s", out)
+	}
+	gitlabBad := runCLI(t, []string{"--images", images, "--tags", reg.Host + "/o/app:6", "--registry-auth", authYAML("wrong-" + secret)},
+		caEnv, "GITLAB_CI=true")
+	if gitlabBad.code != 2 || strings.Contains(gitlabBad.stdout+gitlabBad.stderr, secret) {
+		t.Errorf("GitLab, wrong password: exit %d, want 2, and no secret in:\n%s\n%s", gitlabBad.code, gitlabBad.stdout, gitlabBad.stderr)
+	}
+
 	for _, r := range []result{ok, bad, none, viaConfig} {
 		var kept []string
 		for _, l := range strings.Split(r.stdout+r.stderr+r.summary+strings.Join(values(r.outputs), "\n"), "\n") {

@@ -128,8 +128,15 @@ type ui struct {
 	now     func() time.Time
 }
 
-// mask hides secret in the runner's log, once per value.
+// mask hides secret in the runner's log, once per value. Only GitHub's
+// runner reads ::add-mask::; anywhere else the line would print the very
+// secret it is meant to hide, so nothing is written (GitLab masks the
+// CI/CD variables marked masked on its own, and this program prints no
+// secret).
 func (u *ui) mask(secret string) {
+	if !u.github {
+		return
+	}
 	u.maskMu.Lock()
 	defer u.maskMu.Unlock()
 	if secret == "" || u.masked[secret] {
