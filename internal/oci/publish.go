@@ -74,8 +74,10 @@ type registryTarget struct {
 	// re-run): then its tags are read before they are written, and a tag
 	// that already points at it is left alone.
 	present bool
-	mu      sync.Mutex
-	read    map[string]bool // references already read back as the index
+	// w writes to repo, and reads its tags, with one token.
+	w    *repoWriter
+	mu   sync.Mutex
+	read map[string]bool // references already read back as the index
 }
 
 func (t *registryTarget) markRead(ref name.Reference) {
@@ -132,38 +134,49 @@ func groupTargets(targets []Ref) ([]*registryTarget, []*layoutTarget) {
 // digest everywhere first, then the tags, then each tag is read back and
 // its digest compared. If any target fails before the tag phase, no tag
 // moves anywhere.
+//
+// Before it writes to a repository, Publish reads the repository's first
+// tag (the digest when it has no tags): when that already points at the
+// index, the repository holds the index and everything in it, and only
+// the tags that differ are written (a re-run reads and writes nothing).
+// When the only target is one repository, the index is not PUT by digest:
+// its first tag PUT stores it, and there is no other target to wait for.
 func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*Result, error) {
 	regs, lays := groupTargets(targets)
-	ropts := a.remoteOptions(ctx)
-	pusher, err := remote.NewPusher(ropts...)
-	if err != nil {
-		return nil, err
-	}
+	sole := len(regs) == 1 && len(lays) == 0 && len(regs[0].tags) > 0
 
 	a.o.logger.Info("pushing by digest", "digest", as.Digest.String(), "targets", len(regs)+len(lays))
 	push := func(ctx context.Context, t *registryTarget, idx v1.ImageIndex) error {
-		ref := t.repo.Digest(as.Digest.String())
-		// An index a registry holds by digest is complete (it was
-		// pushed after its children): nothing to upload.
-		d, err := a.puller.Head(ctx, ref)
-		switch {
-		case err == nil && d.Digest == as.Digest:
-			t.present = true
-			t.markRead(ref)
-			a.o.logger.Info("already there by digest", "ref", ref.String())
-			return nil
-		case statusOf(err) == http.StatusNotFound:
-			// That HEAD was the index's existence check: push the
-			// children (each checked and skipped if there), then put the
-			// index without asking again.
-			err = a.pushChildren(ctx, pusher, t.repo, idx)
-			if err == nil {
-				err = pusher.Put(ctx, ref, idx)
-			}
-		default:
-			err = pusher.Push(ctx, ref, idx)
-		}
+		c, err := contentsOf(idx)
 		if err != nil {
+			return err
+		}
+		if t.w, err = a.newRepoWriter(ctx, t.repo, c.mountSources()); err != nil {
+			return err
+		}
+		var first name.Reference = t.repo.Digest(as.Digest.String())
+		if refs := tagRefs(t); len(refs) > 0 {
+			first = refs[0]
+		}
+		d, err := t.w.head(ctx, first)
+		switch {
+		case err == nil && d == as.Digest:
+			t.present = true
+			t.markRead(first)
+			a.o.logger.Info("already there", "ref", first.String())
+			return nil
+		case err != nil && statusOf(err) != http.StatusNotFound:
+			// Pushing will tell whether this matters.
+			a.o.logger.Debug("reading a tag before pushing failed", "ref", first.String(), "error", err)
+		}
+		if err := a.pushChildren(ctx, t.w, c); err != nil {
+			return err
+		}
+		if sole {
+			return nil
+		}
+		ref := t.repo.Digest(as.Digest.String())
+		if err := t.w.putTaggable(ctx, ref, idx); err != nil {
 			return &RefError{Op: "pushing", Ref: ref, Err: err}
 		}
 		a.o.logger.Info("pushed by digest", "ref", ref.String())
@@ -193,7 +206,7 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 	}
 
 	a.o.logger.Info("tagging")
-	if err := a.tag(ctx, pusher, as, regs, lays); err != nil {
+	if err := a.tag(ctx, as, regs, lays); err != nil {
 		return nil, err
 	}
 
@@ -212,7 +225,7 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 	return res, nil
 }
 
-func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
+func (a *Assembler) tag(ctx context.Context, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
 	type tagJob struct {
 		name string
 		do   func(context.Context) error
@@ -222,13 +235,16 @@ func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly
 		for _, tag := range t.tags {
 			ref := t.repo.Tag(tag)
 			jobs = append(jobs, tagJob{ref.String(), func(ctx context.Context) error {
+				if t.wasRead(ref) {
+					return nil // read before pushing: already right
+				}
 				if t.present {
-					if d, err := a.puller.Head(ctx, ref); err == nil && d.Digest == as.Digest {
+					if d, err := t.w.head(ctx, ref); err == nil && d == as.Digest {
 						t.markRead(ref) // a re-run: the tag is already right
 						return nil
 					}
 				}
-				if err := pusher.Put(ctx, ref, as.Index); err != nil {
+				if err := t.w.putTaggable(ctx, ref, as.Index); err != nil {
 					return &RefError{Op: "tagging", Ref: ref, Err: err}
 				}
 				return nil
@@ -273,25 +289,36 @@ func (a *Assembler) tag(ctx context.Context, pusher *remote.Pusher, as *Assembly
 	return nil
 }
 
+// verify reads every tag back (the digest, for a target without tags):
+// a tag that reads back as the index's digest proves the index is there
+// by digest too.
 func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTarget, lays []*layoutTarget) error {
-	var refs []name.Reference
+	type check struct {
+		t   *registryTarget
+		ref name.Reference
+	}
+	var checks []check
 	for _, t := range regs {
-		for _, ref := range append([]name.Reference{t.repo.Digest(as.Digest.String())}, tagRefs(t)...) {
+		refs := tagRefs(t)
+		if len(refs) == 0 {
+			refs = []name.Reference{t.repo.Digest(as.Digest.String())}
+		}
+		for _, ref := range refs {
 			if !t.wasRead(ref) {
-				refs = append(refs, ref)
+				checks = append(checks, check{t, ref})
 			}
 		}
 	}
-	errs := make([]error, len(refs))
+	errs := make([]error, len(checks))
 	g, _ := newGroup(ctx, a.o.jobs)
-	for i, ref := range refs {
+	for i, c := range checks {
 		g.Go(func() error {
-			d, err := a.puller.Head(ctx, ref)
+			d, err := c.t.w.head(ctx, c.ref)
 			switch {
 			case err != nil:
-				errs[i] = &RefError{Op: "reading back", Ref: ref, Err: err}
-			case d.Digest != as.Digest:
-				errs[i] = fmt.Errorf("%w: %s reads back as %s, want %s", ErrVerify, ref, d.Digest, as.Digest)
+				errs[i] = &RefError{Op: "reading back", Ref: c.ref, Err: err}
+			case d != as.Digest:
+				errs[i] = fmt.Errorf("%w: %s reads back as %s, want %s", ErrVerify, c.ref, d, as.Digest)
 			}
 			return nil
 		})
@@ -303,25 +330,105 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 	return errors.Join(errs...)
 }
 
-// pushChildren pushes every manifest idx lists, by digest, with its blobs.
-func (a *Assembler) pushChildren(ctx context.Context, pusher *remote.Pusher, repo name.Repository, idx v1.ImageIndex) error {
-	children, err := partial.Manifests(idx)
-	if err != nil {
-		return err
-	}
-	g, gctx := newGroup(ctx, a.o.jobs)
-	for _, c := range children {
-		child, ok := c.(remote.Taggable)
-		if !ok {
-			return fmt.Errorf("index child %T is not a manifest", c)
-		}
-		d, err := c.Digest()
+// indexContents is what an index holds below itself: every blob once,
+// the image manifests, and nested indexes innermost first.
+type indexContents struct {
+	blobs           []v1.Layer
+	images, indexes []Taggable
+}
+
+func contentsOf(idx v1.ImageIndex) (*indexContents, error) {
+	c := &indexContents{}
+	seen := map[v1.Hash]bool{}
+	var walk func(idx v1.ImageIndex) error
+	walk = func(idx v1.ImageIndex) error {
+		children, err := partial.Manifests(idx)
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return pusher.Push(gctx, repo.Digest(d.String()), child) })
+		for _, m := range children {
+			switch m := m.(type) {
+			case v1.ImageIndex:
+				if err := walk(m); err != nil {
+					return err
+				}
+				c.indexes = append(c.indexes, m)
+			case v1.Image:
+				ls, err := m.Layers()
+				if err != nil {
+					return err
+				}
+				cl, err := partial.ConfigLayer(m)
+				if err != nil {
+					return err
+				}
+				for _, l := range append(ls, cl) {
+					d, err := l.Digest()
+					if err != nil {
+						return err
+					}
+					if !seen[d] {
+						seen[d] = true
+						c.blobs = append(c.blobs, l)
+					}
+				}
+				c.images = append(c.images, m)
+			default:
+				return fmt.Errorf("index child %T is not a manifest", m)
+			}
+		}
+		return nil
 	}
-	return g.Wait()
+	return c, walk(idx)
+}
+
+// mountSources are the repositories the blobs were read from, for the
+// token that lets a writer mount from them.
+func (c *indexContents) mountSources() []name.Repository {
+	var out []name.Repository
+	seen := map[string]bool{}
+	for _, l := range c.blobs {
+		if ml, ok := l.(*remote.MountableLayer); ok {
+			if r := ml.Reference.Context(); !seen[r.String()] {
+				seen[r.String()] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// pushChildren puts every manifest below the index by digest, after the
+// blobs: all blobs first, then the image manifests, then nested indexes
+// innermost first.
+func (a *Assembler) pushChildren(ctx context.Context, w *repoWriter, c *indexContents) error {
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for _, l := range c.blobs {
+		g.Go(func() error { return w.writeBlob(gctx, l) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	put := func(ctx context.Context, m Taggable) error {
+		d, err := m.Digest()
+		if err != nil {
+			return err
+		}
+		return w.putTaggable(ctx, w.repo.Digest(d.String()), m)
+	}
+	g, gctx = newGroup(ctx, a.o.jobs)
+	for _, m := range c.images {
+		g.Go(func() error { return put(gctx, m) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, m := range c.indexes {
+		if err := put(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // statusOf is the HTTP status of a registry error, 0 for other errors.

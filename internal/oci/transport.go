@@ -77,7 +77,11 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	q := req.URL.Query()
 	switch {
 	case req.Method == http.MethodPost && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
-		p.logger.Info("blob mounted", "digest", q.Get("mount"), "from", q.Get("from"), "to", repoOf(path))
+		if to := repoOf(path); q.Get("from") == to {
+			p.logger.Info("blob already there", "digest", q.Get("mount"), "in", to)
+		} else {
+			p.logger.Info("blob mounted", "digest", q.Get("mount"), "from", q.Get("from"), "to", to)
+		}
 	case req.Method == http.MethodPut && q.Get("digest") != "" && resp.StatusCode == http.StatusCreated:
 		p.mu.Lock()
 		up := p.uploads[path]

@@ -48,6 +48,10 @@
 //     with a fresh layer; the streamed layers of internal/oci/layer can be
 //     read again, get GetBody from ggcr, and are retried at level 1.)
 //
+// Uploads that oci-assemble makes without ggcr's writer (a blob sent as
+// one mount POST and one PUT, internal/oci's writer) get the same third
+// level from Transport.Sessions.
+//
 // A request that exhausted its retries here therefore fails upward once,
 // not attempts×sessions times.
 //

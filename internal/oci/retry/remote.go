@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -65,4 +66,26 @@ func sessionHelps(err error) bool {
 		}
 	}
 	return false
+}
+
+// Sessions runs fn, one whole upload session of a blob, and runs it again
+// while its error is one only a new session can fix (a body that could
+// not be sent again met a retryable failure, or the registry says the
+// session is gone or broken), at most WithUploadSessions times in all,
+// with the transport's backoff between sessions. It is the same level of
+// retry as ggcr's upload-session loop configured by RemoteOptions, for
+// uploads made without ggcr's writer.
+func (t *Transport) Sessions(ctx context.Context, fn func() error) error {
+	for n := 1; ; n++ {
+		err := fn()
+		if err == nil || n >= t.o.sessions || ctx.Err() != nil || !sessionHelps(err) {
+			return err
+		}
+		wait := t.backoff(n)
+		t.o.logger.Warn("upload session failed; starting a new one", "error", describe(err),
+			"wait", wait.Round(time.Millisecond).String(), "session", n+1)
+		if err := t.o.clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -209,3 +210,39 @@ func TestLostUploadReplyStartsANewSession(t *testing.T) {
 		})
 	}
 }
+
+// TestSessions: a session whose error only a new session can fix is run
+// again, up to WithUploadSessions times, with a backoff between; any
+// other error ends it at once.
+func TestSessions(t *testing.T) {
+	spent := &notRewindableError{err: errors.New("connection reset by peer")}
+	for _, tc := range []struct {
+		name      string
+		errs      []error
+		sessions  int
+		wantCalls int
+		wantErr   error
+	}{
+		{"recovers", []error{spent, spent, nil}, 3, 3, nil},
+		{"gives up after the last session", []error{spent, spent, spent, nil}, 3, 3, ErrNotRewindable},
+		{"one session", []error{spent, nil}, 1, 1, ErrNotRewindable},
+		{"other errors end it", []error{errFinal, nil}, 3, 1, errFinal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, clock, _ := newTestTransport(t, WithUploadSessions(tc.sessions))
+			calls := 0
+			err := tr.Sessions(context.Background(), func() error {
+				calls++
+				return tc.errs[calls-1]
+			})
+			if calls != tc.wantCalls || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("calls %d, err %v; want %d, %v", calls, err, tc.wantCalls, tc.wantErr)
+			}
+			if got := len(clock.Waits()); got != tc.wantCalls-1 {
+				t.Errorf("%d waits between %d sessions", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+var errFinal = errors.New("manifest invalid")

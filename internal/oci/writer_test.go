@@ -1,0 +1,258 @@
+package oci
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+// recorder is an in-memory registry that records each request as
+// "METHOD kind" (kind: ping, blob, upload, mount, manifest) and can
+// refuse mounts from another repository, as some registries do.
+type recorder struct {
+	host         string
+	refuseMounts bool
+
+	mu   sync.Mutex
+	seen []string
+}
+
+func newRecorder(t *testing.T) *recorder {
+	t.Helper()
+	r := &recorder{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		kind := requestKind(req)
+		r.mu.Lock()
+		r.seen = append(r.seen, req.Method+" "+kind)
+		refuse := r.refuseMounts
+		r.mu.Unlock()
+		if refuse && kind == "mount" && req.URL.Query().Get("from") != repoOf(req.URL.Path) {
+			http.Error(w, `{"details":"invalid repository name"}`, http.StatusBadRequest)
+			return
+		}
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.host = strings.TrimPrefix(srv.URL, "http://")
+	return r
+}
+
+func requestKind(req *http.Request) string {
+	p := req.URL.Path
+	switch {
+	case p == "/v2/":
+		return "ping"
+	case strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "":
+		return "mount"
+	case strings.Contains(p, "/blobs/uploads/"):
+		return "upload"
+	case strings.Contains(p, "/blobs/"):
+		return "blob"
+	case strings.Contains(p, "/manifests/"):
+		return "manifest"
+	}
+	return p
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.seen
+	r.seen = nil
+	return out
+}
+
+// pushPlatforms writes one random single-layer image per platform to
+// host/src:<arch>.
+func pushPlatforms(t *testing.T, host string, archs ...string) []Ref {
+	t.Helper()
+	var refs []Ref
+	for _, arch := range archs {
+		img, err := random.Image(2048, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.OS, cf.Architecture = "linux", arch
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/src:" + arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseRef(ref.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	return refs
+}
+
+func targets(t *testing.T, refs ...string) []Ref {
+	t.Helper()
+	var out []Ref
+	for _, s := range refs {
+		r, err := ParseRef(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func publish(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
+	t.Helper()
+	ctx := context.Background()
+	as, err := a.Assemble(ctx, Plan{Sources: sources, Targets: tgts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Publish(ctx, as, tgts); err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+// checkIndex reads ref back with go-containerregistry's own client and
+// validates the whole index, blobs included.
+func checkIndex(t *testing.T, ref string, want v1.Hash) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("reading %s: %v", ref, err)
+	}
+	if d, _ := idx.Digest(); d != want {
+		t.Errorf("%s = %s, want %s", ref, d, want)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Errorf("%s: %v", ref, err)
+	}
+}
+
+// TestPublishSendsTheSpecMinimum: a first publish to another registry
+// sends each blob as one mount POST (the existence check) and one PUT,
+// each manifest as one PUT, reads the first tag before and every tag
+// after; a second publish reads the tags and writes nothing.
+func TestPublishSendsTheSpecMinimum(t *testing.T) {
+	t.Parallel()
+	src, dst := newRecorder(t), newRecorder(t)
+	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := pushPlatforms(t, src.host, "amd64", "arm64")
+	src.take()
+	tgts := targets(t, dst.host+"/app:1", dst.host+"/app:latest")
+
+	as := publish(t, a, sources, tgts)
+	got := dst.take()
+	count := func(s string) int {
+		return len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != s }))
+	}
+	want := map[string]int{
+		"GET ping":      1,
+		"HEAD manifest": 1 + 2, // the first tag before, both tags after
+		"POST mount":    4,     // 2 layers, 2 configs
+		"PUT upload":    4,
+		"PUT manifest":  2 + 2, // 2 images by digest, the index by each tag
+	}
+	total := 0
+	for k, n := range want {
+		total += n
+		if c := count(k); c != n {
+			t.Errorf("%s: %d requests, want %d", k, c, n)
+		}
+	}
+	if len(got) != total {
+		t.Errorf("%d requests to the target, want %d: %v", len(got), total, got)
+	}
+	checkIndex(t, dst.host+"/app:1", as.Digest)
+	checkIndex(t, dst.host+"/app:latest", as.Digest)
+
+	dst.take()
+	publish(t, a, sources, tgts)
+	if got := dst.take(); !slices.Equal(got, []string{"HEAD manifest", "HEAD manifest"}) {
+		t.Errorf("a re-run sent %v to the target, want two tag HEADs", got)
+	}
+}
+
+// TestRefusedMountIsUploaded: a registry that refuses a mount from
+// another repository with an error, instead of the spec's 202, gets the
+// blob uploaded.
+func TestRefusedMountIsUploaded(t *testing.T) {
+	t.Parallel()
+	reg := newRecorder(t)
+	a, err := New(WithInsecureRegistries([]string{reg.host}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := pushPlatforms(t, reg.host, "amd64")
+	reg.take()
+	reg.refuseMounts = true
+	// Two target repositories with a layout: the index goes by digest
+	// first everywhere, and the second repository mounts from the first.
+	tgts := targets(t, reg.host+"/one:1", reg.host+"/two:1", "oci:"+t.TempDir())
+	as := publish(t, a, sources, tgts)
+	got := reg.take()
+	// The layer and the config, to each repository: this registry
+	// mounts nothing across repositories.
+	if n := len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != "PUT upload" })); n != 4 {
+		t.Errorf("%d blob uploads, want 4: %v", n, got)
+	}
+	checkIndex(t, reg.host+"/one:1", as.Digest)
+	checkIndex(t, reg.host+"/two:1", as.Digest)
+}
+
+func TestNextLocation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		loc, want string
+		ok        bool
+	}{
+		{"/v2/app/blobs/uploads/abc?state=x", "https://reg.example/v2/app/blobs/uploads/abc?state=x", true},
+		{"https://storage.example/upload?sig=1", "https://storage.example/upload?sig=1", true},
+		{"http://10.0.0.5/upload", "", false},
+		{"http://127.0.0.1:8080/upload", "", false},
+		{"http://169.254.169.254/latest", "", false},
+		{"", "", false},
+	} {
+		req := &http.Request{URL: &url.URL{Scheme: "https", Host: "reg.example", Path: "/v2/app/blobs/uploads/"}}
+		resp := &http.Response{Header: http.Header{}, Request: req}
+		if tc.loc != "" {
+			resp.Header.Set("Location", tc.loc)
+		}
+		got, err := nextLocation(resp)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Location %q: got %q, %v; want %q, ok %v", tc.loc, got, err, tc.want, tc.ok)
+		}
+	}
+}
