@@ -63,7 +63,13 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 	fs.SetOutput(usage)
 	vals := map[string]*string{}
 	for _, d := range Defs {
-		vals[d.Name] = fs.String(d.Name, "", d.Description)
+		// The default shows in --help; a GitHub expression means
+		// nothing on a command line, so it is left out there.
+		def := d.Default
+		if strings.HasPrefix(def, "${{") {
+			def = ""
+		}
+		vals[d.Name] = fs.String(d.Name, def, d.Description)
 	}
 	dotenv := fs.String(DotenvFlag, "", "Write the outputs to FILE as a GitLab dotenv report: OCI_ASSEMBLE_DIGEST, OCI_ASSEMBLE_IMAGE and one OCI_ASSEMBLE_DIGEST_<OS>_<ARCH>[_<VARIANT>] per platform. Default oci-assemble.env when GITLAB_CI is true; command line only.")
 	fs.Usage = func() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,9 +194,92 @@ func TestActionYAMLMatchesDefs(t *testing.T) {
 		if def != d.Default {
 			t.Errorf("%s: action.yml default %q, Defs %q", d.Name, def, d.Default)
 		}
-		if !strings.Contains(string(readme), "| `"+d.Name+"` |") {
+		row, ok := readmeRows(string(readme), "Input")[d.Name]
+		switch {
+		case !ok:
 			t.Errorf("README's inputs table lacks %s", d.Name)
+		case len(row) < 2:
+			t.Errorf("README's row for %s has no default column", d.Name)
+		case row[0] != readmeDefault(d.Default):
+			t.Errorf("README: %s defaults to %q, action.yml to %q", d.Name, row[0], d.Default)
 		}
+	}
+
+	var outs struct {
+		Outputs yaml.Node `yaml:"outputs"`
+	}
+	if err := yaml.Unmarshal(b, &outs); err != nil {
+		t.Fatal(err)
+	}
+	rows := readmeRows(string(readme), "Output")
+	var declared []string
+	for i := 0; i+1 < len(outs.Outputs.Content); i += 2 {
+		out := outs.Outputs.Content[i].Value
+		declared = append(declared, out)
+		if _, ok := rows[out]; !ok {
+			t.Errorf("README's outputs table lacks %s", out)
+		}
+	}
+	for out := range rows {
+		if !slices.Contains(declared, out) {
+			t.Errorf("README lists output %s, which action.yml does not declare", out)
+		}
+	}
+	if len(declared) == 0 {
+		t.Errorf("action.yml declares no outputs")
+	}
+}
+
+// readmeRows reads the README table whose header starts with "| first |":
+// name → the cells after the name, trimmed. A name cell is `name`.
+func readmeRows(readme, first string) map[string][]string {
+	out := map[string][]string{}
+	in := false
+	for _, line := range strings.Split(readme, "\n") {
+		switch {
+		case strings.HasPrefix(line, "| "+first+" |"):
+			in = true
+		case in && !strings.HasPrefix(line, "|"):
+			return out
+		case in && strings.HasPrefix(line, "| `"):
+			// Escaped pipes (\|) are inside cells, not between them.
+			line = strings.ReplaceAll(strings.TrimSpace(line), `\|`, "\x00")
+			cells := strings.Split(strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|"), "|")
+			for i := range cells {
+				cells[i] = strings.ReplaceAll(strings.TrimSpace(cells[i]), "\x00", `\|`)
+			}
+			out[strings.Trim(cells[0], "`")] = cells[1:]
+		}
+	}
+	return out
+}
+
+// readmeDefault is how the README's table writes a default.
+func readmeDefault(def string) string {
+	if def == "" {
+		return ""
+	}
+	return "`" + def + "`"
+}
+
+func TestHelpShowsDefaults(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if _, err := Read(env(nil), []string{"--help"}, &out); !errors.Is(err, ErrHelp) {
+		t.Fatalf("Read(--help) = %v, want ErrHelp", err)
+	}
+	for _, d := range Defs {
+		if !strings.Contains(out.String(), "-"+d.Name) {
+			t.Errorf("--help lacks --%s", d.Name)
+		}
+		switch {
+		case d.Default == "" || strings.HasPrefix(d.Default, "${{"):
+		case !strings.Contains(out.String(), fmt.Sprintf("(default %q)", d.Default)):
+			t.Errorf("--help does not show %s's default %q:\n%s", d.Name, d.Default, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "${{") {
+		t.Errorf("--help shows a GitHub expression:\n%s", out.String())
 	}
 }
 
