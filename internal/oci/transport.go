@@ -39,6 +39,8 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 type progressTransport struct {
 	inner  http.RoundTripper
 	logger *slog.Logger
+	// every is how often a long upload logs how far it got; 0 is 10s.
+	every time.Duration
 
 	mu      sync.Mutex
 	uploads map[string]*upload // by upload session path
@@ -47,6 +49,8 @@ type progressTransport struct {
 type upload struct {
 	start time.Time
 	bytes int64
+	// said is when the last "blob uploading" line was logged.
+	said time.Time
 }
 
 func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -60,7 +64,8 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	case http.MethodPatch, http.MethodPut:
 		if req.Body != nil && req.Body != http.NoBody {
 			up := p.session(path)
-			sent = &countingBody{ReadCloser: req.Body, n: &up.bytes, mu: &p.mu}
+			sent = &countingBody{ReadCloser: req.Body, n: &up.bytes, mu: &p.mu,
+				tick: func() { p.tick(req, up) }}
 			req = req.Clone(req.Context()) // a RoundTripper must not modify its request
 			req.Body = sent
 		}
@@ -100,6 +105,27 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return resp, nil
 }
 
+// tick logs a long upload's progress once per p.every: size so far and
+// throughput, so a big layer does not go quiet for minutes. Called with
+// p.mu held.
+func (p *progressTransport) tick(req *http.Request, up *upload) {
+	every := p.every
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	now := time.Now()
+	if up.said.IsZero() {
+		up.said = up.start
+	}
+	if now.Sub(up.said) < every {
+		return
+	}
+	up.said = now
+	secs := now.Sub(up.start).Seconds()
+	p.logger.Info("blob uploading", "to", repoOf(req.URL.Path), "sent", humanBytes(up.bytes),
+		"seconds", fmt.Sprintf("%.0f", secs), "MB/s", fmt.Sprintf("%.1f", float64(up.bytes)/1e6/secs))
+}
+
 func (p *progressTransport) session(path string) *upload {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -129,6 +155,7 @@ type countingBody struct {
 	n    *int64
 	mu   *sync.Mutex
 	mine int64
+	tick func() // called after each read, with mu held
 }
 
 func (c *countingBody) Read(b []byte) (int, error) {
@@ -136,6 +163,9 @@ func (c *countingBody) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	*c.n += int64(n)
 	c.mine += int64(n)
+	if c.tick != nil {
+		c.tick()
+	}
 	c.mu.Unlock()
 	return n, err
 }
