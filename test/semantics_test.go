@@ -289,6 +289,12 @@ func TestRerunIsANoOp(t *testing.T) {
 			t.Errorf("second run sent %s; a re-run should only read", r)
 		}
 	}
+	// No credentials: nothing to learn from go-containerregistry's ping.
+	for _, seen := range [][]string{firstWatch.Seen(), watch.Seen()} {
+		if slices.Contains(seen, "GET /v2/") {
+			t.Errorf("a run without credentials pinged the registry: %v", seen)
+		}
+	}
 	t.Logf("re-run requests: %v", watch.Seen())
 }
 
