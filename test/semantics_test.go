@@ -300,6 +300,12 @@ func TestRerunIsANoOp(t *testing.T) {
 	if want := []string{"HEAD /v2/o/released/manifests/1", "HEAD /v2/o/released/manifests/latest"}; !slices.Equal(heads, want) {
 		t.Errorf("second run read %v of the target, want %v", heads, want)
 	}
+	// No credentials: nothing to learn from go-containerregistry's ping.
+	for _, seen := range [][]string{firstWatch.Seen(), watch.Seen()} {
+		if slices.Contains(seen, "GET /v2/") {
+			t.Errorf("a run without credentials pinged the registry: %v", seen)
+		}
+	}
 	t.Logf("re-run requests: %v", watch.Seen())
 }
 

@@ -110,6 +110,10 @@ type Assembler struct {
 	// transport retries every registry request; see package retry for
 	// how it shares the work with go-containerregistry's own retries.
 	transport *retry.Transport
+	// keychain is o.keychain, watched for the hosts it has no credential
+	// for; lazy, above transport, spares those hosts the ping.
+	keychain *credentialLog
+	lazy     *lazyPing
 	// puller keeps one authenticated transport per repository for every
 	// read (sources and read-back), instead of a ping and token per call.
 	puller *remote.Puller
@@ -141,6 +145,8 @@ func New(opts ...Option) (*Assembler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WithRetry: %w", err)
 	}
+	a.keychain = &credentialLog{inner: o.keychain, hosts: map[string]bool{}}
+	a.lazy = newLazyPing(a.transport, a.keychain, o.insecure, o.userAgent)
 	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
 		return nil, err
 	}
@@ -152,8 +158,8 @@ func New(opts ...Option) (*Assembler, error) {
 func (a *Assembler) remoteOptions(ctx context.Context) []remote.Option {
 	return append([]remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(a.o.keychain),
-		remote.WithTransport(a.transport),
+		remote.WithAuthFromKeychain(a.keychain),
+		remote.WithTransport(a.lazy),
 		remote.WithJobs(a.o.jobs),
 		remote.WithUserAgent(a.o.userAgent),
 	}, a.transport.RemoteOptions()...)

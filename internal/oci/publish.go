@@ -536,10 +536,13 @@ func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context)
 	return g, gctx
 }
 
-// Transport is the HTTP transport of every registry call the Assembler
-// makes (retries, plain-HTTP guard, progress lines), for other registry
-// work of the same run, such as cleanup, to behave the same. Use it with
-// RetryOptions.
+// Transport is the HTTP transport under every registry call the
+// Assembler makes (retries, plain-HTTP guard, progress lines, one ping per
+// registry), for other registry work of the same run, such as cleanup, to
+// behave the same. Use it with RetryOptions. It lets go-containerregistry's
+// ping through: the Assembler answers the pings of registries its keychain
+// has no credential for itself, above this transport, and a caller with its
+// own keychain may well have one.
 func (a *Assembler) Transport() http.RoundTripper { return a.transport }
 
 // RetryOptions are the go-containerregistry settings that go with

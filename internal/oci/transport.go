@@ -233,6 +233,12 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.seen[key] = c
 		p.mu.Unlock()
 	}
+	return c.response(req), nil
+}
+
+// response is the answer to req. It names req as its request:
+// go-containerregistry reads the scheme the ping went over from it.
+func (c *cachedPing) response(req *http.Request) *http.Response {
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", c.status, http.StatusText(c.status)),
 		StatusCode:    c.status,
@@ -243,5 +249,5 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 		Body:          io.NopCloser(bytes.NewReader(c.body)),
 		ContentLength: int64(len(c.body)),
 		Request:       req,
-	}, nil
+	}
 }

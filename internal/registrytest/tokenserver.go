@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,8 +25,8 @@ import (
 // (https://distribution.github.io/distribution/spec/auth/token/ and
 // .../spec/auth/oauth/). It checks one user's Basic credentials (GET) or an
 // OAuth2 password or refresh-token grant (POST), grants every action asked
-// for to that user and none to anyone else, and records each request's
-// scopes. Tokens are ES256 JWTs whose x5c header carries a self-signed
+// for to that user and none to anyone else (pull to anonymous clients with
+// WithAnonymousPull), and records each request's scopes. Tokens are ES256 JWTs whose x5c header carries a self-signed
 // certificate that is also the registry's rootcertbundle, which distribution
 // 2.8 and v3 both verify.
 type TokenServer struct {
@@ -37,6 +38,7 @@ type TokenServer struct {
 	CertFile string
 
 	user, password, refreshToken string
+	anonymousPull                bool
 	key                          *ecdsa.PrivateKey
 	x5c                          string
 
@@ -66,6 +68,13 @@ type TokenOption func(*TokenServer)
 // Default: refresh tokens are refused.
 func WithRefreshToken(tok string) TokenOption {
 	return func(s *TokenServer) { s.refreshToken = tok }
+}
+
+// WithAnonymousPull grants anonymous clients the pull action of every
+// repository they ask for, as public registries (Docker Hub, ghcr.io,
+// quay.io) do for public images. Default: anonymous tokens grant nothing.
+func WithAnonymousPull() TokenOption {
+	return func(s *TokenServer) { s.anonymousPull = true }
 }
 
 // NewTokenServer starts a token server on loopback that accepts user and
@@ -192,18 +201,24 @@ type resourceActions struct {
 }
 
 // sign issues a JWT granting account every action of scopes; anonymous
-// gets a token with no access, as public token servers give.
+// gets a token with no access, as public token servers give for private
+// repositories, or with pull only under WithAnonymousPull.
 func (s *TokenServer) sign(service, account string, scopes []string) (string, error) {
 	access := []resourceActions{}
-	if account != "" {
-		for _, sc := range scopes {
-			typ, rest, ok := strings.Cut(sc, ":")
-			i := strings.LastIndex(rest, ":")
-			if !ok || i < 0 {
+	for _, sc := range scopes {
+		typ, rest, ok := strings.Cut(sc, ":")
+		i := strings.LastIndex(rest, ":")
+		if !ok || i < 0 {
+			continue
+		}
+		actions := strings.Split(rest[i+1:], ",")
+		if account == "" {
+			if !s.anonymousPull || typ != "repository" || !slices.Contains(actions, "pull") {
 				continue
 			}
-			access = append(access, resourceActions{Type: typ, Name: rest[:i], Actions: strings.Split(rest[i+1:], ",")})
+			actions = []string{"pull"}
 		}
+		access = append(access, resourceActions{Type: typ, Name: rest[:i], Actions: actions})
 	}
 	jti := make([]byte, 8)
 	if _, err := rand.Read(jti); err != nil {

@@ -1,0 +1,471 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+// served is one request a test registry answered.
+type served struct {
+	method, path string
+	status       int
+	auth         bool // it carried an Authorization header
+}
+
+// counter records every request its handler answers.
+type counter struct {
+	next http.Handler
+	mu   sync.Mutex
+	seen []served
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	c.next.ServeHTTP(sw, r)
+	c.mu.Lock()
+	c.seen = append(c.seen, served{r.Method, r.URL.Path, sw.status, r.Header.Get("Authorization") != ""})
+	c.mu.Unlock()
+}
+
+// count returns how many answered requests match.
+func (c *counter) count(match func(served) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.seen {
+		if match(s) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *counter) all() []served {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]served(nil), c.seen...)
+}
+
+func isPing(s served) bool { return s.method == http.MethodGet && s.path == "/v2/" }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// staticKeychain gives every registry the same credential.
+type staticKeychain struct{ cfg authn.AuthConfig }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return authn.FromConfig(k.cfg), nil
+}
+
+// testRegistry is ggcr's in-memory registry behind a counter, over plain
+// HTTP or TLS, with what Assembler options reach it.
+type testRegistry struct {
+	*counter
+	host string
+	opts []Option    // transport and insecure-registries
+	name name.Option // for references, as the inputs parse them
+	push []remote.Option
+}
+
+func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Handler) *testRegistry {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	c := &counter{next: h}
+	r := &testRegistry{counter: c}
+	if useTLS {
+		srv := httptest.NewTLSServer(c)
+		t.Cleanup(srv.Close)
+		r.host = strings.TrimPrefix(srv.URL, "https://")
+		r.opts = []Option{WithTransport(srv.Client().Transport)}
+		r.name = name.WeakValidation
+		r.push = []remote.Option{remote.WithTransport(srv.Client().Transport)}
+		return r
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	r.host = strings.TrimPrefix(srv.URL, "http://")
+	r.opts = []Option{WithInsecureRegistries([]string{r.host})}
+	r.name = name.Insecure
+	return r
+}
+
+// seed pushes a random image to repo:1 behind the counter's back.
+func (r *testRegistry) seed(t *testing.T, repo string) (Ref, v1.Hash) {
+	t.Helper()
+	img := randomImage(t, "amd64")
+	ref, err := ParseRef(r.host+"/"+repo+":1", r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref.Reference(), img, r.push...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.seen = nil
+	r.mu.Unlock()
+	return ref, d
+}
+
+// randomImage is a random image of two layers for linux/arch.
+func randomImage(t *testing.T, arch string) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// readThrough resolves src with a and reads all of it, checking every
+// digest (validate.Image); it returns the image's digest.
+func readThrough(t *testing.T, a *Assembler, src Ref) v1.Hash {
+	t.Helper()
+	got, err := a.Resolve(context.Background(), src)
+	if err != nil {
+		t.Fatalf("Resolve(%s): %v", src, err)
+	}
+	img, ok := got.(v1.Image)
+	if !ok {
+		t.Fatalf("Resolve(%s) = %T, want an image", src, got)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("reading %s: %v", src, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestAnonymousReadsSendNoPing(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		tls  bool
+	}{
+		{name: "plain HTTP listed insecure"},
+		{name: "HTTPS", tls: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t, tt.tls, nil)
+			srcA, wantA := reg.seed(t, "o/a")
+			srcB, wantB := reg.seed(t, "o/b")
+			a, err := New(reg.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readThrough(t, a, srcA); got != wantA {
+				t.Errorf("read %s = %s, want %s", srcA, got, wantA)
+			}
+			if got := readThrough(t, a, srcB); got != wantB {
+				t.Errorf("read %s = %s, want %s", srcB, got, wantB)
+			}
+			if got := reg.count(isPing); got != 0 {
+				t.Errorf("%d pings, want none: %v", got, reg.all())
+			}
+			if got := reg.count(func(s served) bool { return s.status != http.StatusOK }); got != 0 {
+				t.Errorf("%d requests not answered 200: %v", got, reg.all())
+			}
+		})
+	}
+}
+
+func TestCredentialedHostPingsOnce(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, false, nil)
+	srcA, _ := reg.seed(t, "o/a")
+	srcB, _ := reg.seed(t, "o/b")
+	kc := staticKeychain{authn.AuthConfig{Username: "u", Password: "pw-lazy-ping-1"}}
+	a, err := New(append(reg.opts, WithKeychain(kc))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readThrough(t, a, srcA)
+	readThrough(t, a, srcB)
+	if got := reg.count(isPing); got != 1 {
+		t.Errorf("%d pings, want 1: %v", got, reg.all())
+	}
+	if got := reg.count(func(s served) bool { return !isPing(s) && !s.auth }); got != 0 {
+		t.Errorf("%d requests without the credential: %v", got, reg.all())
+	}
+}
+
+// challenging answers every request without Authorization with a 401
+// carrying challenge (none when empty).
+func challenging(challenge string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				if challenge != "" {
+					w.Header().Set("WWW-Authenticate", challenge)
+				}
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func TestNonBearer401IsTheAnswer(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, challenge string }{
+		{name: "basic", challenge: `Basic realm="registry"`},
+		{name: "no challenge"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t, false, challenging(tt.challenge))
+			src, err := ParseRef(reg.host+"/o/a:1", reg.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(reg.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = a.Resolve(context.Background(), src)
+			var te *transport.Error
+			if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("Resolve() error = %v, want a 401 *transport.Error", err)
+			}
+			if got, want := reg.count(func(served) bool { return true }), 1; got != want {
+				t.Errorf("%d requests, want %d (the read, refused): %v", got, want, reg.all())
+			}
+		})
+	}
+}
+
+// ownRealm puts bearer-token auth in front of a registry with the realm
+// on the registry's own host under /v2/, as quay.io does: anonymous
+// clients get a token for anything, so an anonymous push works too.
+func ownRealm(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/auth" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]string{"token": "tok-" + r.URL.Query().Get("scope")})
+			return
+		}
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
+			scope := "repository:" + repoOrEmpty(r.URL.Path) + ":pull"
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				scope += ",push"
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/v2/auth",service="test",scope="`+scope+`"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func repoOrEmpty(path string) string {
+	repo, _ := repository(path)
+	return repo
+}
+
+func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, false, ownRealm)
+	reg.push = []remote.Option{remote.WithAuth(authn.Anonymous)}
+	srcA, wantA := reg.seed(t, "o/a")
+	srcB, wantB := reg.seed(t, "o/b")
+	a, err := New(reg.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readThrough(t, a, srcA); got != wantA {
+		t.Errorf("read %s = %s, want %s", srcA, got, wantA)
+	}
+	if got := readThrough(t, a, srcB); got != wantB {
+		t.Errorf("read %s = %s, want %s", srcB, got, wantB)
+	}
+	// The first read meets the challenge where a ping would have; the
+	// second repository's ping is answered with it.
+	if got := reg.count(isPing); got != 0 {
+		t.Errorf("%d pings, want none: %v", got, reg.all())
+	}
+	if got := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized }); got != 1 {
+		t.Errorf("%d 401s, want 1: %v", got, reg.all())
+	}
+	if got := reg.count(func(s served) bool { return s.path == "/v2/auth" }); got != 2 {
+		t.Errorf("%d token requests, want 2 (one per repository): %v", got, reg.all())
+	}
+
+	// A push that is the first contact with the registry: it meets the
+	// challenge and carries on with the token.
+	ctx := context.Background()
+	dst, err := ParseRef(reg.host+"/o/dst:1", reg.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := a.Assemble(ctx, Plan{Sources: []Ref{srcA}, Targets: []Ref{dst}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pusher, err := New(reg.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n401 := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized })
+	if _, err := pusher.Publish(ctx, as, []Ref{dst}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if got := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized }) - n401; got < 1 {
+		t.Errorf("the push met %d challenges, want at least 1: %v", got, reg.all())
+	}
+	idx, err := remote.Index(dst.Reference(), reg.push...)
+	if err != nil {
+		t.Fatalf("reading %s back: %v", dst, err)
+	}
+	if d, err := idx.Digest(); err != nil || d != as.Digest {
+		t.Errorf("%s = %v (%v), want %s", dst, d, err, as.Digest)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Errorf("validate.Index(%s): %v", dst, err)
+	}
+}
+
+func TestRepository(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		path, want string
+		ok         bool
+	}{
+		{path: "/v2/o/app/manifests/1", want: "o/app", ok: true},
+		{path: "/v2/o/app/blobs/sha256:ab", want: "o/app", ok: true},
+		{path: "/v2/o/app/blobs/uploads/", want: "o/app", ok: true},
+		{path: "/v2/o/app/blobs/uploads/3f2a", want: "o/app", ok: true},
+		{path: "/v2/o/app/tags/list", want: "o/app", ok: true},
+		{path: "/v2/o/app/referrers/sha256:ab", want: "o/app", ok: true},
+		{path: "/v2/o/blobs/x/manifests/1", want: "o/blobs/x", ok: true},
+		{path: "/v2/o/manifests/blobs/sha256:ab", want: "o/manifests", ok: true},
+		{path: "/v2/", ok: false},
+		{path: "/v2/auth", ok: false},
+		{path: "/v2/_catalog", ok: false},
+		{path: "/token", ok: false},
+		{path: "/v2/o/app/manifests/", ok: false},
+		{path: "/v2/o/app/tags/other", ok: false},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
+			got, ok := repository(tt.path)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("repository(%q) = %q, %v, want %q, %v", tt.path, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// onceReader is a body that cannot be read twice.
+type onceReader struct{ io.Reader }
+
+func TestChallengeSendsTheBodyAgain(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name       string
+		rewindable bool
+		want       int
+	}{
+		{name: "rewindable body", rewindable: true, want: http.StatusCreated},
+		{name: "body read once", want: http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t, false, ownRealm)
+			reg.push = []remote.Option{remote.WithAuth(authn.Anonymous)}
+			src, _ := reg.seed(t, "o/a")
+			desc, err := remote.Get(src.Reference(), reg.push...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg.mu.Lock()
+			reg.seen = nil
+			reg.mu.Unlock()
+			a, err := New(reg.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What ggcr does first: resolve the credential, then ping.
+			if _, err := a.keychain.Resolve(src.Repo); err != nil {
+				t.Fatal(err)
+			}
+			ch, err := transport.Ping(context.Background(), src.Repo.Registry, a.lazy)
+			if err != nil || ch.Scheme != "" || !ch.Insecure {
+				t.Fatalf("Ping() = %+v, %v; want no challenge, over HTTP", ch, err)
+			}
+
+			u := "http://" + reg.host + "/v2/o/a/manifests/2"
+			var req *http.Request
+			if tt.rewindable {
+				req, err = http.NewRequest(http.MethodPut, u, bytes.NewReader(desc.Manifest))
+			} else {
+				req, err = http.NewRequest(http.MethodPut, u, onceReader{bytes.NewReader(desc.Manifest)})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", string(desc.MediaType))
+			resp, err := a.lazy.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("PUT answered %d, want %d: %v", resp.StatusCode, tt.want, reg.all())
+			}
+			if got := reg.count(isPing); got != 0 {
+				t.Errorf("%d pings, want none: %v", got, reg.all())
+			}
+			_, err = remote.Head(src.Repo.Tag("2"), reg.push...)
+			if got := err == nil; got != tt.rewindable {
+				t.Errorf("o/a:2 stored = %v (%v), want %v", got, err, tt.rewindable)
+			}
+		})
+	}
+}
