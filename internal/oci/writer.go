@@ -47,7 +47,7 @@ type repoWriter struct {
 // newRepoWriter authenticates for pushing to repo and for pulling from
 // the repositories blobs will be mounted from.
 func (a *Assembler) newRepoWriter(ctx context.Context, repo name.Repository, mountFrom []name.Repository) (*repoWriter, error) {
-	auth, err := a.o.keychain.Resolve(repo)
+	auth, err := a.keychain.Resolve(repo)
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
 	}
@@ -59,7 +59,7 @@ func (a *Assembler) newRepoWriter(ctx context.Context, repo name.Repository, mou
 			scopes = append(scopes, from.Scope(transport.PullScope))
 		}
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, freshBody{a.transport}, scopes)
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, freshBody{a.lazy}, scopes)
 	if err != nil {
 		return nil, &RefError{Op: "authenticating to", Ref: repoRef{repo}, Err: err}
 	}
