@@ -159,10 +159,13 @@ layer_counts() {
   echo
   cat <<EOF
 Minimum: the layer's digest is known only once it is compressed, so a client that compresses once
-streams it (\`POST\` + \`PUT ?digest=\` with the body) = 2; the config's digest is known: one monolithic
-\`POST ?digest=\` = 1; the image manifest PUT by tag = 1: **4 requests** for an image, as crane publishes.
-oci-assemble publishes an index (\`--platforms\`), which adds the index PUT by tag: **5 requests**.
-No ping, HEAD or read-back is required.
+and keeps no copy sends the body before it knows the digest: \`POST\`, \`PATCH\` with the body, then
+\`PUT ?digest=\` = 3 (a client that compresses to a file first can send \`POST\` + \`PUT ?digest=\` with
+the body, 2, after reading the layer twice). The config's digest is known: \`POST\` + \`PUT\` with the
+body = 2 (the spec's optional single \`POST ?digest=\` is answered 202 and dropped by distribution 2.8
+and v3). The image manifest PUT by tag = 1: **6 requests** for an image streamed once, 5 for one read
+twice, as crane does. oci-assemble publishes an index (\`--platforms\`), which adds the index PUT by
+tag: **7 requests**. No ping, HEAD or read-back is required.
 
 EOF
 }
