@@ -15,8 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
@@ -78,29 +76,17 @@ func (r *recorder) take() []string {
 	return out
 }
 
-// pushPlatforms writes one random single-layer image per platform to
+// pushPlatforms writes randomImage (two layers) for each architecture to
 // host/src:<arch>.
 func pushPlatforms(t *testing.T, host string, archs ...string) []Ref {
 	t.Helper()
 	var refs []Ref
 	for _, arch := range archs {
-		img, err := random.Image(2048, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf.OS, cf.Architecture = "linux", arch
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			t.Fatal(err)
-		}
 		ref, err := name.ParseReference(host + "/src:" + arch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := remote.Write(ref, img); err != nil {
+		if err := remote.Write(ref, randomImage(t, arch)); err != nil {
 			t.Fatal(err)
 		}
 		r, err := ParseRef(ref.String())
@@ -182,8 +168,8 @@ func TestPublishSendsTheSpecMinimum(t *testing.T) {
 	want := map[string]int{
 		"GET ping":      0,     // no credentials: no ping (lazyPing)
 		"HEAD manifest": 1 + 2, // the first tag before, both tags after
-		"POST mount":    4,     // 2 layers, 2 configs
-		"PUT upload":    4,
+		"POST mount":    6,     // 2 × (2 layers and a config)
+		"PUT upload":    6,
 		"PUT manifest":  2 + 2, // 2 images by digest, the index by each tag
 	}
 	total := 0
@@ -224,10 +210,10 @@ func TestRefusedMountIsUploaded(t *testing.T) {
 	tgts := targets(t, reg.host+"/one:1", reg.host+"/two:1", "oci:"+t.TempDir())
 	as := publish(t, a, sources, tgts)
 	got := reg.take()
-	// The layer and the config, to each repository: this registry
+	// The 2 layers and the config, to each repository: this registry
 	// mounts nothing across repositories.
-	if n := len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != "PUT upload" })); n != 4 {
-		t.Errorf("%d blob uploads, want 4: %v", n, got)
+	if n := len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != "PUT upload" })); n != 6 {
+		t.Errorf("%d blob uploads, want 6: %v", n, got)
 	}
 	checkIndex(t, reg.host+"/one:1", as.Digest)
 	checkIndex(t, reg.host+"/two:1", as.Digest)
