@@ -70,9 +70,9 @@ func (e *TagError) Unwrap() []error { return slices.Collect(maps.Values(e.Failed
 type registryTarget struct {
 	repo name.Repository
 	tags []string
-	// present is set when the index was already there by digest (a
-	// re-run): then its tags are read before they are written, and a tag
-	// that already points at it is left alone.
+	// present is set when the first tag already pointed at the index (a
+	// re-run): then the other tags are read before they are written, and
+	// a tag that already points at it is left alone.
 	present bool
 	// w writes to repo, and reads its tags, with one token.
 	w    *repoWriter
@@ -154,10 +154,7 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 		if t.w, err = a.newRepoWriter(ctx, t.repo, c.mountSources()); err != nil {
 			return err
 		}
-		var first name.Reference = t.repo.Digest(as.Digest.String())
-		if refs := tagRefs(t); len(refs) > 0 {
-			first = refs[0]
-		}
+		first := t.checked(as.Digest)[0]
 		d, err := t.w.head(ctx, first)
 		switch {
 		case err == nil && d == as.Digest:
@@ -299,11 +296,7 @@ func (a *Assembler) verify(ctx context.Context, as *Assembly, regs []*registryTa
 	}
 	var checks []check
 	for _, t := range regs {
-		refs := tagRefs(t)
-		if len(refs) == 0 {
-			refs = []name.Reference{t.repo.Digest(as.Digest.String())}
-		}
-		for _, ref := range refs {
+		for _, ref := range t.checked(as.Digest) {
 			if !t.wasRead(ref) {
 				checks = append(checks, check{t, ref})
 			}
@@ -414,7 +407,11 @@ func (a *Assembler) pushChildren(ctx context.Context, w *repoWriter, c *indexCon
 		if err != nil {
 			return err
 		}
-		return w.putTaggable(ctx, w.repo.Digest(d.String()), m)
+		ref := w.repo.Digest(d.String())
+		if err := w.putTaggable(ctx, ref, m); err != nil {
+			return &RefError{Op: "pushing", Ref: ref, Err: err}
+		}
+		return nil
 	}
 	g, gctx = newGroup(ctx, a.o.jobs)
 	for _, m := range c.images {
@@ -457,7 +454,12 @@ func byRegistry(regs []*registryTarget) [][]*registryTarget {
 	return out
 }
 
-func tagRefs(t *registryTarget) []name.Reference {
+// checked are the references that tell whether t holds the index: its
+// tags, or the digest when it has none.
+func (t *registryTarget) checked(digest v1.Hash) []name.Reference {
+	if len(t.tags) == 0 {
+		return []name.Reference{t.repo.Digest(digest.String())}
+	}
 	out := make([]name.Reference, len(t.tags))
 	for i, tag := range t.tags {
 		out[i] = t.repo.Tag(tag)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,8 +17,8 @@ import (
 )
 
 // repoWriter writes blobs and manifests to one repository through one
-// authenticated client (one ping per registry, one token per repository),
-// with the fewest requests the distribution spec allows:
+// authenticated client (at most one ping per registry, one token per
+// repository), with the fewest requests the distribution spec allows:
 //
 //   - A blob is one POST that asks to mount it — from the repository it
 //     was read from when that is on the same registry, else from the
@@ -39,9 +38,6 @@ type repoWriter struct {
 	a      *Assembler
 	repo   name.Repository
 	client *http.Client
-
-	mu   sync.Mutex
-	have map[v1.Hash]bool // blobs this writer saw land in repo
 }
 
 // newRepoWriter authenticates for pushing to repo and for pulling from
@@ -63,7 +59,7 @@ func (a *Assembler) newRepoWriter(ctx context.Context, repo name.Repository, mou
 	if err != nil {
 		return nil, &RefError{Op: "authenticating to", Ref: repoRef{repo}, Err: err}
 	}
-	return &repoWriter{a: a, repo: repo, client: &http.Client{Transport: rt}, have: map[v1.Hash]bool{}}, nil
+	return &repoWriter{a: a, repo: repo, client: &http.Client{Transport: rt}}, nil
 }
 
 func (w *repoWriter) url(path string) *url.URL {
@@ -90,25 +86,14 @@ func (w *repoWriter) writeBlob(ctx context.Context, l v1.Layer) error {
 	if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
 		return nil // a foreign layer: the registry is not to hold it
 	}
-	w.mu.Lock()
-	done := w.have[d]
-	w.mu.Unlock()
-	if done || w.holds(l) {
+	if w.holds(l) {
 		// Read from (or staged in) this very repository: it is there.
 		return nil
 	}
-	err = w.a.transport.Sessions(ctx, func() error { return w.uploadBlob(ctx, l, d) })
-	if err != nil {
+	if err := w.a.transport.Sessions(ctx, func() error { return w.uploadBlob(ctx, l, d) }); err != nil {
 		return &RefError{Op: "uploading", Ref: w.repo.Digest(d.String()), Err: err}
 	}
-	w.markHave(d)
 	return nil
-}
-
-func (w *repoWriter) markHave(d v1.Hash) {
-	w.mu.Lock()
-	w.have[d] = true
-	w.mu.Unlock()
 }
 
 // uploadBlob is one upload session: POST with mount, then PUT the body
@@ -234,7 +219,8 @@ func nextLocation(resp *http.Response) (string, error) {
 	return to.String(), nil
 }
 
-// putManifest PUTs a manifest by reference (tag or digest).
+// putManifest PUTs a manifest by reference (tag or digest); the caller
+// names the reference in its error.
 func (w *repoWriter) putManifest(ctx context.Context, ref name.Reference, mt types.MediaType, raw []byte) error {
 	u := w.url("/manifests/" + ref.Identifier())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(raw))
@@ -244,13 +230,10 @@ func (w *repoWriter) putManifest(ctx context.Context, ref name.Reference, mt typ
 	req.Header.Set("Content-Type", string(mt))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return &RefError{Op: "writing", Ref: ref, Err: err}
+		return err
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
-		return &RefError{Op: "writing", Ref: ref, Err: err}
-	}
-	return nil
+	return transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted)
 }
 
 // putTaggable PUTs t's manifest by ref.
