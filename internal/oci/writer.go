@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -275,18 +276,7 @@ func (w *repoWriter) head(ctx context.Context, ref name.Reference) (v1.Hash, err
 }
 
 // acceptManifests is every manifest type a tag of ours can point at.
-var acceptManifests = joinTypes(
-	types.OCIImageIndex, types.OCIManifestSchema1,
-	types.DockerManifestList, types.DockerManifestSchema2,
-)
-
-func joinTypes(ts ...types.MediaType) string {
-	var b bytes.Buffer
-	for i, t := range ts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(string(t))
-	}
-	return b.String()
-}
+var acceptManifests = strings.Join([]string{
+	string(types.OCIImageIndex), string(types.OCIManifestSchema1),
+	string(types.DockerManifestList), string(types.DockerManifestSchema2),
+}, ", ")
