@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
 
@@ -115,8 +116,10 @@ type Assembler struct {
 	keychain *credentialLog
 	lazy     *lazyPing
 	// puller keeps one authenticated transport per repository for every
-	// read (sources and read-back), instead of a ping and token per call.
+	// read of a source, instead of a ping and token per call.
 	puller *remote.Puller
+	// pusher is the one write path: one writer per target repository.
+	pusher *push.Pusher
 }
 
 // New returns an Assembler.
@@ -148,6 +151,11 @@ func New(opts ...Option) (*Assembler, error) {
 	a.keychain = &credentialLog{inner: o.keychain, hosts: map[string]bool{}}
 	a.lazy = newLazyPing(a.transport, a.keychain, o.insecure, o.userAgent)
 	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
+		return nil, err
+	}
+	a.pusher, err = push.New(push.WithKeychain(a.keychain), push.WithTransport(a.lazy),
+		push.WithSessions(a.transport.Sessions), push.WithLogger(o.logger))
+	if err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -1,0 +1,105 @@
+package oci
+
+import (
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// indexContents is what an index holds below itself: every blob once,
+// the image manifests, and nested indexes innermost first.
+type indexContents struct {
+	blobs           []v1.Layer
+	images, indexes []Taggable
+}
+
+// contentsOf walks idx once; it is the one walk of an index's tree, for
+// publishing (blobs and manifests) and for cleanup (digests).
+func contentsOf(idx v1.ImageIndex) (*indexContents, error) {
+	c := &indexContents{}
+	seen := map[v1.Hash]bool{}
+	var walk func(idx v1.ImageIndex) error
+	walk = func(idx v1.ImageIndex) error {
+		children, err := partial.Manifests(idx)
+		if err != nil {
+			return err
+		}
+		for _, m := range children {
+			switch m := m.(type) {
+			case v1.ImageIndex:
+				if err := walk(m); err != nil {
+					return err
+				}
+				c.indexes = append(c.indexes, m)
+			case v1.Image:
+				if err := c.addBlobs(m, seen); err != nil {
+					return err
+				}
+				c.images = append(c.images, m)
+			default:
+				return fmt.Errorf("index child %T is not a manifest", m)
+			}
+		}
+		return nil
+	}
+	return c, walk(idx)
+}
+
+func (c *indexContents) addBlobs(img v1.Image, seen map[v1.Hash]bool) error {
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cl, err := partial.ConfigLayer(img)
+	if err != nil {
+		return err
+	}
+	for _, l := range append(ls, cl) {
+		d, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		if !seen[d] {
+			seen[d] = true
+			c.blobs = append(c.blobs, l)
+		}
+	}
+	return nil
+}
+
+// mountSources are the repositories the blobs were read from, for the
+// token that lets a writer mount from them.
+func (c *indexContents) mountSources() []name.Repository {
+	var out []name.Repository
+	seen := map[string]bool{}
+	for _, l := range c.blobs {
+		if ml, ok := l.(*remote.MountableLayer); ok {
+			if r := ml.Reference.Context(); !seen[r.String()] {
+				seen[r.String()] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// Digests are every manifest the index holds, nested ones included, and
+// the index itself: what cleanup must never delete by digest.
+func (as *Assembly) Digests() ([]v1.Hash, error) {
+	c, err := contentsOf(as.Index)
+	if err != nil {
+		return nil, fmt.Errorf("listing the index's manifests: %w", err)
+	}
+	out := []v1.Hash{as.Digest}
+	for _, m := range append(c.images, c.indexes...) {
+		d, err := m.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("listing the index's manifests: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,304 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Writer writes blobs and manifests to one repository through one
+// authenticated client. Get one from Pusher.Writer.
+type Writer struct {
+	o      *options
+	repo   name.Repository
+	client *http.Client
+	// mountable are the repositories (of repo's registry) the token may
+	// pull from, for mounts.
+	mountable []string
+}
+
+// Manifest is what Put writes: a v1.Image, a v1.ImageIndex, or any
+// manifest with its media type.
+type Manifest interface {
+	MediaType() (types.MediaType, error)
+	RawManifest() ([]byte, error)
+}
+
+// Repo is the repository w writes to.
+func (w *Writer) Repo() name.Repository { return w.repo }
+
+func (w *Writer) covers(from []string) bool {
+	for _, f := range from {
+		if !slices.Contains(w.mountable, f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *Writer) url(path string) *url.URL {
+	return &url.URL{Scheme: w.repo.Scheme(), Host: w.repo.RegistryStr(), Path: "/v2/" + w.repo.RepositoryStr() + path}
+}
+
+// Holds reports whether l was read from (or staged in) w's repository
+// itself, so it is there without a request.
+func (w *Writer) Holds(l v1.Layer) bool {
+	ml, ok := l.(*remote.MountableLayer)
+	return ok && ml.Reference.Context().String() == w.repo.String()
+}
+
+// mountSource is the repository a layer can be mounted from: where it
+// was read, when that is on the same registry; else w's own.
+func (w *Writer) mountSource(l v1.Layer) name.Repository {
+	if ml, ok := l.(*remote.MountableLayer); ok {
+		if from := ml.Reference.Context(); from.RegistryStr() == w.repo.RegistryStr() {
+			return from
+		}
+	}
+	return w.repo
+}
+
+// WriteBlob makes sure l's blob is in w's repository. A layer the
+// registry is not to hold (foreign layers) and a layer read from this
+// very repository are left alone.
+func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
+	d, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+		return nil
+	}
+	if w.Holds(l) {
+		return nil
+	}
+	return w.o.sessions(ctx, func() error { return w.uploadBlob(ctx, l, d) })
+}
+
+// uploadBlob is one upload session: POST with mount, then PUT the body
+// unless the blob was mounted or already there.
+func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash) error {
+	from := w.mountSource(l)
+	loc, mounted, err := w.startUpload(ctx, &d, from)
+	if err != nil && from.String() != w.repo.String() {
+		// A registry may refuse a mount it cannot serve with an error
+		// instead of the spec's 202: upload without it.
+		w.o.logger.Debug("mount refused; uploading", "digest", d.String(), "from", from.String(), "error", err)
+		loc, mounted, err = w.startUpload(ctx, &d, w.repo)
+	}
+	if err != nil || mounted {
+		return err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	// The body is opened for each send: a PUT refused with a 401 for a
+	// token that expired is sent again, and one cut is sent again by the
+	// retry transport, each reading the blob afresh from where it is kept.
+	body := l.Compressed
+	if size == 0 {
+		body = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	return w.send(ctx, http.MethodPut, withDigest(loc, d), size, body, http.StatusCreated)
+}
+
+// Upload streams l, whose digest is learnt while it is read, to w's
+// repository: POST, one PATCH with the whole stream, then the PUT that
+// names the digest. l must be readable again for a session to be retried.
+func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
+	return w.o.sessions(ctx, func() error {
+		loc, _, err := w.startUpload(ctx, nil, w.repo)
+		if err != nil {
+			return err
+		}
+		req, err := w.request(ctx, http.MethodPatch, loc, -1, l.Compressed)
+		if err != nil {
+			return err
+		}
+		resp, err := w.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if err := transport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
+			return err
+		}
+		if loc, err = nextLocation(resp); err != nil {
+			return err
+		}
+		d, err := l.Digest()
+		if err != nil {
+			return fmt.Errorf("the layer's digest after streaming it: %w", err)
+		}
+		return w.send(ctx, http.MethodPut, withDigest(loc, d), 0, nil, http.StatusCreated)
+	})
+}
+
+func withDigest(loc string, d v1.Hash) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc // nextLocation parsed it already
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// startUpload POSTs an upload; with a digest it asks to mount it from
+// the repository from. It returns whether the blob is now in w's
+// repository, or else where to send it.
+func (w *Writer) startUpload(ctx context.Context, d *v1.Hash, from name.Repository) (string, bool, error) {
+	u := w.url("/blobs/uploads/")
+	if d != nil {
+		u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), http.NoBody)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+		return "", false, err
+	}
+	if resp.StatusCode == http.StatusCreated {
+		return "", true, nil
+	}
+	loc, err := nextLocation(resp)
+	return loc, false, err
+}
+
+// request builds a request whose body, when body is not nil, is opened
+// for each send (GetBody); size -1 streams it without a length.
+func (w *Writer) request(ctx context.Context, method, u string, size int64, body func() (io.ReadCloser, error)) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.GetBody = body
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	return req, nil
+}
+
+func (w *Writer) send(ctx context.Context, method, u string, size int64, body func() (io.ReadCloser, error), ok ...int) error {
+	req, err := w.request(ctx, method, u, size, body)
+	if err != nil {
+		return err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return transport.CheckError(resp, ok...)
+}
+
+// nextLocation resolves an upload's Location against the request. Like
+// go-containerregistry, it refuses a Location on another host that is a
+// private, loopback or link-local address: the blob's bytes would go to
+// an internal service a registry must not be able to point us at.
+func nextLocation(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", fmt.Errorf("upload to %s: the registry sent no Location", resp.Request.URL.Redacted())
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("upload to %s: Location %q: %w", resp.Request.URL.Redacted(), loc, err)
+	}
+	to := resp.Request.URL.ResolveReference(u)
+	if h := to.Hostname(); h != resp.Request.URL.Hostname() {
+		if ip := net.ParseIP(h); ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
+			return "", fmt.Errorf("upload to %s: refusing Location on internal address %s", resp.Request.URL.Redacted(), h)
+		}
+	}
+	return to.String(), nil
+}
+
+// PutManifest PUTs a manifest by reference (tag or digest) of w's
+// repository; the caller names the reference in its error.
+func (w *Writer) PutManifest(ctx context.Context, ref name.Reference, mt types.MediaType, raw []byte) error {
+	u := w.url("/manifests/" + ref.Identifier())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", string(mt))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted)
+}
+
+// Put PUTs m's manifest by ref.
+func (w *Writer) Put(ctx context.Context, ref name.Reference, m Manifest) error {
+	raw, err := m.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := m.MediaType()
+	if err != nil {
+		return err
+	}
+	return w.PutManifest(ctx, ref, mt, raw)
+}
+
+// Head returns the digest ref points at, or a *transport.Error (404 when
+// it is not there).
+func (w *Writer) Head(ctx context.Context, ref name.Reference) (v1.Hash, error) {
+	u := w.url("/manifests/" + ref.Identifier())
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), http.NoBody)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	req.Header.Set("Accept", acceptManifests)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return v1.Hash{}, err
+	}
+	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("%s: the registry sent no usable Docker-Content-Digest: %w", ref, err)
+	}
+	return h, nil
+}
+
+// Delete deletes a tag or a manifest by digest ("deleting tags",
+// "deleting manifests" in the distribution spec); the Pusher needs
+// WithDelete.
+func (w *Writer) Delete(ctx context.Context, ref name.Reference) error {
+	return w.send(ctx, http.MethodDelete, w.url("/manifests/"+ref.Identifier()).String(), 0, nil, http.StatusOK, http.StatusAccepted)
+}
+
+// acceptManifests is every manifest type a tag of ours can point at.
+var acceptManifests = strings.Join([]string{
+	string(types.OCIImageIndex), string(types.OCIManifestSchema1),
+	string(types.DockerManifestList), string(types.DockerManifestSchema2),
+}, ", ")
