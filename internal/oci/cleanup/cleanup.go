@@ -32,12 +32,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
 
 // Deleter deletes temporary tags. It is safe for concurrent use.
 type Deleter struct {
 	o      *options
 	client *http.Client
+	// pusher writes and deletes tags and manifests: the program's one
+	// write path, with one writer (one token) per repository.
+	pusher *push.Pusher
 	// repoLocks serialises tombstones within one repository: distribution
 	// 2.x's filesystem storage is not safe for concurrent tag moves and
 	// manifest deletes in a repository (seen as DIGEST_INVALID on the
@@ -52,7 +57,11 @@ func New(opts ...Option) (*Deleter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Deleter{o: o, client: &http.Client{Transport: o.transport}}, nil
+	p, err := push.New(push.WithKeychain(o.keychain), push.WithTransport(o.transport), push.WithLogger(o.logger), push.WithDelete())
+	if err != nil {
+		return nil, err
+	}
+	return &Deleter{o: o, client: &http.Client{Transport: o.transport}, pusher: p}, nil
 }
 
 // Kept is a tag (or delete-tags entry) that was not deleted.
@@ -204,7 +213,10 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 // the kind's fallback. It returns how the tag was deleted.
 func (d *Deleter) deleteTag(ctx context.Context, tag name.Tag, desc *remote.Descriptor, kind Kind, protected map[v1.Hash]bool) (string, error) {
 	// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#deleting-tags
-	err := remote.Delete(tag, d.remoteOptions(ctx)...)
+	w, err := d.pusher.Writer(ctx, tag.Context())
+	if err == nil {
+		err = w.Delete(ctx, tag)
+	}
 	if err == nil {
 		return "OCI tag DELETE", nil
 	}
@@ -274,7 +286,11 @@ func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote
 		return
 	}
 	d.o.logger.Warn("registry deleted a published manifest with its tag; restoring it", "ref", ref.String())
-	if err := remote.Put(ref, desc, d.remoteOptions(ctx)...); err != nil {
+	w, err := d.pusher.Writer(ctx, tag.Context())
+	if err == nil {
+		err = w.PutManifest(ctx, ref, desc.MediaType, desc.Manifest)
+	}
+	if err != nil {
 		d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", ref.String(), "err", err)
 	}
 }

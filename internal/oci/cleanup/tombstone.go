@@ -106,19 +106,22 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 
-	opts := d.remoteOptions(ctx)
+	w, err := d.pusher.Writer(ctx, tag.Context())
+	if err != nil {
+		return keep(err, "registry refused the tag DELETE ("+refusal+") and authenticating for the tombstone failed ("+describe(err)+")", fixFor(err, tag.Context()))
+	}
 	cfg := static.NewLayer([]byte("{}"), emptyMediaType)
-	if err := remote.WriteLayer(tag.Context(), cfg, opts...); err != nil {
+	if err := w.WriteBlob(ctx, cfg); err != nil {
 		return keep(err, "registry refused the tag DELETE ("+refusal+") and uploading the tombstone's empty config failed ("+describe(err)+")", fixFor(err, tag.Context()))
 	}
-	if err := remote.Put(tag, tomb, opts...); err != nil {
+	if err := w.Put(ctx, tag, tomb); err != nil {
 		return keep(err, "registry refused the tag DELETE ("+refusal+") and moving the tag onto a tombstone failed ("+describe(err)+")",
 			tombstoneFix(err, tag))
 	}
 	d.o.logger.Debug("tag moved onto tombstone", "ref", tag.String(), "tombstone", tomb.digest.String(), "was", orig.Digest.String())
 
 	if err := del(ctx, tomb.digest); err != nil {
-		if rerr := remote.Put(tag, orig, opts...); rerr != nil {
+		if rerr := w.PutManifest(ctx, tag, orig.MediaType, orig.Manifest); rerr != nil {
 			return keep(err, fmt.Sprintf("deleting the tombstone failed (%s) and restoring the tag failed too (%s): the tag now points at tombstone %s",
 				reasonOf(err), describe(rerr), tomb.digest),
 				"re-push "+tag.String()+" or delete it by hand")
@@ -131,7 +134,11 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 // deleteByDigest deletes a tombstone by digest; distribution removes the
 // tags pointing at it with it.
 func (d *Deleter) deleteByDigest(ctx context.Context, repo name.Repository, h v1.Hash) error {
-	if err := remote.Delete(repo.Digest(h.String()), d.remoteOptions(ctx)...); err != nil {
+	w, err := d.pusher.Writer(ctx, repo)
+	if err == nil {
+		err = w.Delete(ctx, repo.Digest(h.String()))
+	}
+	if err != nil {
 		reason := "registry refused to delete the tombstone by digest (" + describe(err) + ")"
 		fix := "enable deletes on the registry (distribution: storage.delete.enabled: true) or delete the tag in its UI"
 		switch statusOf(err) {
