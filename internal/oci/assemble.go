@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -149,7 +149,7 @@ func flatten(src Ref, t Taggable, mt IndexMediaType) ([]*member, error) {
 			// An archive has no digest anyone depends on; give it the
 			// index's format so the result is one consistent OCI image.
 			var err error
-			if t, err = toOCI(t); err != nil {
+			if t, err = convert.ToOCI(t); err != nil {
 				return nil, fmt.Errorf("%w %s: converting to OCI: %v", ErrSource, src, err)
 			}
 		}
@@ -293,7 +293,7 @@ func (a *Assembler) annotateManifests(members []*member, anns []Annotation) erro
 		if mt == types.DockerManifestSchema2 {
 			// Docker schema 2 has no annotations; the OCI manifest with the
 			// same config and layers is the faithful carrier.
-			if img, err = toOCI(img); err != nil {
+			if img, err = convert.ToOCI(img); err != nil {
 				return fmt.Errorf("converting %s@%s to OCI for manifest annotations: %w", m.source, m.digest, err)
 			}
 		}
@@ -383,54 +383,6 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 	}
 	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
 		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources}, nil
-}
-
-// toOCI returns img with OCI media types for its manifest, config and
-// layers; the blobs are unchanged, so only the manifest digest changes.
-func toOCI(img v1.Image) (v1.Image, error) {
-	mt, err := img.MediaType()
-	if err != nil {
-		return nil, err
-	}
-	if mt == types.OCIManifestSchema1 {
-		return img, nil
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	base := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	base = mutate.ConfigMediaType(base, types.OCIConfigJSON)
-	adds := make([]mutate.Addendum, 0, len(layers))
-	for _, l := range layers {
-		lmt, err := l.MediaType()
-		if err != nil {
-			return nil, err
-		}
-		adds = append(adds, mutate.Addendum{Layer: l, MediaType: ociLayerType(lmt)})
-	}
-	out, err := mutate.Append(base, adds...)
-	if err != nil {
-		return nil, err
-	}
-	// The original config already lists every diff ID and history entry.
-	return mutate.ConfigFile(out, cf)
-}
-
-func ociLayerType(mt types.MediaType) types.MediaType {
-	switch mt {
-	case types.DockerLayer:
-		return types.OCILayer
-	case types.DockerUncompressedLayer:
-		return types.OCIUncompressedLayer
-	case types.DockerForeignLayer:
-		return types.OCIRestrictedLayer
-	}
-	return mt
 }
 
 // platformString renders os/arch[/variant][:os.version] as buildx prints it.
