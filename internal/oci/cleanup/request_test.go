@@ -27,17 +27,50 @@ func mustRepo(t *testing.T, s string) name.Repository {
 	return r
 }
 
-func TestRequestPick(t *testing.T) {
+// pickCase is one case of Request.pick: the request, what Expand found,
+// and the tags and kept lines wanted.
+type pickCase struct {
+	name       string
+	req        func(t *testing.T) Request
+	expanded   []string
+	expandKept []Kept
+	wantTags   []string
+	wantKept   []string
+}
+
+func runPick(t *testing.T, tests []pickCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var expanded []name.Tag
+			for _, s := range tt.expanded {
+				expanded = append(expanded, mustTag(t, s))
+			}
+			tags, kept := tt.req(t).pick(expanded, tt.expandKept)
+			var gotTags, gotKept []string
+			for _, tag := range tags {
+				gotTags = append(gotTags, tag.String())
+			}
+			for _, k := range kept {
+				gotKept = append(gotKept, k.String())
+			}
+			if !slices.Equal(gotTags, tt.wantTags) {
+				t.Errorf("tags = %q, want %q", gotTags, tt.wantTags)
+			}
+			if !slices.Equal(gotKept, tt.wantKept) {
+				t.Errorf("kept = %q, want %q", gotKept, tt.wantKept)
+			}
+		})
+	}
+}
+
+// TestRequestPickSources covers delete-source-tags: registry sources by
+// tag go, digest-only sources have nothing to delete, files and layouts
+// are kept.
+func TestRequestPickSources(t *testing.T) {
 	t.Parallel()
-	digestKept := Kept{Ref: "reg.example/o/app@sha256:abc", Reason: "a digest", Fix: "a tag"}
-	tests := []struct {
-		name       string
-		req        func(t *testing.T) Request
-		expanded   []string
-		expandKept []Kept
-		wantTags   []string
-		wantKept   []string
-	}{{
+	runPick(t, []pickCase{{
 		name: "source tags in order, digest-only sources skipped",
 		req: func(t *testing.T) Request {
 			return Request{Sources: []Source{
@@ -61,7 +94,15 @@ func TestRequestPick(t *testing.T) {
 			"oci:build/amd64 kept: only registry tags are deleted; remove the file or layout yourself",
 			"docker-archive:arm64.tar kept: only registry tags are deleted; remove the file or layout yourself",
 		},
-	}, {
+	}})
+}
+
+// TestRequestPickPublished covers the tags this run published, which are
+// never deleted, and one tag however it is spelled.
+func TestRequestPickPublished(t *testing.T) {
+	t.Parallel()
+	digestKept := Kept{Ref: "reg.example/o/app@sha256:abc", Reason: "a digest", Fix: "a tag"}
+	runPick(t, []pickCase{{
 		name: "a published tag is never deleted, even when a glob matches it",
 		req: func(t *testing.T) Request {
 			return Request{
@@ -108,30 +149,7 @@ func TestRequestPick(t *testing.T) {
 			digestKept.String(),
 			"reg.example/o/app:v1 kept: this run published it; remove it from delete-tags or tags",
 		},
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var expanded []name.Tag
-			for _, s := range tt.expanded {
-				expanded = append(expanded, mustTag(t, s))
-			}
-			tags, kept := tt.req(t).pick(expanded, tt.expandKept)
-			var gotTags, gotKept []string
-			for _, tag := range tags {
-				gotTags = append(gotTags, tag.String())
-			}
-			for _, k := range kept {
-				gotKept = append(gotKept, k.String())
-			}
-			if !slices.Equal(gotTags, tt.wantTags) {
-				t.Errorf("tags = %q, want %q", gotTags, tt.wantTags)
-			}
-			if !slices.Equal(gotKept, tt.wantKept) {
-				t.Errorf("kept = %q, want %q", gotKept, tt.wantKept)
-			}
-		})
-	}
+	}})
 }
 
 // TestClean runs a whole request against ggcr's registry: the source tags
