@@ -7,6 +7,7 @@ import (
 
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -35,7 +36,7 @@ type manifestOutput struct {
 }
 
 // outputs sets the step outputs, the step summary and the final notice.
-func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cleaned) error {
+func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cleanup.Result) error {
 	mans := make([]manifestOutput, len(as.Manifests))
 	for i, m := range as.Manifests {
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}

@@ -22,39 +22,20 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
+// run is the whole program: read and check every input, assemble the
+// index, publish it, clean up and set the outputs. It returns the exit
+// code.
 func run(ctx context.Context, e env) int {
 	ui := newUI(e)
-	raw, err := inputs.Read(e.getenv, e.args, e.stdout)
-	if errors.Is(err, inputs.ErrHelp) {
-		return exitOK
+	spec, code := ui.readSpec()
+	if spec == nil {
+		return code
 	}
+	kc, err := ui.keychain(spec)
 	if err != nil {
 		ui.fail(err)
 		return exitInput
 	}
-	// Mask before parsing: a malformed registry-auth input still holds
-	// passwords, and parsing is the first thing that could echo it.
-	for _, secret := range inputs.RawSecrets(raw) {
-		ui.mask(secret)
-	}
-	spec, err := inputs.Parse(raw, e.getenv)
-	if err != nil {
-		ui.fail(err)
-		return exitInput
-	}
-
-	kc, err := auth.New(
-		auth.WithGetenv(e.getenv),
-		auth.WithMask(ui.mask), // the keychain masks every secret it reads
-		auth.WithGitHubToken(spec.GitHubToken),
-		auth.WithRegistryAuth(spec.RegistryAuth),
-		auth.WithLogger(ui.logger),
-	)
-	if err != nil {
-		ui.fail(err)
-		return exitInput
-	}
-	ui.explain = kc.Explain
 	asm, err := oci.New(
 		oci.WithKeychain(kc),
 		oci.WithInsecureRegistries(spec.InsecureRegistries),
@@ -70,39 +51,13 @@ func run(ctx context.Context, e env) int {
 		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, fmt.Errorf("timed out after %s (input timeout)", spec.Timeout))
 		defer cancel()
 	}
-	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
-	title := "Resolving sources"
-	if spec.Build != nil {
-		spec.Build.Stage = spec.Push
-		title = "Building layers"
+	as, code := ui.assemble(ctx, asm, spec)
+	if as == nil {
+		return code
 	}
-
-	ui.group(title)
-	as, err := asm.Assemble(ctx, plan)
-	ui.endGroup()
-	if err != nil {
-		return ui.failAssemble(ctx, err, spec)
-	}
-	ui.printAssembly(as)
-
-	var res *oci.Result
-	if spec.Push {
-		ui.group("Publishing")
-		res, err = asm.Publish(ctx, as, spec.Tags)
-		ui.endGroup()
-		if err != nil {
-			ui.fail(withCause(ctx, err))
-			var te *oci.TagError
-			if errors.As(err, &te) && len(te.Moved) > 0 {
-				return exitPartial
-			}
-			return exitFailed
-		}
-	} else {
-		ui.logger.Info("dry run: nothing written (push: false)")
-		if len(spec.Tags) > 0 {
-			ui.logger.Info("would publish", "targets", refsString(spec.Tags))
-		}
+	res, code := ui.publish(ctx, asm, as, spec)
+	if code != exitOK {
+		return code
 	}
 	cleaned := ui.cleanup(ctx, spec, kc, asm, as)
 	if err := ui.outputs(as, res, spec, cleaned); err != nil {
@@ -110,6 +65,91 @@ func run(ctx context.Context, e env) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// readSpec reads and validates every input. A nil spec ends the run with
+// the code: exitOK after --help, exitInput after an invalid input.
+func (u *ui) readSpec() (*inputs.Spec, int) {
+	raw, err := inputs.Read(u.e.getenv, u.e.args, u.e.stdout)
+	if errors.Is(err, inputs.ErrHelp) {
+		return nil, exitOK
+	}
+	if err != nil {
+		u.fail(err)
+		return nil, exitInput
+	}
+	// Mask before parsing: a malformed registry-auth input still holds
+	// passwords, and parsing is the first thing that could echo it.
+	for _, secret := range inputs.RawSecrets(raw) {
+		u.mask(secret)
+	}
+	spec, err := inputs.Parse(raw, u.e.getenv)
+	if err != nil {
+		u.fail(err)
+		return nil, exitInput
+	}
+	return spec, exitOK
+}
+
+// keychain builds the keychain from the spec and the environment, and
+// from then on explains a registry's refusal by the credential's source.
+func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
+	kc, err := auth.New(
+		auth.WithGetenv(u.e.getenv),
+		auth.WithMask(u.mask), // the keychain masks every secret it reads
+		auth.WithGitHubToken(spec.GitHubToken),
+		auth.WithRegistryAuth(spec.RegistryAuth),
+		auth.WithLogger(u.logger),
+	)
+	if err != nil {
+		return nil, err
+	}
+	u.explain = kc.Explain
+	return kc, nil
+}
+
+// assemble reads the sources (or builds the layers) into the index. A nil
+// assembly ends the run with the code.
+func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
+	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
+	title := "Resolving sources"
+	if spec.Build != nil {
+		spec.Build.Stage = spec.Push
+		title = "Building layers"
+	}
+	u.group(title)
+	as, err := asm.Assemble(ctx, plan)
+	u.endGroup()
+	if err != nil {
+		return nil, u.failAssemble(ctx, err, spec)
+	}
+	u.printAssembly(as)
+	return as, exitOK
+}
+
+// publish pushes the index to every target, or in a dry run says what it
+// would push. Its code is exitOK, or how publishing failed: exitPartial
+// when some tags moved and others did not.
+func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, spec *inputs.Spec) (*oci.Result, int) {
+	if !spec.Push {
+		u.logger.Info("dry run: nothing written (push: false)")
+		if len(spec.Tags) > 0 {
+			u.logger.Info("would publish", "targets", refsString(spec.Tags))
+		}
+		return nil, exitOK
+	}
+	u.group("Publishing")
+	res, err := asm.Publish(ctx, as, spec.Tags)
+	u.endGroup()
+	if err != nil {
+		u.fail(withCause(ctx, err))
+		var te *oci.TagError
+		if errors.As(err, &te) && len(te.Moved) > 0 {
+			return nil, exitPartial
+		}
+		return nil, exitFailed
+	}
+	return res, exitOK
 }
 
 // ui is the edge where the GitHub and GitLab protocols live.

@@ -99,13 +99,10 @@ func (b *builder) addDockerAuthConfig(v string) error {
 // to the GitHub Enterprise container registry, and to no other host.
 func (b *builder) addGitHub() error {
 	getenv := b.o.getenv
-	envToken := getenv("GITHUB_TOKEN")
-	b.masker.mask(envToken)
+	b.masker.mask(getenv("GITHUB_TOKEN"))
 	b.masker.mask(b.o.githubToken)
-	token, source := b.o.githubToken, "github-token input"
-	if token == "" {
-		token, source = envToken, "GITHUB_TOKEN"
-	}
+	token, source := gitHubToken(b.o)
+	b.masker.mask(token)
 	if token == "" {
 		return nil
 	}
@@ -118,6 +115,17 @@ func (b *builder) addGitHub() error {
 		b.add(entry{key: key{host: host}, source: source, cfg: cfg})
 	}
 	return nil
+}
+
+// gitHubToken returns the token for GitHub's registries and APIs and its
+// source, for explanations: the github-token input, else GITHUB_TOKEN. This
+// is the one place that falls back, so a token from the environment is
+// never reported as the input.
+func gitHubToken(o options) (token, source string) {
+	if t := strings.TrimSpace(o.githubToken); t != "" {
+		return t, "github-token input"
+	}
+	return strings.TrimSpace(o.getenv("GITHUB_TOKEN")), "GITHUB_TOKEN"
 }
 
 // gitHubRegistries returns ghcr.io and, for GitHub Enterprise Server or

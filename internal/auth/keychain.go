@@ -23,6 +23,8 @@ type Keychain struct {
 	// notes are things worth telling a user whose request was refused, such
 	// as a DOCKER_CONFIG that names a file this container cannot see.
 	notes []string
+	// githubToken is what gitHubToken resolved, for GitHub's REST API.
+	githubToken string
 
 	mu      sync.Mutex
 	helpers map[string]helperResult
@@ -68,14 +70,22 @@ func New(opts ...Option) (*Keychain, error) {
 			return nil, err
 		}
 	}
+	ghToken, _ := gitHubToken(o)
 	return &Keychain{
-		entries: b.entries,
-		masker:  b.masker,
-		logger:  o.logger,
-		notes:   b.notes,
-		helpers: map[string]helperResult{},
+		entries:     b.entries,
+		masker:      b.masker,
+		logger:      o.logger,
+		notes:       b.notes,
+		githubToken: ghToken, // addGitHub masked it
+		helpers:     map[string]helperResult{},
 	}, nil
 }
+
+// GitHubToken returns the token the keychain offers to GitHub's container
+// registries: the github-token input, else GITHUB_TOKEN; "" when there is
+// none. GitHub's REST API (deleting GHCR package versions) takes the same
+// token.
+func (k *Keychain) GitHubToken() string { return k.githubToken }
 
 // Resolve implements authn.Keychain. It matches r.String() ("reg/repo" for a
 // repository, "reg" for a registry) against every entry; the longest match

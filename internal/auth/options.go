@@ -52,7 +52,8 @@ func WithMask(mask func(secret string)) Option {
 
 // WithGitHubToken sets the github-token input. It is offered to ghcr.io and
 // the GitHub Enterprise container host only. Default "": fall back to
-// GITHUB_TOKEN.
+// GITHUB_TOKEN, named as such in Source and Explain; callers pass the input
+// as given and leave that fallback here.
 func WithGitHubToken(token string) Option {
 	return func(o *options) error {
 		o.githubToken = token

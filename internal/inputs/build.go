@@ -52,6 +52,18 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 	if b.Layers, err = layer.ParseSpecs(raw["layers"]); err != nil {
 		fail("layers", "%v", err)
 	}
+	parseConfig(b, raw, fail)
+	parseCompression(b, raw, fail)
+	if b.Created, err = parseCreated(raw["created"], getenv("SOURCE_DATE_EPOCH")); err != nil {
+		fail("created", "%v", err)
+	}
+	parseWorkspace(b, getenv, fail)
+	s.Build = b
+}
+
+// parseConfig reads the inputs that overlay the base's image config.
+func parseConfig(b *oci.Build, raw Raw, fail func(input, format string, a ...any)) {
+	var err error
 	if b.Config.Env, err = layer.ParseEnvLines(raw["env"]); err != nil {
 		fail("env", "%v", err)
 	}
@@ -73,7 +85,11 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 		b.Config.Workdir = w
 	}
 	b.Config.User = strings.TrimSpace(raw["user"])
+}
 
+// parseCompression reads compression and compression-level.
+func parseCompression(b *oci.Build, raw Raw, fail func(input, format string, a ...any)) {
+	var err error
 	if b.Compression, err = layer.ParseCompression(strings.ToLower(strings.TrimSpace(raw["compression"]))); err != nil {
 		fail("compression", "%q is not gzip or zstd", strings.TrimSpace(raw["compression"]))
 	} else if lv := strings.TrimSpace(raw["compression-level"]); lv != "" {
@@ -83,10 +99,12 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 			fail("compression-level", "%v", err)
 		}
 	}
-	if b.Created, err = parseCreated(raw["created"], getenv("SOURCE_DATE_EPOCH")); err != nil {
-		fail("created", "%v", err)
-	}
+}
 
+// parseWorkspace finds the workspace relative layer sources are under
+// (GITHUB_WORKSPACE, else the working directory) and checks every source.
+func parseWorkspace(b *oci.Build, getenv func(string) string, fail func(input, format string, a ...any)) {
+	var err error
 	if b.Workspace = getenv("GITHUB_WORKSPACE"); b.Workspace == "" {
 		if b.Workspace, err = os.Getwd(); err != nil {
 			fail("layers", "cannot find the working directory: %v", err)
@@ -110,7 +128,6 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 			}
 		}
 	}
-	s.Build = b
 }
 
 // parseCreated parses the created input: RFC 3339, Unix seconds or "now".

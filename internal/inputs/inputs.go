@@ -40,8 +40,11 @@ type Spec struct {
 	MediaType          oci.IndexMediaType
 	Push               bool
 	InsecureRegistries []string
-	GitHubToken        string
-	RegistryAuth       []auth.Entry
+	// GitHubToken is the github-token input as given. When it is empty the
+	// keychain falls back to GITHUB_TOKEN (see auth.WithGitHubToken) and
+	// names that source; ask the keychain for the token it settled on.
+	GitHubToken  string
+	RegistryAuth []auth.Entry
 	// Build is layer mode (the base input); nil when joining images.
 	Build *oci.Build
 	// DeleteSourceTags and DeleteTags are cleanup after success.
@@ -50,6 +53,25 @@ type Spec struct {
 	Timeout          time.Duration
 	// Dotenv is the file for GitLab's dotenv report; empty writes none.
 	Dotenv string
+	// GitHubAPI is GitHub's REST API (GITHUB_API_URL, default
+	// https://api.github.com), which deletes GHCR package versions.
+	GitHubAPI string
+	// GitLab is the GitLab CI job's registry and API; nil outside GitLab CI.
+	GitLab *GitLab
+}
+
+// GitLab is what GitLab CI tells a job about its project's registry and
+// REST API, for deleting tags the registry will not delete itself.
+// https://docs.gitlab.com/ci/variables/predefined_variables/
+type GitLab struct {
+	// Registry is CI_REGISTRY, the project's registry host.
+	Registry string
+	// APIURL is CI_API_V4_URL.
+	APIURL string
+	// ProjectID is CI_PROJECT_ID.
+	ProjectID string
+	// JobToken is CI_JOB_TOKEN, a secret.
+	JobToken string
 }
 
 // Raw is every input's text as given, by name.
@@ -104,9 +126,11 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 // DotenvFlag is the command-line-only flag naming the dotenv report file.
 const DotenvFlag = "dotenv"
 
-// Parse validates raw inputs into a Spec. getenv supplies CI variables
-// (GITHUB_TOKEN as the fallback for github-token). Every invalid input is
-// reported, each as an *Error.
+// Parse validates raw inputs into a Spec. getenv supplies the CI
+// variables the program needs (see Spec); the github-token input is kept as
+// given, and its GITHUB_TOKEN fallback is left to the keychain, which names
+// the source in its explanations. Every invalid input is reported, each as
+// an *Error.
 func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	s := &Spec{}
 	var errs []error
@@ -139,6 +163,36 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		fail("media-type", "%q is not oci or docker", mt)
 	}
 
+	layerMode := parseSources(s, raw, getenv, insecure, fail)
+	parseTargets(s, raw, insecure, fail)
+	parseAnnotations(s, raw, fail)
+	if strings.TrimSpace(raw["registry-auth"]) != "" {
+		entries, err := auth.ParseRegistryAuth(raw["registry-auth"])
+		if err != nil {
+			fail("registry-auth", "%v", err)
+		}
+		s.RegistryAuth = entries
+	}
+	parseCleanup(s, raw, layerMode, fail)
+	if t := strings.TrimSpace(raw["timeout"]); t != "" {
+		if s.Timeout, err = time.ParseDuration(t); err != nil || s.Timeout <= 0 {
+			fail("timeout", "%q is not a positive duration such as 90s, 10m or 1h", t)
+		}
+	}
+	if s.Dotenv = strings.TrimSpace(raw[DotenvFlag]); s.Dotenv == "" && getenv("GITLAB_CI") == "true" {
+		s.Dotenv = "oci-assemble.env"
+	}
+	s.GitHubToken = strings.TrimSpace(raw["github-token"])
+	readCI(s, getenv)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// parseSources reads the mode (images joins them, base builds layers) and
+// the images input, and reports whether this is layer mode.
+func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure map[string]bool, fail func(input, format string, a ...any)) bool {
 	images := splitList(raw["images"])
 	layerMode := strings.TrimSpace(raw["base"]) != ""
 	switch {
@@ -170,7 +224,11 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.Images = append(s.Images, r)
 	}
+	return layerMode
+}
 
+// parseTargets reads the tags input: where the index goes.
+func parseTargets(s *Spec, raw Raw, insecure map[string]bool, fail func(input, format string, a ...any)) {
 	tags := splitList(raw["tags"])
 	if len(tags) == 0 && s.Push {
 		fail("tags", "give at least one target (REPOSITORY[:TAG] or oci:PATH[:TAG]), or set push: false for a dry run")
@@ -187,7 +245,11 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.Tags = append(s.Tags, r)
 	}
+}
 
+// parseAnnotations reads the annotations input, one per line; it needs
+// s.MediaType, since a Docker manifest list carries none.
+func parseAnnotations(s *Spec, raw Raw, fail func(input, format string, a ...any)) {
 	for i, line := range strings.Split(raw["annotations"], "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -203,15 +265,13 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	if s.MediaType == oci.DockerManifestList && len(s.Annotations) > 0 {
 		fail("annotations", "a docker manifest list cannot carry annotations; remove them or set media-type: oci")
 	}
+}
 
-	if strings.TrimSpace(raw["registry-auth"]) != "" {
-		entries, err := auth.ParseRegistryAuth(raw["registry-auth"])
-		if err != nil {
-			fail("registry-auth", "%v", err)
-		}
-		s.RegistryAuth = entries
-	}
+// parseCleanup reads delete-source-tags and delete-tags, checking every
+// delete-tags entry now, before anything is written.
+func parseCleanup(s *Spec, raw Raw, layerMode bool, fail func(input, format string, a ...any)) {
 	if v := raw["delete-source-tags"]; strings.TrimSpace(v) != "" {
+		var err error
 		if s.DeleteSourceTags, err = parseBool(v); err != nil {
 			fail("delete-source-tags", "%v", err)
 		}
@@ -226,24 +286,19 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.DeleteTags = append(s.DeleteTags, v)
 	}
-	if t := strings.TrimSpace(raw["timeout"]); t != "" {
-		if s.Timeout, err = time.ParseDuration(t); err != nil || s.Timeout <= 0 {
-			fail("timeout", "%q is not a positive duration such as 90s, 10m or 1h", t)
-		}
-	}
+}
 
-	if s.Dotenv = strings.TrimSpace(raw[DotenvFlag]); s.Dotenv == "" && getenv("GITLAB_CI") == "true" {
-		s.Dotenv = "oci-assemble.env"
+// readCI reads what the CI tells a job about its forge's APIs, which
+// cleanup calls where a registry refuses to delete tags itself.
+func readCI(s *Spec, getenv func(string) string) {
+	// https://docs.github.com/en/actions/reference/workflows-and-actions/variables
+	if s.GitHubAPI = getenv("GITHUB_API_URL"); s.GitHubAPI == "" {
+		s.GitHubAPI = "https://api.github.com"
 	}
-
-	s.GitHubToken = strings.TrimSpace(raw["github-token"])
-	if s.GitHubToken == "" {
-		s.GitHubToken = strings.TrimSpace(getenv("GITHUB_TOKEN"))
+	// https://docs.gitlab.com/ci/variables/predefined_variables/
+	if reg, api := getenv("CI_REGISTRY"), getenv("CI_API_V4_URL"); reg != "" && api != "" {
+		s.GitLab = &GitLab{Registry: reg, APIURL: api, ProjectID: getenv("CI_PROJECT_ID"), JobToken: getenv("CI_JOB_TOKEN")}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return s, nil
 }
 
 // splitList splits on newlines and commas, dropping blanks.

@@ -126,8 +126,63 @@ func TestParseSpec(t *testing.T) {
 	if got := len(s.Annotations); got != 2 {
 		t.Errorf("len(Annotations) = %d, want 2", got)
 	}
-	if s.GitHubToken != "tok" {
-		t.Errorf("GitHubToken = %q, want the GITHUB_TOKEN fallback", s.GitHubToken)
+	// GITHUB_TOKEN is the keychain's fallback, not the input's: the
+	// keychain then names the real source of a refused token.
+	if s.GitHubToken != "" {
+		t.Errorf("GitHubToken = %q, want \"\" (the GITHUB_TOKEN fallback belongs to auth)", s.GitHubToken)
+	}
+}
+
+func TestParseCI(t *testing.T) {
+	t.Parallel()
+	raw := Raw{"images": "reg.example/o/app:a", "push": "false", "github-token": " ght-input "}
+	tests := []struct {
+		name       string
+		vars       map[string]string
+		wantAPI    string
+		wantGitLab *GitLab
+		wantDotenv string
+	}{{
+		name:    "no CI",
+		wantAPI: "https://api.github.com",
+	}, {
+		name:    "GitHub Enterprise",
+		vars:    map[string]string{"GITHUB_API_URL": "https://github.example.com/api/v3", "GITHUB_TOKEN": "ght-env"},
+		wantAPI: "https://github.example.com/api/v3",
+	}, {
+		name: "GitLab",
+		vars: map[string]string{
+			"GITLAB_CI": "true", "CI_REGISTRY": "registry.gitlab.example", "CI_API_V4_URL": "https://gitlab.example/api/v4",
+			"CI_PROJECT_ID": "42", "CI_JOB_TOKEN": "job-secret",
+		},
+		wantAPI:    "https://api.github.com",
+		wantGitLab: &GitLab{Registry: "registry.gitlab.example", APIURL: "https://gitlab.example/api/v4", ProjectID: "42", JobToken: "job-secret"},
+		wantDotenv: "oci-assemble.env",
+	}, {
+		name:    "a registry without its API is not GitLab",
+		vars:    map[string]string{"CI_REGISTRY": "registry.gitlab.example", "CI_JOB_TOKEN": "job-secret"},
+		wantAPI: "https://api.github.com",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Parse(raw, env(tt.vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := s.GitHubAPI, tt.wantAPI; got != want {
+				t.Errorf("GitHubAPI = %q, want %q", got, want)
+			}
+			if got, want := s.GitLab, tt.wantGitLab; (got == nil) != (want == nil) || got != nil && *got != *want {
+				t.Errorf("GitLab = %+v, want %+v", got, want)
+			}
+			if got, want := s.Dotenv, tt.wantDotenv; got != want {
+				t.Errorf("Dotenv = %q, want %q", got, want)
+			}
+			if got, want := s.GitHubToken, "ght-input"; got != want {
+				t.Errorf("GitHubToken = %q, want %q", got, want)
+			}
+		})
 	}
 }
 
