@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // writeDotenv writes the outputs as a GitLab dotenv report: plain
@@ -20,23 +22,10 @@ func writeDotenv(path string, md metadata) error {
 	line("OCI_ASSEMBLE_DIGEST", md.Digest)
 	line("OCI_ASSEMBLE_IMAGE", md.Image)
 	for _, m := range md.Manifests {
-		line("OCI_ASSEMBLE_DIGEST_"+dotenvPlatform(m.Platform), m.Digest)
+		line("OCI_ASSEMBLE_DIGEST_"+platform.EnvName(m.Platform), m.Digest)
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the dotenv report: %w", err)
 	}
 	return nil
-}
-
-// dotenvPlatform turns linux/arm64/v8 into LINUX_ARM64_V8.
-func dotenvPlatform(p string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, p)
 }

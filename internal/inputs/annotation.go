@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 var levels = map[string]oci.Level{
@@ -52,11 +51,11 @@ func ParseAnnotation(line string) ([]oci.Annotation, error) {
 			if !strings.HasSuffix(lvl, "]") {
 				return nil, fmt.Errorf("level %q: unclosed platform filter", lvl)
 			}
-			p, err := parsePlatform(lvl[i+1 : len(lvl)-1])
+			p, err := platform.Parse(strings.TrimSpace(lvl[i+1 : len(lvl)-1]))
 			if err != nil {
 				return nil, fmt.Errorf("level %q: %v", lvl, err)
 			}
-			a.Platform = p
+			a.Platform = &p
 			lvl = lvl[:i]
 		}
 		l, ok := levels[lvl]
@@ -70,25 +69,6 @@ func ParseAnnotation(line string) ([]oci.Annotation, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// parsePlatform parses os/arch[/variant] and requires os and arch.
-func parsePlatform(s string) (*v1.Platform, error) {
-	s = strings.TrimSpace(s)
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return nil, fmt.Errorf("platform %q is not os/arch[/variant]", s)
-	}
-	for _, p := range parts {
-		if p == "" || strings.ContainsAny(p, " \t:[],") {
-			return nil, fmt.Errorf("platform %q is not os/arch[/variant]", s)
-		}
-	}
-	p := &v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
 }
 
 func indexOutsideBrackets(s string, c byte) int {

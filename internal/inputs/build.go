@@ -10,6 +10,7 @@ import (
 
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // layerOnly are the inputs that mean something only in layer mode.
@@ -32,7 +33,7 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 
 	seen := map[string]bool{}
 	for _, v := range splitList(raw["platforms"]) {
-		p, err := parsePlatform(v)
+		p, err := platform.Parse(v)
 		if err != nil {
 			fail("platforms", "%v", err)
 			continue
@@ -42,7 +43,7 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 			continue
 		}
 		seen[p.String()] = true
-		b.Platforms = append(b.Platforms, *p)
+		b.Platforms = append(b.Platforms, p)
 	}
 	if b.Scratch && len(splitList(raw["platforms"])) == 0 {
 		fail("platforms", "base scratch has no platforms of its own; list them, e.g. linux/amd64,linux/arm64")

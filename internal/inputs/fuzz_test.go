@@ -39,28 +39,6 @@ func FuzzSplitList(f *testing.F) {
 	})
 }
 
-func FuzzParsePlatform(f *testing.F) {
-	for _, s := range []string{"linux/amd64", "linux/arm64/v8", "windows/amd64/10.0.17763", "linux", "/amd64", "linux//v7", "linux/arm/v7/x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := parsePlatform(s)
-		if err != nil {
-			return
-		}
-		if p.OS == "" || p.Architecture == "" {
-			t.Fatalf("parsePlatform(%q) = %+v without os or arch", s, p)
-		}
-		back := p.OS + "/" + p.Architecture
-		if p.Variant != "" {
-			back += "/" + p.Variant
-		}
-		if back != strings.TrimSpace(s) {
-			t.Fatalf("parsePlatform(%q) = %q, not the same platform", s, back)
-		}
-	})
-}
-
 func FuzzParseCreated(f *testing.F) {
 	for _, s := range []string{"", "now", "0", "1700000000", "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.5+02:00", "-1", "99999999999999", "1969-12-31T23:59:59Z"} {
 		f.Add(s, "")

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 func TestParseAnnotation(t *testing.T) {
@@ -35,7 +36,10 @@ func TestParseAnnotation(t *testing.T) {
 		{name: "no equals", line: "index:k", wantErr: "no '='"},
 		{name: "empty key", line: "index:=v", wantErr: "empty key"},
 		{name: "unknown level", line: "manifests:k=v", wantErr: "unknown level"},
+		{name: "filter trimmed", line: "manifest[ linux/arm64 ]:k=v", want: []string{"manifest|linux/arm64|k|v"}},
 		{name: "bad platform", line: "manifest[linux]:k=v", wantErr: "not os/arch"},
+		{name: "filter with os.version", line: "manifest[windows/amd64:10.0.17763]:k=v", wantErr: `level "manifest[windows/amd64:10.0.17763]": platform "windows/amd64:10.0.17763" is not os/arch[/variant]`},
+		{name: "filter with inner space", line: "manifest[linux/ arm64]:k=v", wantErr: `platform "linux/ arm64" is not os/arch[/variant]`},
 		{name: "filter on index", line: "index[linux/amd64]:k=v", wantErr: "applies only"},
 		{name: "unclosed filter", line: "manifest[linux/amd64:k=v", wantErr: "brackets"},
 		{name: "filter without level", line: "[linux/amd64]k=v", wantErr: "brackets"},
@@ -57,10 +61,7 @@ func TestParseAnnotation(t *testing.T) {
 			for _, a := range got {
 				p := ""
 				if a.Platform != nil {
-					p = a.Platform.OS + "/" + a.Platform.Architecture
-					if a.Platform.Variant != "" {
-						p += "/" + a.Platform.Variant
-					}
+					p = platform.String(*a.Platform)
 				}
 				s = append(s, strings.Join([]string{a.Level.String(), p, a.Key, a.Value}, "|"))
 			}

@@ -2,6 +2,8 @@ package oci
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // Level is where an annotation is written, as buildx names the levels.
@@ -42,19 +44,9 @@ type Annotation struct {
 	Value    string
 }
 
-// Matches reports whether the annotation applies to an image of platform p.
-// A filter without a variant matches every variant; arm64 and arm64/v8 are
-// the same platform.
+// Matches reports whether the annotation applies to an image of platform p:
+// always without a filter, else as platform.Match selects (a filter without
+// a variant matches every variant; arm64 and arm64/v8 are the same platform).
 func (a Annotation) Matches(p v1.Platform) bool {
-	if a.Platform == nil {
-		return true
-	}
-	f, n := normalize(*a.Platform), normalize(p)
-	if f.OS != n.OS || f.Architecture != n.Architecture {
-		return false
-	}
-	if a.Platform.Variant != "" && f.Variant != n.Variant {
-		return false
-	}
-	return f.OSVersion == "" || f.OSVersion == n.OSVersion
+	return a.Platform == nil || platform.Match(*a.Platform, p)
 }

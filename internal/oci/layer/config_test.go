@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 func TestParseEnvLines(t *testing.T) {
@@ -206,12 +208,12 @@ func TestBuildScratchTwoPlatforms(t *testing.T) {
 				t.Fatal(err)
 			}
 			if cf.OS != p.OS || cf.Architecture != p.Architecture || cf.Variant != p.Variant {
-				t.Errorf("config platform = %s/%s/%s, want %s", cf.OS, cf.Architecture, cf.Variant, platformString(p))
+				t.Errorf("config platform = %s/%s/%s, want %s", cf.OS, cf.Architecture, cf.Variant, platform.String(p))
 			}
 			if got, want := len(cf.History), 2; got != want {
 				t.Fatalf("history entries = %d, want %d", got, want)
 			}
-			if got, want := cf.History[0].CreatedBy, "oci-assemble: COPY dist/"+strings.ReplaceAll(platformString(p), "/", "-")+"/app -> /usr/local/bin/app"; !strings.HasPrefix(got, want) {
+			if got, want := cf.History[0].CreatedBy, "oci-assemble: COPY dist/"+strings.ReplaceAll(platform.String(p), "/", "-")+"/app -> /usr/local/bin/app"; !strings.HasPrefix(got, want) {
 				t.Errorf("history[0] = %q, want it to start with %q", got, want)
 			}
 			m, err := img.Manifest()

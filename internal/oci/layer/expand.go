@@ -14,6 +14,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // Resolved is a Spec expanded for one platform: SRC made absolute with
@@ -101,7 +103,7 @@ func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) 
 		if err := checkSrc(rf, contents); err != nil {
 			where := fmt.Sprintf("SRC %q", src)
 			if src != f.Src {
-				where += fmt.Sprintf(" (from %q for %s)", f.Src, platformString(p))
+				where += fmt.Sprintf(" (from %q for %s)", f.Src, platform.String(p))
 			}
 			return Resolved{}, false, fmt.Errorf("%s: %s %w", name, where, err)
 		}
@@ -171,12 +173,4 @@ func itemName(pos, file int) string {
 		return item
 	}
 	return item + ".files[" + strconv.Itoa(file) + "]"
-}
-
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }

@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"gopkg.in/yaml.v3"
+
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // ErrInput marks errors caused by the user's input: malformed YAML, a bad
@@ -120,9 +123,9 @@ func parseItem(name string, item *yaml.Node) (Spec, error) {
 				return s, err
 			}
 			for j, it := range items {
-				p, err := parsePlatform(it)
+				p, err := platform.Parse(it)
 				if err != nil {
-					return s, fmt.Errorf("%s.platforms[%d]: %w", name, j, err)
+					return s, inputErrorf("%s.platforms[%d]: %v", name, j, err)
 				}
 				s.Platforms = append(s.Platforms, p)
 			}
@@ -198,46 +201,14 @@ func checkDest(dest string) error {
 	return nil
 }
 
-func parsePlatform(s string) (v1.Platform, error) {
-	p, err := v1.ParsePlatform(s)
-	if err != nil {
-		return v1.Platform{}, inputErrorf("platform %q: %v", s, err)
-	}
-	if p.OS == "" || p.Architecture == "" || strings.ContainsAny(s, " \t") || strings.Contains(s, ":") {
-		return v1.Platform{}, inputErrorf("platform %q: want os/arch[/variant]", s)
-	}
-	return *p, nil
-}
-
-// matches reports whether platform p is selected by the spec's filter. A
-// filter without variant matches every variant; arm64 without variant is v8
-// and arm without variant is v7, as in containerd's platform normalisation.
+// matches reports whether platform p is selected by the spec's filter: no
+// filter selects every platform, else p must match one of its platforms as
+// platform.Match selects (a filter without variant matches every variant;
+// arm64 is arm64/v8).
 func (s Spec) matches(p v1.Platform) bool {
-	if len(s.Platforms) == 0 {
-		return true
-	}
-	for _, f := range s.Platforms {
-		if f.OS != p.OS || f.Architecture != p.Architecture {
-			continue
-		}
-		if f.Variant == "" || normVariant(f) == normVariant(p) {
-			return true
-		}
-	}
-	return false
-}
-
-func normVariant(p v1.Platform) string {
-	if p.Variant != "" {
-		return p.Variant
-	}
-	switch p.Architecture {
-	case "arm64":
-		return "v8"
-	case "arm":
-		return "v7"
-	}
-	return ""
+	return len(s.Platforms) == 0 || slices.ContainsFunc(s.Platforms, func(f v1.Platform) bool {
+		return platform.Match(f, p)
+	})
 }
 
 // expandSrc replaces the placeholders of src for platform p.

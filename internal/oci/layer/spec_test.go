@@ -53,6 +53,8 @@ func TestParseSpecs(t *testing.T) {
 		{name: "unknown placeholder", in: "- files: ['dist/{archh}/app:/app']\n", wantErr: "unknown placeholder {archh}"},
 		{name: "placeholder in dest", in: "- files: ['a:/opt/{arch}/app']\n", wantErr: "placeholders are expanded only in SRC"},
 		{name: "bad platform", in: "- files: [a:/b]\n  platforms: [linux]\n", wantErr: "layers[0].platforms[0]"},
+		{name: "platform with os.version", in: "- files: [a:/b]\n  platforms: [linux/amd64, 'windows/amd64:10.0.17763']\n", wantErr: `layers[0].platforms[1]: platform "windows/amd64:10.0.17763" is not os/arch[/variant]`},
+		{name: "platform with empty variant", in: "- files: [a:/b]\n  platforms: [linux/amd64/]\n", wantErr: `layers[0].platforms[0]: platform "linux/amd64/" is not os/arch[/variant]`},
 		{name: "alias", in: "- files: &f [a:/b]\n- files: *f\n", wantErr: "layers[1].files: want a list"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
