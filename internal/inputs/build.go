@@ -38,11 +38,12 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[strin
 			fail("platforms", "%v", err)
 			continue
 		}
-		if k := p.String(); seen[k] {
-			fail("platforms", "%s is listed twice", k)
+		// arm64 and arm64/v8 are one platform, listed twice.
+		if k := platform.Key(p); seen[k] {
+			fail("platforms", "%s is listed twice", platform.String(platform.Normalize(p)))
 			continue
 		}
-		seen[p.String()] = true
+		seen[platform.Key(p)] = true
 		b.Platforms = append(b.Platforms, p)
 	}
 	if b.Scratch && len(splitList(raw["platforms"])) == 0 {

@@ -23,6 +23,7 @@ func TestParsePlatformsInput(t *testing.T) {
 		{name: "os.version", platforms: "windows/amd64:10.0.17763", wantErr: `input platforms: platform "windows/amd64:10.0.17763" is not os/arch[/variant]`},
 		{name: "inner space", platforms: "linux/ amd64", wantErr: `platform "linux/ amd64" is not os/arch[/variant]`},
 		{name: "listed twice", platforms: "linux/amd64,linux/amd64", wantErr: "input platforms: linux/amd64 is listed twice"},
+		{name: "arm64 is arm64/v8", platforms: "linux/arm64,linux/arm64/v8", wantErr: "input platforms: linux/arm64/v8 is listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

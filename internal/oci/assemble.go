@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -261,9 +261,9 @@ next:
 				}
 				continue next
 			}
-			if platformKey(have.platform) == platformKey(m.platform) {
+			if platform.Key(have.platform) == platform.Key(m.platform) {
 				return nil, fmt.Errorf("%w: %s has %s@%s and %s has %s@%s; give each platform once",
-					ErrConflict, have.source, platformString(have.platform), have.digest, m.source, platformString(m.platform), m.digest)
+					ErrConflict, have.source, platform.String(have.platform), have.digest, m.source, platform.String(m.platform), m.digest)
 			}
 		}
 		members = append(members, m)
@@ -349,7 +349,7 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 		}
 		descs, imgs = append(descs, d), append(imgs, m.img)
 		infos = append(infos, Manifest{
-			Platform: platformString(p), Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType,
+			Platform: platform.String(p), Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType,
 			Source: m.source.String(), Attestations: len(m.attestations),
 		})
 	}
@@ -383,37 +383,4 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 	}
 	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
 		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources}, nil
-}
-
-// platformString renders os/arch[/variant][:os.version] as buildx prints it.
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		s += ":" + p.OSVersion
-	}
-	return s
-}
-
-// platformKey identifies a platform for duplicate detection, with the
-// implied variants made explicit (arm64 = arm64/v8, as containerd does).
-func platformKey(p v1.Platform) string {
-	n := normalize(p)
-	feats := slices.Clone(n.OSFeatures)
-	slices.Sort(feats)
-	return strings.Join([]string{n.OS, n.Architecture, n.Variant, n.OSVersion, strings.Join(feats, ",")}, "|")
-}
-
-func normalize(p v1.Platform) v1.Platform {
-	if p.Variant == "" {
-		switch p.Architecture {
-		case "arm64":
-			p.Variant = "v8"
-		case "arm":
-			p.Variant = "v7"
-		}
-	}
-	return p
 }

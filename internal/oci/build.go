@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // Build is layer mode: images made from a base (or scratch) plus layers of
@@ -72,7 +73,7 @@ func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref) (
 		}
 		img, err := layer.Build(pi.img, pi.platform, layers, plans[i].history, b.Config, b.Created)
 		if err != nil {
-			return nil, fmt.Errorf("building %s: %w", platformString(pi.platform), err)
+			return nil, fmt.Errorf("building %s: %w", platform.String(pi.platform), err)
 		}
 		if members[i], err = newMember(src, img, nil); err != nil {
 			return nil, err
@@ -100,14 +101,14 @@ func planLayers(b *Build, bases []platformImage) ([]layerPlan, []*layer.Builder,
 		for _, spec := range b.Layers {
 			r, ok, err := layer.Expand(spec, pi.platform, b.Workspace)
 			if err != nil {
-				return nil, nil, fmt.Errorf("layers for %s: %w", platformString(pi.platform), err)
+				return nil, nil, fmt.Errorf("layers for %s: %w", platform.String(pi.platform), err)
 			}
 			if !ok {
 				continue
 			}
 			bl, err := layer.NewBuilder(r, opts...)
 			if err != nil {
-				return nil, nil, fmt.Errorf("layers for %s: %w", platformString(pi.platform), err)
+				return nil, nil, fmt.Errorf("layers for %s: %w", platform.String(pi.platform), err)
 			}
 			if have, ok := byKey[bl.Key()]; ok {
 				bl = have
@@ -169,7 +170,7 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build) ([]platformImag
 	}
 	var have []string
 	for _, m := range ms {
-		have = append(have, platformString(m.platform))
+		have = append(have, platform.String(m.platform))
 	}
 	if len(b.Platforms) == 0 {
 		out := make([]platformImage, len(ms))
@@ -180,7 +181,7 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build) ([]platformImag
 	}
 	var out []platformImage
 	for _, p := range b.Platforms {
-		i := slices.IndexFunc(ms, func(m *member) bool { return platformMatches(m.platform, p) })
+		i := slices.IndexFunc(ms, func(m *member) bool { return platform.Match(p, m.platform) })
 		switch {
 		case i >= 0:
 			out = append(out, platformImage{platform: ms[i].platform, img: ms[i].img})
@@ -189,18 +190,10 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build) ([]platformImag
 			// distroless) is reused for another platform only when its
 			// layers hold no binaries for it; that is the user's call,
 			// so it is refused rather than guessed.
-			return nil, b.Base, fmt.Errorf("%w %s: it is %s only; platform %s was asked for (give a base index that has it, or scratch)", ErrSource, b.Base, have[0], platformString(p))
+			return nil, b.Base, fmt.Errorf("%w %s: it is %s only; platform %s was asked for (give a base index that has it, or scratch)", ErrSource, b.Base, have[0], platform.String(p))
 		default:
-			return nil, b.Base, fmt.Errorf("%w %s: no %s in the base (it has %s); remove it from platforms or pick another base", ErrSource, b.Base, platformString(p), strings.Join(have, ", "))
+			return nil, b.Base, fmt.Errorf("%w %s: no %s in the base (it has %s); remove it from platforms or pick another base", ErrSource, b.Base, platform.String(p), strings.Join(have, ", "))
 		}
 	}
 	return out, b.Base, nil
-}
-
-// platformMatches reports whether a base platform satisfies a requested
-// one: os and architecture equal, and the variant when one is asked for
-// (arm64 and arm64/v8 are the same platform).
-func platformMatches(have, want v1.Platform) bool {
-	return platformKey(have) == platformKey(want) ||
-		(want.Variant == "" && have.OS == want.OS && have.Architecture == want.Architecture)
 }
