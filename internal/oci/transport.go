@@ -41,6 +41,9 @@ type progressTransport struct {
 	logger *slog.Logger
 	// every is how often a long upload logs how far it got; 0 is 10s.
 	every time.Duration
+	// now reads the clock for durations and throughput; nil is time.Now.
+	// Tests set it so that what is logged does not depend on timing.
+	now func() time.Time
 
 	mu      sync.Mutex
 	uploads map[string]*upload // by upload session path
@@ -93,7 +96,7 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		delete(p.uploads, path)
 		p.mu.Unlock()
 		if up != nil {
-			secs := time.Since(up.start).Seconds()
+			secs := p.clock().Sub(up.start).Seconds()
 			mbps := 0.0
 			if secs > 0 {
 				mbps = float64(up.bytes) / 1e6 / secs
@@ -113,7 +116,7 @@ func (p *progressTransport) tick(req *http.Request, up *upload) {
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	now := time.Now()
+	now := p.clock()
 	if up.said.IsZero() {
 		up.said = up.start
 	}
@@ -134,10 +137,17 @@ func (p *progressTransport) session(path string) *upload {
 	}
 	up, ok := p.uploads[path]
 	if !ok {
-		up = &upload{start: time.Now()}
+		up = &upload{start: p.clock()}
 		p.uploads[path] = up
 	}
 	return up
+}
+
+func (p *progressTransport) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
 }
 
 // repoOf extracts the repository from /v2/<name>/blobs/uploads/...
