@@ -18,7 +18,8 @@ type Request struct {
 	Method string
 	// Host is the host:port the request was sent to.
 	Host string
-	// Path is the URL path, unescaped.
+	// Path is the URL path as it goes on the wire, escaped: a vendor
+	// API's "app%2Fsub" stays apart from "app/sub".
 	Path string
 	// Query is the URL's query.
 	Query url.Values
@@ -151,7 +152,7 @@ func (r *Recorder) start(req *http.Request) (*Request, *http.Request, error) {
 	q := &Request{
 		Method: req.Method,
 		Host:   host,
-		Path:   req.URL.Path,
+		Path:   req.URL.EscapedPath(),
 		Query:  req.URL.Query(),
 		Auth:   req.Header.Get("Authorization") != "",
 	}

@@ -75,6 +75,11 @@ func TestRecorderHandlerRecordsEachRequest(t *testing.T) {
 			want: "PUT /v2/o/app/manifests/1 401",
 		},
 		{
+			name: "escaped path stays escaped", method: http.MethodGet, path: "/orgs/o/packages/container/app%2Fsub/versions",
+			h:    func(http.ResponseWriter, *http.Request) {},
+			want: "GET /orgs/o/packages/container/app%2Fsub/versions 200",
+		},
+		{
 			name: "interim answer then the final one", method: http.MethodPut, path: "/v2/o/app/blobs/uploads/1",
 			h: func(w http.ResponseWriter, _ *http.Request) {
 				w.WriteHeader(http.StatusContinue)
