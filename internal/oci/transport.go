@@ -17,9 +17,10 @@ import (
 var ErrPlainHTTP = errors.New("plain HTTP refused")
 
 // schemeGuard refuses plain-HTTP requests to hosts not listed as insecure.
-// go-containerregistry falls back to HTTP for loopback and RFC 1918 hosts
-// when HTTPS fails; a release pipeline must not send credentials or accept
-// content that way unless it was asked to.
+// For loopback, .local and RFC 1918 hosts name.Registry.Scheme is "http"
+// and transport.Ping tries plain HTTP beside HTTPS, so ggcr would talk
+// plain HTTP to them; a release pipeline must not send credentials or
+// accept content that way unless it was asked to.
 type schemeGuard struct {
 	inner    http.RoundTripper
 	insecure map[string]bool
@@ -34,8 +35,8 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // progressTransport logs one line per blob upload (size and throughput)
 // and per cross-repository mount. It watches requests rather than wrapping
-// layers, because go-containerregistry mounts only layers of its own remote
-// type and a wrapper would defeat that.
+// layers: the writers mount a layer only when it is a
+// *remote.MountableLayer, and a wrapper would hide that.
 type progressTransport struct {
 	inner  http.RoundTripper
 	logger *slog.Logger
@@ -201,10 +202,10 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// pingCache answers go-containerregistry's ping (GET /v2/, sent once for
-// every repository it opens a transport to) from the first answer of
-// each registry: the challenge a registry sends does not change within a
-// run, and a join touches several repositories per registry.
+// pingCache answers the ping (GET /v2/) that transport.NewWithContext
+// sends for every repository it opens a transport to, from the first
+// answer of each registry: the challenge a registry sends does not change
+// within a run, and a join touches several repositories per registry.
 type pingCache struct {
 	inner http.RoundTripper
 	mu    sync.Mutex
@@ -247,7 +248,8 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // response is the answer to req. It names req as its request:
-// go-containerregistry reads the scheme the ping went over from it.
+// transport.Ping takes the scheme the ping went over from
+// http.Response.Request (a redirect may have changed it).
 func (c *cachedPing) response(req *http.Request) *http.Response {
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", c.status, http.StatusText(c.status)),

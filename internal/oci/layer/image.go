@@ -153,9 +153,9 @@ var _ v1.Layer = (*retypedLayer)(nil)
 // MediaType implements v1.Layer.
 func (l *retypedLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
 
-// withMediaType re-describes l. A remote layer stays a *remote.MountableLayer,
-// which is what lets ggcr's writer mount it from the base's repository
-// instead of downloading and uploading it again.
+// withMediaType re-describes l. A remote layer stays a *remote.MountableLayer:
+// that type is what the writers (remote.Write and internal/oci's own) mount
+// from the base's repository instead of downloading and uploading it again.
 func withMediaType(l v1.Layer, mt types.MediaType) v1.Layer {
 	if ml, ok := l.(*remote.MountableLayer); ok {
 		return &remote.MountableLayer{Layer: &retypedLayer{Layer: ml.Layer, mt: mt}, Reference: ml.Reference}

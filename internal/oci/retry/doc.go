@@ -53,8 +53,9 @@
 //     (internal/oci) gets the same level from Transport.Sessions. A layer
 //     that cannot be read a second time (ggcr's stream.Layer) fails its
 //     new session with stream.ErrConsumed and the caller must start over;
-//     the streamed layers of internal/oci/layer can be read again, set
-//     GetBody, and are retried at level 1.
+//     the streamed layers of internal/oci/layer can be read again, so
+//     the request that sends one can be sent again (req.GetBody) and is
+//     retried at level 1.
 //
 // A request that exhausted its retries here therefore fails upward once,
 // not attempts×sessions times.
