@@ -190,8 +190,15 @@ func TestParseCI(t *testing.T) {
 func TestParseReportsEveryBadInput(t *testing.T) {
 	t.Parallel()
 	_, err := Parse(Raw{"images": "", "tags": "", "push": "nope", "media-type": "x", "annotations": "zzz"}, env(nil))
+	if err == nil {
+		t.Fatal("Parse() error = nil, want one error per bad input")
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("Parse() error = %v (%T), want one joining an error per bad input", err, err)
+	}
 	var names []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+	for _, e := range joined.Unwrap() {
 		var ie *Error
 		if !errors.As(e, &ie) {
 			t.Fatalf("%v is not an *Error", e)

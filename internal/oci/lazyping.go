@@ -65,40 +65,48 @@ func isAnonymous(ctx context.Context, auth authn.Authenticator) bool {
 	if auth == authn.Anonymous {
 		return true
 	}
-	// An authenticator that fails here fails again when ggcr asks it: it
-	// counts as a credential, so the real ping goes out and ggcr reports it.
+	// An authenticator that fails here fails again when the push or pull
+	// asks it: it counts as a credential, so the real ping goes out and
+	// the error is reported where the credential is used.
 	cfg, err := authn.Authorization(ctx, auth)
 	return err == nil && cfg != nil && *cfg == (authn.AuthConfig{})
 }
 
-// lazyPing spares registries the keychain has no credential for
-// go-containerregistry's ping.
+// lazyPing spares registries the keychain has no credential for the
+// ping: the GET /v2/ (distribution-spec end-1,
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#endpoints)
+// that transport.NewWithContext sends for each repository to learn the
+// auth scheme before its first request.
 //
-// ggcr opens a transport per repository with GET /v2/ to learn the auth
-// scheme before the first real request; regclient sends no ping and learns
-// the challenge from the first 401. Without a credential the ping can only
-// tell ggcr "open" or "bearer with an anonymous token", so lazyPing answers
-// it with a 200 itself, and when a request then meets a Bearer challenge
-// it builds ggcr's bearer transport from that challenge, with anonymous
-// auth and the challenge's scope, and sends the request again through it.
-// The 401 costs what the ping would have (repositories first read at the
-// same time each meet it, as they each sent a ping before pingCache held
-// an answer). Later pings of that registry are
-// answered with the challenge, so ggcr fetches a token before its first
-// request as after a real ping. A host with a credential gets the real
-// ping (through pingCache): ggcr needs the scheme to send the credential.
+// Token auth needs no ping: a registry answers any request it refuses
+// with 401 and the challenge (RFC 7235 section 3.1; the token flow,
+// https://distribution.github.io/distribution/spec/auth/token/, starts
+// from "attempt to begin a push/pull operation"). Without a credential
+// the ping can only say "open" or "bearer with an anonymous token", so
+// lazyPing answers it with a 200 itself, and when a request then meets a
+// Bearer challenge it builds the token transport from that challenge
+// (transport.NewWithContext with authn.Anonymous and the challenge's
+// scope) and sends the request again through it. The 401 costs what the
+// ping would have (repositories first read at the same time each meet
+// it, as they each sent a ping before pingCache held an answer). Later
+// pings of that registry are answered with the challenge, so a token is
+// fetched before the first request as after a real ping. A host with a
+// credential gets the real ping (through pingCache): its scheme says how
+// the credential is sent.
 //
-// Only the scheme that would be used is answered. For a host listed
-// insecure the HTTPS ping goes out: a plain-HTTP server fails it at TLS
-// level without serving a request, and only then is the HTTP ping answered
-// here; a TLS server answers it, and ggcr uses that answer. Other hosts
-// are HTTPS: their HTTPS ping is answered here, at once, so it wins ggcr's
-// race against the HTTP one it starts for loopback and private addresses.
+// Only the scheme that would be used is answered. transport.Ping tries
+// HTTPS and, for a name that allows it (name.Insecure, or a loopback or
+// private address by name.Registry.Scheme), plain HTTP too, and takes an
+// answer from either. For a host listed insecure the HTTPS ping goes out:
+// a plain-HTTP server fails it at TLS level without serving a request,
+// and only then is the HTTP ping answered here; a TLS server answers it,
+// and that answer is used. Other hosts are HTTPS: their HTTPS ping is
+// answered here, at once, so it is the answer taken.
 //
 // It sits above the retry transport rather than beside pingCache below
 // it, so that the token requests and the request sent again are retried
 // like any other, and so that Assembler.Transport, the chain below, keeps
-// ggcr's ping for callers resolving credentials with their own keychain.
+// the real ping for callers resolving credentials with their own keychain.
 type lazyPing struct {
 	inner     http.RoundTripper // the retrying chain; never this one
 	creds     *credentialLog
@@ -113,10 +121,10 @@ type lazyPing struct {
 }
 
 // lazyBearer is the token transport of one repository. One per host
-// would do, since ggcr's bearer transport adds the scope of each 401 it
-// meets; but repositories first read at the same time each meet the
-// challenge anyway, and on a shared transport would each meet it a second
-// time for their own scope.
+// would do, since the transport transport.NewWithContext returns asks for
+// a new token with the scope of each 401 it meets; but repositories first
+// read at the same time each meet the challenge anyway, and on a shared
+// transport would each meet it a second time for their own scope.
 type lazyBearer struct {
 	mu sync.Mutex // held while the first token is fetched
 	rt http.RoundTripper
@@ -164,7 +172,8 @@ func (p *lazyPing) RoundTrip(req *http.Request) (*http.Response, error) {
 		rt := b.rt
 		b.mu.Unlock()
 		if rt != nil {
-			// ggcr's bearer transport sets headers on the request it sends.
+			// The token transport sets Authorization on the request it is
+			// given; a RoundTripper must not modify its caller's request.
 			return rt.RoundTrip(req.Clone(req.Context()))
 		}
 	}
@@ -182,8 +191,8 @@ func (p *lazyPing) RoundTrip(req *http.Request) (*http.Response, error) {
 	return p.upgrade(req, resp, site, repo)
 }
 
-// ping answers go-containerregistry's GET /v2/ for a host without
-// credentials, or sends it on.
+// ping answers the ping (GET /v2/) for a host without credentials, or
+// sends it on.
 func (p *lazyPing) ping(req *http.Request, host string) (*http.Response, error) {
 	if !p.creds.anonymousOnly(host) {
 		return p.inner.RoundTrip(req)
@@ -237,7 +246,8 @@ func (p *lazyPing) upgrade(req *http.Request, resp *http.Response, site, repo st
 		return resp, nil
 	}
 	from := &challengeFrom{scheme: req.URL.Scheme, c: c, inner: p.inner}
-	// ggcr's own ping parses the challenge, from the 401 at hand.
+	// transport.Ping parses the challenge (RFC 7235 section 4.1), here
+	// from the 401 at hand.
 	ch, err := transport.Ping(req.Context(), reg, from)
 	if err != nil || !strings.EqualFold(ch.Scheme, "bearer") {
 		return resp, nil
@@ -252,7 +262,8 @@ func (p *lazyPing) upgrade(req *http.Request, resp *http.Response, site, repo st
 	p.mu.Unlock()
 	b.mu.Lock()
 	if b.rt == nil {
-		// The user agent ggcr would set; without one it sets its own.
+		// The run's User-Agent, as on every other request; without
+		// transport.NewUserAgent the token requests would carry ggcr's.
 		rt, err := transport.NewWithContext(req.Context(), reg, authn.Anonymous,
 			transport.NewUserAgent(from, p.userAgent), strings.Fields(ch.Parameters["scope"]))
 		if err != nil {
@@ -281,15 +292,15 @@ func (p *lazyPing) upgrade(req *http.Request, resp *http.Response, site, repo st
 	return rt.RoundTrip(again)
 }
 
-// maxChallengeBody bounds what is kept of a 401's body; ggcr reads no
-// more than 64 KiB of an error either.
+// maxChallengeBody bounds what is kept of a 401's body. An error document
+// (distribution-spec "Error Codes") is a few hundred bytes.
 const maxChallengeBody = 64 << 10
 
 // challengeFrom is what the bearer transport built on a 401 sends
 // through: it answers the ping with that 401, over the scheme the 401
-// came by (ggcr races HTTPS and HTTP; the other fails), and sends
-// everything else, token requests included, below lazyPing: a token realm
-// may be on the registry's own host, even under /v2/.
+// came by (transport.Ping may try HTTPS and HTTP; the other fails), and
+// sends everything else, token requests included, below lazyPing: a
+// token realm may be on the registry's own host, even under /v2/.
 type challengeFrom struct {
 	scheme string
 	c      *cachedPing

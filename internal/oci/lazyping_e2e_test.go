@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -16,43 +15,15 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// wire records every response the network gave, by host.
-type wire struct {
-	inner http.RoundTripper
-	mu    sync.Mutex
-	seen  map[string][]served
+// onHost counts the requests rec recorded to host that the network
+// answered and that match. Round trips that failed are left out: an
+// HTTPS attempt at a plain-HTTP registry fails its TLS handshake before
+// the registry sees a request.
+func onHost(rec *registrytest.Recorder, host string, match func(registrytest.Request) bool) int {
+	return rec.CountFunc(func(q registrytest.Request) bool { return q.Host == host && q.Err == nil && match(q) })
 }
 
-func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
-	auth := req.Header.Get("Authorization") != ""
-	resp, err := w.inner.RoundTrip(req)
-	if err == nil {
-		w.mu.Lock()
-		w.seen[req.URL.Host] = append(w.seen[req.URL.Host], served{req.Method, req.URL.Path, resp.StatusCode, auth})
-		w.mu.Unlock()
-	}
-	return resp, err
-}
-
-func (w *wire) count(host string, match func(served) bool) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, s := range w.seen[host] {
-		if match(s) {
-			n++
-		}
-	}
-	return n
-}
-
-func (w *wire) reset() {
-	w.mu.Lock()
-	w.seen = map[string][]served{}
-	w.mu.Unlock()
-}
-
-func is401(s served) bool { return s.status == http.StatusUnauthorized }
+func is401(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized }
 
 // TestAnonymousReadsOfDistribution reads from distribution registries
 // without credentials: open ones, and token-auth ones granting anonymous
@@ -108,7 +79,7 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 				want = append(want, mustDigest(t, img))
 			}
 
-			w := &wire{inner: http.DefaultTransport, seen: map[string][]served{}}
+			w := registrytest.NewRecorder(registrytest.WithNext(http.DefaultTransport))
 			tokens := func() int {
 				if ts == nil {
 					return 0
@@ -137,10 +108,10 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 					t.Errorf("read %s = %s, want %s", ref, got, want[i])
 				}
 			}
-			pings := w.count(src.Host, isPing)
-			challenges := w.count(src.Host, is401)
+			pings := onHost(w, src.Host, isPing)
+			challenges := onHost(w, src.Host, is401)
 			got := tokens() - before
-			t.Logf("reads: %d pings, %d 401s, %d token requests, %d requests in all", pings, challenges, got, w.count(src.Host, func(served) bool { return true }))
+			t.Logf("reads: %d pings, %d 401s, %d token requests, %d requests in all", pings, challenges, got, onHost(w, src.Host, func(registrytest.Request) bool { return true }))
 			if pings != 0 {
 				t.Errorf("%d pings, want none", pings)
 			}
@@ -156,7 +127,7 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			}
 
 			// A join, sources read concurrently, by a new Assembler.
-			w.reset()
+			w.Reset()
 			ctx := context.Background()
 			target, err := ParseRef(dst.Host+"/rel/app:1", name.Insecure)
 			if err != nil {
@@ -170,15 +141,15 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			if _, err := j.Publish(ctx, as, []Ref{target}); err != nil {
 				t.Fatalf("Publish: %v", err)
 			}
-			t.Logf("join: %d 401s on the source", w.count(src.Host, is401))
+			t.Logf("join: %d 401s on the source", onHost(w, src.Host, is401))
 			for _, host := range []string{src.Host, dst.Host} {
-				if got := w.count(host, isPing); got != 0 {
+				if got := onHost(w, host, isPing); got != 0 {
 					t.Errorf("%d pings to %s, want none", got, host)
 				}
 			}
 			// Each source repository can meet the challenge once, when
 			// both are first read at the same time.
-			if got := w.count(src.Host, is401); got > len(refs) || tt.token != (got > 0) {
+			if got := onHost(w, src.Host, is401); got > len(refs) || tt.token != (got > 0) {
 				t.Errorf("%d 401s on the source, want 1 to %d for token auth, else none", got, len(refs))
 			}
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -22,60 +21,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// served is one request a test registry answered.
-type served struct {
-	method, path string
-	status       int
-	auth         bool // it carried an Authorization header
-}
-
-// counter records every request its handler answers.
-type counter struct {
-	next http.Handler
-	mu   sync.Mutex
-	seen []served
-}
-
-func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	c.next.ServeHTTP(sw, r)
-	c.mu.Lock()
-	c.seen = append(c.seen, served{r.Method, r.URL.Path, sw.status, r.Header.Get("Authorization") != ""})
-	c.mu.Unlock()
-}
-
-// count returns how many answered requests match.
-func (c *counter) count(match func(served) bool) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, s := range c.seen {
-		if match(s) {
-			n++
-		}
-	}
-	return n
-}
-
-func (c *counter) all() []served {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]served(nil), c.seen...)
-}
-
-func isPing(s served) bool { return s.method == http.MethodGet && s.path == "/v2/" }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
+func isPing(q registrytest.Request) bool { return q.Method == http.MethodGet && q.Path == "/v2/" }
 
 // staticKeychain gives every registry the same credential.
 type staticKeychain struct{ cfg authn.AuthConfig }
@@ -84,10 +34,10 @@ func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
 	return authn.FromConfig(k.cfg), nil
 }
 
-// testRegistry is ggcr's in-memory registry behind a counter, over plain
+// testRegistry is ggcr's in-memory registry behind a recorder, over plain
 // HTTP or TLS, with what Assembler options reach it.
 type testRegistry struct {
-	*counter
+	*registrytest.Recorder
 	host string
 	opts []Option    // transport and insecure-registries
 	name name.Option // for references, as the inputs parse them
@@ -100,8 +50,9 @@ func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Han
 	if wrap != nil {
 		h = wrap(h)
 	}
-	c := &counter{next: h}
-	r := &testRegistry{counter: c}
+	rec := registrytest.NewRecorder()
+	c := rec.Handler(h)
+	r := &testRegistry{Recorder: rec}
 	if useTLS {
 		srv := httptest.NewTLSServer(c)
 		t.Cleanup(srv.Close)
@@ -119,7 +70,7 @@ func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Han
 	return r
 }
 
-// seed pushes a random image to repo:1 behind the counter's back.
+// seed pushes a random image to repo:1 behind the recorder's back.
 func (r *testRegistry) seed(t *testing.T, repo string) (Ref, v1.Hash) {
 	t.Helper()
 	img := randomImage(t, "amd64")
@@ -134,9 +85,7 @@ func (r *testRegistry) seed(t *testing.T, repo string) (Ref, v1.Hash) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.mu.Lock()
-	r.seen = nil
-	r.mu.Unlock()
+	r.Reset()
 	return ref, d
 }
 
@@ -205,11 +154,11 @@ func TestAnonymousReadsSendNoPing(t *testing.T) {
 			if got := readThrough(t, a, srcB); got != wantB {
 				t.Errorf("read %s = %s, want %s", srcB, got, wantB)
 			}
-			if got := reg.count(isPing); got != 0 {
-				t.Errorf("%d pings, want none: %v", got, reg.all())
+			if got := reg.CountFunc(isPing); got != 0 {
+				t.Errorf("%d pings, want none: %v", got, reg.Requests())
 			}
-			if got := reg.count(func(s served) bool { return s.status != http.StatusOK }); got != 0 {
-				t.Errorf("%d requests not answered 200: %v", got, reg.all())
+			if got := reg.CountFunc(func(q registrytest.Request) bool { return q.Status != http.StatusOK }); got != 0 {
+				t.Errorf("%d requests not answered 200: %v", got, reg.Requests())
 			}
 		})
 	}
@@ -227,11 +176,11 @@ func TestCredentialedHostPingsOnce(t *testing.T) {
 	}
 	readThrough(t, a, srcA)
 	readThrough(t, a, srcB)
-	if got := reg.count(isPing); got != 1 {
-		t.Errorf("%d pings, want 1: %v", got, reg.all())
+	if got := reg.CountFunc(isPing); got != 1 {
+		t.Errorf("%d pings, want 1: %v", got, reg.Requests())
 	}
-	if got := reg.count(func(s served) bool { return !isPing(s) && !s.auth }); got != 0 {
-		t.Errorf("%d requests without the credential: %v", got, reg.all())
+	if got := reg.CountFunc(func(q registrytest.Request) bool { return !isPing(q) && !q.Auth }); got != 0 {
+		t.Errorf("%d requests without the credential: %v", got, reg.Requests())
 	}
 }
 
@@ -274,8 +223,8 @@ func TestNonBearer401IsTheAnswer(t *testing.T) {
 			if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("Resolve() error = %v, want a 401 *transport.Error", err)
 			}
-			if got, want := reg.count(func(served) bool { return true }), 1; got != want {
-				t.Errorf("%d requests, want %d (the read, refused): %v", got, want, reg.all())
+			if got, want := reg.CountFunc(func(registrytest.Request) bool { return true }), 1; got != want {
+				t.Errorf("%d requests, want %d (the read, refused): %v", got, want, reg.Requests())
 			}
 		})
 	}
@@ -327,14 +276,14 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	}
 	// The first read meets the challenge where a ping would have; the
 	// second repository's ping is answered with it.
-	if got := reg.count(isPing); got != 0 {
-		t.Errorf("%d pings, want none: %v", got, reg.all())
+	if got := reg.CountFunc(isPing); got != 0 {
+		t.Errorf("%d pings, want none: %v", got, reg.Requests())
 	}
-	if got := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized }); got != 1 {
-		t.Errorf("%d 401s, want 1: %v", got, reg.all())
+	if got := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized }); got != 1 {
+		t.Errorf("%d 401s, want 1: %v", got, reg.Requests())
 	}
-	if got := reg.count(func(s served) bool { return s.path == "/v2/auth" }); got != 2 {
-		t.Errorf("%d token requests, want 2 (one per repository): %v", got, reg.all())
+	if got := reg.CountFunc(func(q registrytest.Request) bool { return q.Path == "/v2/auth" }); got != 2 {
+		t.Errorf("%d token requests, want 2 (one per repository): %v", got, reg.Requests())
 	}
 
 	// A push that is the first contact with the registry: it meets the
@@ -352,12 +301,12 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n401 := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized })
+	n401 := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized })
 	if _, err := pusher.Publish(ctx, as, []Ref{dst}); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	if got := reg.count(func(s served) bool { return s.status == http.StatusUnauthorized }) - n401; got < 1 {
-		t.Errorf("the push met %d challenges, want at least 1: %v", got, reg.all())
+	if got := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized }) - n401; got < 1 {
+		t.Errorf("the push met %d challenges, want at least 1: %v", got, reg.Requests())
 	}
 	idx, err := remote.Index(dst.Reference(), reg.push...)
 	if err != nil {
@@ -424,9 +373,7 @@ func TestChallengeSendsTheBodyAgain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			reg.mu.Lock()
-			reg.seen = nil
-			reg.mu.Unlock()
+			reg.Reset()
 			a, err := New(reg.opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -457,10 +404,10 @@ func TestChallengeSendsTheBodyAgain(t *testing.T) {
 			}
 			resp.Body.Close()
 			if resp.StatusCode != tt.want {
-				t.Errorf("PUT answered %d, want %d: %v", resp.StatusCode, tt.want, reg.all())
+				t.Errorf("PUT answered %d, want %d: %v", resp.StatusCode, tt.want, reg.Requests())
 			}
-			if got := reg.count(isPing); got != 0 {
-				t.Errorf("%d pings, want none: %v", got, reg.all())
+			if got := reg.CountFunc(isPing); got != 0 {
+				t.Errorf("%d pings, want none: %v", got, reg.Requests())
 			}
 			_, err = remote.Head(src.Repo.Tag("2"), reg.push...)
 			if got := err == nil; got != tt.rewindable {

@@ -8,9 +8,13 @@ import (
 )
 
 // mountIndex is an index whose images' blobs are mounted from another
-// repository of the target's registry, which has just received them.
-// The bytes are unchanged: a registry that refuses the mount gets them
-// uploaded from the original source as before.
+// repository of the target's registry, which has just received them:
+// each layer becomes a *remote.MountableLayer naming that repository,
+// the type the writer mounts from (repoWriter.mountSource). The bytes are
+// unchanged: a registry that refuses the mount (distribution-spec
+// "Mounting a blob from another repository",
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#mounting-a-blob-from-another-repository)
+// gets them uploaded from the original source as before.
 type mountIndex struct {
 	imageIndex
 	from name.Repository

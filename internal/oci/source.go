@@ -158,10 +158,11 @@ func resolveLayout(src Ref) (Taggable, error) {
 }
 
 // cachedConfigImage serves a registry image's config layer from the
-// config already read to learn its platform. go-containerregistry's own
-// config layer of a remote image downloads the blob again to copy it to
-// another registry; this one still mounts it within the source's
-// registry (it is a MountableLayer) and uploads it from memory elsewhere.
+// config already read to learn its platform. The config layer of a
+// remote.Image reads the blob from the source again when it is copied to
+// another registry; this one is still mounted within the source's
+// registry (it is a *remote.MountableLayer) and is uploaded from memory
+// elsewhere.
 type cachedConfigImage struct {
 	v1.Image
 	repo name.Repository

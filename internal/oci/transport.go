@@ -17,9 +17,10 @@ import (
 var ErrPlainHTTP = errors.New("plain HTTP refused")
 
 // schemeGuard refuses plain-HTTP requests to hosts not listed as insecure.
-// go-containerregistry falls back to HTTP for loopback and RFC 1918 hosts
-// when HTTPS fails; a release pipeline must not send credentials or accept
-// content that way unless it was asked to.
+// For loopback, .local and RFC 1918 hosts name.Registry.Scheme is "http"
+// and transport.Ping tries plain HTTP beside HTTPS, so ggcr would talk
+// plain HTTP to them; a release pipeline must not send credentials or
+// accept content that way unless it was asked to.
 type schemeGuard struct {
 	inner    http.RoundTripper
 	insecure map[string]bool
@@ -34,13 +35,16 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // progressTransport logs one line per blob upload (size and throughput)
 // and per cross-repository mount. It watches requests rather than wrapping
-// layers, because go-containerregistry mounts only layers of its own remote
-// type and a wrapper would defeat that.
+// layers: the writers mount a layer only when it is a
+// *remote.MountableLayer, and a wrapper would hide that.
 type progressTransport struct {
 	inner  http.RoundTripper
 	logger *slog.Logger
 	// every is how often a long upload logs how far it got; 0 is 10s.
 	every time.Duration
+	// now reads the clock for durations and throughput; nil is time.Now.
+	// Tests set it so that what is logged does not depend on timing.
+	now func() time.Time
 
 	mu      sync.Mutex
 	uploads map[string]*upload // by upload session path
@@ -93,7 +97,7 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		delete(p.uploads, path)
 		p.mu.Unlock()
 		if up != nil {
-			secs := time.Since(up.start).Seconds()
+			secs := p.clock().Sub(up.start).Seconds()
 			mbps := 0.0
 			if secs > 0 {
 				mbps = float64(up.bytes) / 1e6 / secs
@@ -113,7 +117,7 @@ func (p *progressTransport) tick(req *http.Request, up *upload) {
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	now := time.Now()
+	now := p.clock()
 	if up.said.IsZero() {
 		up.said = up.start
 	}
@@ -134,10 +138,17 @@ func (p *progressTransport) session(path string) *upload {
 	}
 	up, ok := p.uploads[path]
 	if !ok {
-		up = &upload{start: time.Now()}
+		up = &upload{start: p.clock()}
 		p.uploads[path] = up
 	}
 	return up
+}
+
+func (p *progressTransport) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
 }
 
 // repoOf extracts the repository from /v2/<name>/blobs/uploads/...
@@ -191,10 +202,10 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// pingCache answers go-containerregistry's ping (GET /v2/, sent once for
-// every repository it opens a transport to) from the first answer of
-// each registry: the challenge a registry sends does not change within a
-// run, and a join touches several repositories per registry.
+// pingCache answers the ping (GET /v2/) that transport.NewWithContext
+// sends for every repository it opens a transport to, from the first
+// answer of each registry: the challenge a registry sends does not change
+// within a run, and a join touches several repositories per registry.
 type pingCache struct {
 	inner http.RoundTripper
 	mu    sync.Mutex
@@ -237,7 +248,8 @@ func (p *pingCache) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // response is the answer to req. It names req as its request:
-// go-containerregistry reads the scheme the ping went over from it.
+// transport.Ping takes the scheme the ping went over from
+// http.Response.Request (a redirect may have changed it).
 func (c *cachedPing) response(req *http.Request) *http.Response {
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", c.status, http.StatusText(c.status)),

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // recorder is an in-memory registry that records each request as
@@ -25,37 +27,34 @@ type recorder struct {
 	host         string
 	refuseMounts bool
 
-	mu   sync.Mutex
-	seen []string
+	mu   sync.Mutex // guards refuseMounts
+	seen *registrytest.Recorder
 }
 
 func newRecorder(t *testing.T) *recorder {
 	t.Helper()
-	r := &recorder{}
+	r := &recorder{seen: registrytest.NewRecorder()}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		kind := requestKind(req)
+	srv := httptest.NewServer(r.seen.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
-		r.seen = append(r.seen, req.Method+" "+kind)
 		refuse := r.refuseMounts
 		r.mu.Unlock()
-		if refuse && kind == "mount" && req.URL.Query().Get("from") != repoOf(req.URL.Path) {
+		if refuse && requestKind(req.URL.Path, req.URL.Query()) == "mount" && req.URL.Query().Get("from") != repoOf(req.URL.Path) {
 			http.Error(w, `{"details":"invalid repository name"}`, http.StatusBadRequest)
 			return
 		}
 		reg.ServeHTTP(w, req)
-	}))
+	})))
 	t.Cleanup(srv.Close)
 	r.host = strings.TrimPrefix(srv.URL, "http://")
 	return r
 }
 
-func requestKind(req *http.Request) string {
-	p := req.URL.Path
+func requestKind(p string, query url.Values) string {
 	switch {
 	case p == "/v2/":
 		return "ping"
-	case strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "":
+	case strings.Contains(p, "/blobs/uploads/") && query.Get("mount") != "":
 		return "mount"
 	case strings.Contains(p, "/blobs/uploads/"):
 		return "upload"
@@ -68,10 +67,10 @@ func requestKind(req *http.Request) string {
 }
 
 func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.seen
-	r.seen = nil
+	var out []string
+	for _, q := range r.seen.Take() {
+		out = append(out, q.Method+" "+requestKind(q.Path, q.Query))
+	}
 	return out
 }
 

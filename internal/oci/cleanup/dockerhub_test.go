@@ -145,7 +145,7 @@ func TestDockerHub(t *testing.T) {
 
 			res := d.Delete(context.Background(), p.tmpTags, p.protected())
 
-			if n := rec.count(http.MethodDelete, "/v2/me/app/") + rec.count(http.MethodPut, "/v2/") + rec.count(http.MethodPost, "/v2/me/"); n != 0 {
+			if n := rec.Count(http.MethodDelete, "/v2/me/app/") + rec.Count(http.MethodPut, "/v2/") + rec.Count(http.MethodPost, "/v2/me/"); n != 0 {
 				t.Errorf("registry writes = %d, want 0: Hub tags go through the Hub API", n)
 			}
 			hub.mu.Lock()

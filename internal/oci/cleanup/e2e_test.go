@@ -56,8 +56,8 @@ func TestDeleteOnDistribution(t *testing.T) {
 			assertIndexIntact(t, reg, repo, p)
 			assertNoProtectedDeleted(t, rec, p.protected())
 
-			tombs := rec.tombstonesPut(t)
-			deleted := rec.digestDeletes()
+			tombs := tombstonesPut(t, rec)
+			deleted := digestDeletes(rec)
 			if tc.wantTombstone {
 				if got, want := len(tombs), len(p.tmpTags); got != want {
 					t.Errorf("tombstones pushed = %d, want %d", got, want)
@@ -76,16 +76,16 @@ func TestDeleteOnDistribution(t *testing.T) {
 					}
 				}
 			} else {
-				if got := rec.count(http.MethodPut, "/manifests/"); got != 0 {
+				if got := rec.Count(http.MethodPut, "/manifests/"); got != 0 {
 					t.Errorf("manifest PUTs = %d, want 0 (no tombstone on a registry that deletes tags)", got)
 				}
-				if got := rec.count(http.MethodPost, "/blobs/uploads/"); got != 0 {
+				if got := rec.Count(http.MethodPost, "/blobs/uploads/"); got != 0 {
 					t.Errorf("blob uploads = %d, want 0", got)
 				}
 				if len(deleted) != 0 {
 					t.Errorf("deletes by digest = %v, want none", deleted)
 				}
-				if got, want := rec.count(http.MethodDelete, "/manifests/tmp-"), len(p.tmpTags); got != want {
+				if got, want := rec.Count(http.MethodDelete, "/manifests/tmp-"), len(p.tmpTags); got != want {
 					t.Errorf("tag DELETEs = %d, want %d", got, want)
 				}
 			}
@@ -142,7 +142,7 @@ func TestProtectedTagDeletedAtTagLevel(t *testing.T) {
 			if m := reg.GetManifest(t, "prot/app", p.children[0].String()); m.Digest != p.children[0].String() {
 				t.Errorf("child digest = %s, want %s", m.Digest, p.children[0])
 			}
-			for dg := range rec.tombstonesPut(t) {
+			for dg := range tombstonesPut(t, rec) {
 				if protected[mustHash(t, dg)] {
 					t.Errorf("tombstone %s is protected", dg)
 				}
@@ -188,11 +188,11 @@ func TestExpandGlobPagination(t *testing.T) {
 	if len(kept) != 1 || !strings.Contains(kept[0].Reason, "digest reference is never deleted") {
 		t.Errorf("Expand() kept = %v, want the digest entry", kept)
 	}
-	if got := rec.count(http.MethodGet, "/tags/list"); got < 3 {
+	if got := rec.Count(http.MethodGet, "/tags/list"); got < 3 {
 		t.Errorf("tag list requests = %d, want >= 3 (6 tags at 2 per page, listed once)", got)
 	}
-	if rec.writes() != 0 {
-		t.Errorf("Expand wrote %d times, want 0", rec.writes())
+	if writes(rec) != 0 {
+		t.Errorf("Expand wrote %d times, want 0", writes(rec))
 	}
 }
 
@@ -219,7 +219,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if len(res.Deleted) != 0 || len(res.Kept) != 0 {
 		t.Errorf("Deleted = %v, Kept = %v, want none", res.Deleted, res.Kept)
 	}
-	if n := rec.writes(); n != 0 {
+	if n := writes(rec); n != 0 {
 		t.Errorf("dry run sent %d writing requests, want 0", n)
 	}
 	if got := reg.Tags(t, "dry/app"); !slices.Equal(got, tagsBefore) {

@@ -275,7 +275,7 @@ func TestGHCR(t *testing.T) {
 				if status != http.StatusNotFound {
 					t.Errorf("temp tag: status %d, want 404", status)
 				}
-				tombs := rec.tombstonesPut(t)
+				tombs := tombstonesPut(t, rec)
 				if len(tombs) != 1 {
 					t.Fatalf("tombstones pushed = %v, want 1", tombs)
 				}
@@ -302,7 +302,7 @@ func TestGHCR(t *testing.T) {
 				if len(gh.hit()) != 0 {
 					t.Errorf("GitHub API hits = %v, want none", gh.hit())
 				}
-				if n := rec.count(http.MethodPut, "/manifests/"); n != 0 {
+				if n := rec.Count(http.MethodPut, "/manifests/"); n != 0 {
 					t.Errorf("manifest PUTs = %d, want 0 (no tombstone without a token)", n)
 				}
 			}

@@ -166,7 +166,7 @@ func TestGitLab(t *testing.T) {
 			res := d.Delete(context.Background(), p.tmpTags[:1], p.protected())
 
 			assertNoProtectedDeleted(t, rec, p.protected())
-			if n := rec.count(http.MethodPut, "/manifests/"); n != 0 {
+			if n := rec.Count(http.MethodPut, "/manifests/"); n != 0 {
 				t.Errorf("manifest PUTs = %d, want 0: GitLab needs no tombstone", n)
 			}
 			if status, _ := reg.get(t, "group/proj/app", p.children[0].String()); status != http.StatusOK {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -20,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // published is a two-platform index whose children were pushed first under
@@ -79,77 +80,36 @@ func publish(t *testing.T, host, repoPath string) published {
 	return p
 }
 
-// request is one request seen by recorder.
-type request struct {
-	method, path string
-	body         []byte // manifest PUTs only
-}
-
-// recorder is a RoundTripper that remembers every request.
-type recorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	reqs []request
-}
-
-func newRecorder() *recorder { return &recorder{next: remote.DefaultTransport} }
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := request{method: req.Method, path: req.URL.EscapedPath()}
-	if req.Method == http.MethodPut && strings.Contains(rec.path, "/manifests/") && req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		req = req.Clone(req.Context())
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		rec.body = b
-	}
-	r.mu.Lock()
-	r.reqs = append(r.reqs, rec)
-	r.mu.Unlock()
-	return r.next.RoundTrip(req)
-}
-
-func (r *recorder) all() []request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]request(nil), r.reqs...)
-}
-
-// count counts requests with method whose path contains part.
-func (r *recorder) count(method, part string) int {
-	n := 0
-	for _, q := range r.all() {
-		if q.method == method && strings.Contains(q.path, part) {
-			n++
-		}
-	}
-	return n
+// newRecorder records what the code under test sends, manifest PUT
+// bodies included, through remote.DefaultTransport.
+func newRecorder() *registrytest.Recorder {
+	return registrytest.NewRecorder(
+		registrytest.WithNext(remote.DefaultTransport),
+		registrytest.WithBodies(func(req *http.Request) bool {
+			return req.Method == http.MethodPut && strings.Contains(req.URL.EscapedPath(), "/manifests/")
+		}),
+	)
 }
 
 // writes counts every request that could change a registry.
-func (r *recorder) writes() int {
-	n := 0
-	for _, q := range r.all() {
-		switch q.method {
+func writes(rec *registrytest.Recorder) int {
+	return rec.CountFunc(func(q registrytest.Request) bool {
+		switch q.Method {
 		case http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete:
-			n++
+			return true
 		}
-	}
-	return n
+		return false
+	})
 }
 
 // digestDeletes returns the digests deleted through DELETE /manifests/.
-func (r *recorder) digestDeletes() []string {
+func digestDeletes(rec *registrytest.Recorder) []string {
 	var out []string
-	for _, q := range r.all() {
-		if q.method != http.MethodDelete {
+	for _, q := range rec.Requests() {
+		if q.Method != http.MethodDelete {
 			continue
 		}
-		if _, ref, ok := strings.Cut(q.path, "/manifests/"); ok && strings.HasPrefix(ref, "sha256:") {
+		if _, ref, ok := strings.Cut(q.Path, "/manifests/"); ok && strings.HasPrefix(ref, "sha256:") {
 			out = append(out, ref)
 		}
 	}
@@ -157,21 +117,21 @@ func (r *recorder) digestDeletes() []string {
 }
 
 // tombstonesPut returns the digests of the tombstones pushed.
-func (r *recorder) tombstonesPut(t *testing.T) map[string]bool {
+func tombstonesPut(t *testing.T, rec *registrytest.Recorder) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, q := range r.all() {
-		if q.body == nil {
+	for _, q := range rec.Requests() {
+		if q.Body == nil {
 			continue
 		}
 		var m struct {
 			ArtifactType string `json:"artifactType"`
 		}
-		if err := json.Unmarshal(q.body, &m); err != nil {
+		if err := json.Unmarshal(q.Body, &m); err != nil {
 			t.Fatalf("manifest PUT body: %v", err)
 		}
 		if m.ArtifactType == TombstoneArtifactType {
-			h, _, err := v1.SHA256(bytes.NewReader(q.body))
+			h, _, err := v1.SHA256(bytes.NewReader(q.Body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,15 +143,15 @@ func (r *recorder) tombstonesPut(t *testing.T) map[string]bool {
 
 // assertNoProtectedDeleted fails when any request deleted a protected
 // digest, whatever the path.
-func assertNoProtectedDeleted(t *testing.T, rec *recorder, protected map[v1.Hash]bool) {
+func assertNoProtectedDeleted(t *testing.T, rec *registrytest.Recorder, protected map[v1.Hash]bool) {
 	t.Helper()
-	for _, q := range rec.all() {
-		if q.method != http.MethodDelete {
+	for _, q := range rec.Requests() {
+		if q.Method != http.MethodDelete {
 			continue
 		}
 		for h := range protected {
-			if strings.Contains(q.path, h.String()) {
-				t.Errorf("DELETE %s deletes protected digest %s", q.path, h)
+			if strings.Contains(q.Path, h.String()) {
+				t.Errorf("DELETE %s deletes protected digest %s", q.Path, h)
 			}
 		}
 	}

@@ -103,7 +103,7 @@ func TestExpandValidatesFirst(t *testing.T) {
 	if !errors.Is(err, ErrInvalidPattern) || !strings.Contains(err.Error(), `"127.0.0.1:1/o/app"`) {
 		t.Fatalf("Expand() error = %v, want ErrInvalidPattern naming the entry", err)
 	}
-	if n := len(rec.all()); n != 0 {
+	if n := len(rec.Requests()); n != 0 {
 		t.Errorf("requests = %d, want 0", n)
 	}
 }

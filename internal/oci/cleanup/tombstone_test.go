@@ -93,7 +93,7 @@ func TestTombstoneNeverProtected(t *testing.T) {
 	if len(res.Kept) != 1 || !strings.Contains(res.Kept[0].Reason, "is a protected digest") {
 		t.Fatalf("Kept = %+v, want the tombstone refusal", res.Kept)
 	}
-	if n := rec.count(http.MethodPut, "/manifests/") + len(rec.digestDeletes()); n != 0 {
+	if n := rec.Count(http.MethodPut, "/manifests/") + len(digestDeletes(rec)); n != 0 {
 		t.Errorf("manifest PUTs + digest DELETEs = %d, want 0", n)
 	}
 	if status, dg := reg.get(t, "o/app", "tmp-amd64"); status != http.StatusOK || dg != p.children[0].String() {
@@ -191,11 +191,11 @@ func TestDeleteKeeps(t *testing.T) {
 			if len(res.Kept) != 1 || res.Kept[0].Reason != tc.wantReason || res.Kept[0].Fix == "" {
 				t.Fatalf("Kept = %+v, want reason %q and a fix", res.Kept, tc.wantReason)
 			}
-			if got := len(rec.tombstonesPut(t)) > 0; got != tc.wantTombstone {
+			if got := len(tombstonesPut(t, rec)) > 0; got != tc.wantTombstone {
 				t.Errorf("tombstone attempted = %v, want %v", got, tc.wantTombstone)
 			}
-			if len(rec.digestDeletes()) != 0 {
-				t.Errorf("digest deletes = %v, want none", rec.digestDeletes())
+			if len(digestDeletes(rec)) != 0 {
+				t.Errorf("digest deletes = %v, want none", digestDeletes(rec))
 			}
 			for _, tag := range []string{"tmp-amd64", "tmp-arm64"} {
 				if status, _ := reg.get(t, "o/app", tag); status != http.StatusOK {

@@ -178,8 +178,9 @@ func (b *Builder) Key() string {
 func (b *Builder) MediaType() types.MediaType { return b.o.compression.MediaType() }
 
 // Layer returns a streaming layer. Its Digest, DiffID and Size return
-// stream.ErrNotComputed (which ggcr's remote and layout writers understand)
-// until some layer of this Builder has been read to the end.
+// stream.ErrNotComputed until some layer of this Builder has been read to
+// the end: remote.Write and layout.Write take that error to mean "stream
+// it, then ask again".
 func (b *Builder) Layer() (v1.Layer, error) {
 	return &streamLayer{b: b}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,43 +17,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// requestLog counts requests by "METHOD kind" and fails the first blob
-// PATCH with 500 when failFirstPatch is set.
-type requestLog struct {
-	mu             sync.Mutex
-	counts         map[string]int
-	failFirstPatch bool
-	next           http.Handler
-}
-
-func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	kind := "other"
-	switch {
-	case strings.Contains(r.URL.Path, "/blobs/uploads"):
-		kind = "upload"
-	case strings.Contains(r.URL.Path, "/blobs/"):
-		kind = "blob"
-	case strings.Contains(r.URL.Path, "/manifests/"):
-		kind = "manifest"
-	}
-	l.mu.Lock()
-	key := r.Method + " " + kind
-	l.counts[key]++
-	fail := l.failFirstPatch && key == "PATCH upload" && l.counts[key] == 1
-	l.mu.Unlock()
-	if fail {
-		http.Error(w, "injected failure", http.StatusInternalServerError)
-		return
-	}
-	l.next.ServeHTTP(w, r)
-}
-
-func (l *requestLog) count(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.counts[key]
+// failFirstPatch answers the first blob PATCH with 500 and hands every
+// other request to next.
+func failFirstPatch(next http.Handler) http.Handler {
+	var failed atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/blobs/uploads") && failed.CompareAndSwap(false, true) {
+			http.Error(w, "injected failure", http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // TestPushStreaming pushes streaming layers with ggcr's remote writer: the
@@ -64,8 +42,8 @@ func TestPushStreaming(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
 	makeTree(t, ws)
-	log := &requestLog{counts: map[string]int{}, failFirstPatch: true, next: registry.New(registry.Logger(stdlog.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(log)
+	rec := registrytest.NewRecorder()
+	srv := httptest.NewServer(rec.Handler(failFirstPatch(registry.New(registry.Logger(stdlog.New(io.Discard, "", 0))))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
@@ -107,7 +85,7 @@ func TestPushStreaming(t *testing.T) {
 
 	push("one", ConfigChanges{})
 	// ggcr uploads every blob, the config included, with POST, PATCH, PUT.
-	if got := log.count("PATCH upload"); got != 4 {
+	if got := rec.Count(http.MethodPatch, "/blobs/uploads"); got != 4 {
 		t.Errorf("PATCH uploads = %d, want 4 (two layers, one retry, the config)", got)
 	}
 	for _, b := range bs {
@@ -122,7 +100,7 @@ func TestPushStreaming(t *testing.T) {
 
 	// Same layers, another config: only the config blob is uploaded.
 	push("two", ConfigChanges{Env: []string{"A=1"}})
-	if got := log.count("PATCH upload"); got != 5 {
+	if got := rec.Count(http.MethodPatch, "/blobs/uploads"); got != 5 {
 		t.Errorf("PATCH uploads after the second push = %d, want 5 (one more, for the new config)", got)
 	}
 }

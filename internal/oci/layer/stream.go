@@ -11,9 +11,11 @@ import (
 )
 
 // streamLayer is a v1.Layer whose bytes are produced while they are read.
-// Unlike ggcr's stream.Layer it can be read any number of times (each read
-// walks the files again), which is what lets ggcr's uploader retry it and
-// set http.Request.GetBody.
+// Unlike stream.Layer it can be read any number of times (each read walks
+// the files again): a failed upload of it is sent again from the files,
+// as a new request body (http.Request.GetBody) or in a new upload
+// session, where a stream.Layer fails with stream.ErrConsumed
+// (TestPushStreaming).
 type streamLayer struct {
 	b *Builder
 }
@@ -54,7 +56,9 @@ func (l *streamLayer) MediaType() (types.MediaType, error) {
 
 // Compressed implements v1.Layer. The digests are recorded before the reader
 // returns io.EOF, so a consumer that has read to the end can ask for them at
-// once, as ggcr's uploader does before committing the blob.
+// once, as a writer must to close the upload with the blob's digest
+// (distribution-spec "POST then PUT", <location>?digest=<digest>,
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#post-then-put).
 func (l *streamLayer) Compressed() (io.ReadCloser, error) {
 	return startPipe(func(w io.Writer) error {
 		s, err := l.b.writeCompressed(w)

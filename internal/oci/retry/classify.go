@@ -18,8 +18,8 @@ import (
 
 // ErrNotRewindable is wrapped around a connection error on a request
 // whose body could not be sent again, so the Transport returned it at the
-// first failure. go-containerregistry's upload-session retry, configured
-// by Transport.RemoteOptions, starts a new upload session for it.
+// first failure. The upload-session level starts a new session for it:
+// Transport.RemoteOptions for ggcr's writers, Transport.Sessions for ours.
 var ErrNotRewindable = errors.New("request body cannot be sent again")
 
 // notRewindableError keeps the connection error's own text and chain and

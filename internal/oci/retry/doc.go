@@ -6,51 +6,56 @@
 //
 // # How the work is divided with go-containerregistry
 //
-// go-containerregistry (ggcr) retries at two levels of its own, and both
-// are configured with the same three knobs (remote.WithRetryBackoff,
-// WithRetryPredicate, WithRetryStatusCodes). Used as they come, they would
-// multiply with any retry of ours and never honour Retry-After or a
-// context while sleeping. So the levels divide the work like this:
+// go-containerregistry (ggcr) has retries of its own, configured through
+// remote.WithRetryBackoff, remote.WithRetryPredicate and
+// remote.WithRetryStatusCodes. Left at their defaults they would multiply
+// with ours and would not honour Retry-After (ggcr #2111, #2301). So the
+// work is divided in three levels:
 //
 //  1. This package's Transport, installed beneath ggcr with
-//     remote.WithTransport, retries each HTTP request on its own: every
-//     read, ping, token fetch, blob upload request (POST, PATCH, PUT),
-//     manifest and tag PUT and DELETE whose body can be sent again, which
-//     is a request with no body or with req.GetBody set. It alone honours
-//     Retry-After, bounds attempts and total time, wakes up the moment the
+//     remote.WithTransport and beneath our own writer, retries each HTTP
+//     request on its own: every read, ping, token fetch, blob upload
+//     request (POST, PATCH, PUT), manifest and tag PUT and DELETE whose
+//     body can be sent again, which is a request with no body or with
+//     req.GetBody set. It alone honours Retry-After (RFC 9110 section
+//     10.2.3), bounds attempts and total time, wakes up the moment the
 //     request's context ends, and retries a 404 on a manifest or blob this
-//     process wrote (see below). Because ggcr reads bodies after RoundTrip
-//     has returned, beyond any retry, it also reads an error response's
-//     body before returning it (a cut there is retried like a reset) and
-//     resumes a manifest or blob GET cut mid-body with a Range request.
+//     process wrote (see below). A caller reads a response body after
+//     RoundTrip has returned, beyond any retry, so Transport reads an
+//     error response's body before returning it (a cut there is retried
+//     like a reset) and resumes a manifest or blob GET cut mid-body with a
+//     Range request.
 //
-//  2. ggcr's per-request retry (transport.NewRetry, which ggcr wraps
-//     around our Transport) is switched off: Transport.RemoteOptions sets
-//     no retry status codes, and its predicate is false for every error
-//     this package already retried. It can only ever fire on a request
-//     with a body that cannot be replayed, and ggcr sends those only under
-//     its retry.Never context, which that level skips.
+//  2. Above Transport, ggcr retries single requests again. We rely on two
+//     things of its exported options: remote.WithRetryStatusCodes() with
+//     no codes retries no status, and the remote.WithRetryPredicate
+//     predicate decides every error. Transport.RemoteOptions sets both;
+//     the predicate is false for every error Transport already retried,
+//     so nothing is attempted attempts×attempts times
+//     (TestRetriesDoNotMultiplyWithGGCR pins this).
 //
-//  3. ggcr's upload-session retry (in uploadOne and commitManifest, which
-//     runs a whole HEAD, POST, PATCH, PUT sequence again) is kept for what
-//     no single request can fix, and only for that: a request whose body
-//     could not be replayed — ggcr's streamed PATCH of a layer whose
-//     content it cannot read twice — failed with a retryable error, or
-//     the registry says the upload session is gone or broken
-//     (BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID, DIGEST_INVALID,
-//     SIZE_INVALID, 416), which is what a replayed PATCH or PUT meets when
-//     its first try did reach the registry. A new session starts with
-//     ggcr's existence check, so a blob that did land is not sent again.
-//     Its count is WithUploadSessions; its short sleeps do not watch the
-//     context, which is why the waiting that matters happens at level 1.
-//     (ggcr's own stream.Layer cannot be read a second time, so its new
-//     session fails with stream.ErrConsumed and the caller must start over
-//     with a fresh layer; the streamed layers of internal/oci/layer can be
-//     read again, get GetBody from ggcr, and are retried at level 1.)
-//
-// Uploads that oci-assemble makes without ggcr's writer (a blob sent as
-// one mount POST and one PUT, internal/oci's writer) get the same third
-// level from Transport.Sessions.
+//  3. A whole upload session — existence check, POST, PATCH, PUT — is
+//     started again for what no single request can fix, and only for
+//     that: a request whose body could not be sent again (a layer streamed
+//     once) failed with a retryable error, or the registry says the upload
+//     session is gone or broken (BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID,
+//     DIGEST_INVALID, SIZE_INVALID, 416; distribution-spec "Error Codes",
+//     https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes),
+//     which is what a replayed PATCH or PUT meets when its first try did
+//     reach the registry. A new session begins with the existence check,
+//     so a blob that did land is not sent again. For ggcr's writers
+//     (remote.Write, remote.WriteLayer, remote.Pusher) we rely on them
+//     running a failed upload again under the remote.WithRetryBackoff
+//     steps when the remote.WithRetryPredicate predicate says so
+//     (TestLostUploadReplyStartsANewSession pins this); its count is
+//     WithUploadSessions. Those sleeps do not watch the context, which is
+//     why the waiting that matters happens at level 1. Our own writer
+//     (internal/oci) gets the same level from Transport.Sessions. A layer
+//     that cannot be read a second time (ggcr's stream.Layer) fails its
+//     new session with stream.ErrConsumed and the caller must start over;
+//     the streamed layers of internal/oci/layer can be read again, so
+//     the request that sends one can be sent again (req.GetBody) and is
+//     retried at level 1.
 //
 // A request that exhausted its retries here therefore fails upward once,
 // not attempts×sessions times.
@@ -63,9 +68,11 @@
 // (10s) only when this Transport saw a successful PUT (or mount) of that
 // very manifest reference, manifest digest or blob digest in that
 // repository, and no DELETE of it since. It is narrower than "any write
-// to the repository" on purpose: ggcr checks whether each blob and
-// manifest exists before uploading it, and those 404s are answers, not
-// lag.
+// to the repository" on purpose: writers ask whether a blob or manifest
+// exists before sending it (distribution-spec "Checking if content exists
+// in the registry",
+// https://github.com/opencontainers/distribution-spec/blob/main/spec.md#checking-if-content-exists-in-the-registry),
+// and those 404s are answers, not lag.
 //
 // # Logging
 //

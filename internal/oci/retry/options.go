@@ -104,9 +104,9 @@ func WithReadAfterWrite(d time.Duration) Option {
 	}
 }
 
-// WithUploadSessions bounds how many upload sessions go-containerregistry
-// runs for one blob or manifest, through Transport.RemoteOptions. 1 turns
-// session retries off. Default 3.
+// WithUploadSessions bounds how many upload sessions one blob or manifest
+// gets: from ggcr's writers through Transport.RemoteOptions, from ours
+// through Transport.Sessions. 1 turns session retries off. Default 3.
 func WithUploadSessions(n int) Option {
 	return func(o *options) error {
 		if n < 1 {

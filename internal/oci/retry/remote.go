@@ -11,13 +11,13 @@ import (
 )
 
 // RemoteOptions are the go-containerregistry options that go with t,
-// beside remote.WithTransport(t): they switch off ggcr's per-request
-// retry, which t replaces, and keep its upload-session retry for the
-// failures only a new session can fix (see the package doc).
+// beside remote.WithTransport(t): they switch off ggcr's retry of single
+// requests, which t replaces, and keep its retry of whole upload sessions
+// for the failures only a new session can fix (levels 2 and 3 in the
+// package doc).
 func (t *Transport) RemoteOptions() []remote.Option {
 	return []remote.Option{
-		// ggcr's retry transport would retry these statuses again, on top
-		// of t: it gets none.
+		// Statuses listed here would be retried again on top of t: none.
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(t.newSession),
 		remote.WithRetryBackoff(remote.Backoff{
@@ -29,15 +29,15 @@ func (t *Transport) RemoteOptions() []remote.Option {
 	}
 }
 
-// newSession is ggcr's retry predicate. ggcr asks it in two places: its
-// retry transport, with t's own errors, and its upload-session loop, with
-// the error of a whole session. It is true only for what t could not
-// retry itself, so nothing t gave up on is tried again.
+// newSession is the remote.WithRetryPredicate predicate, asked about the
+// error of a single request (level 2) and of a whole upload session
+// (level 3). It is true only for what t could not retry itself, so
+// nothing t gave up on is tried again.
 func (t *Transport) newSession(err error) bool {
 	if err == nil || !sessionHelps(err) {
 		return false
 	}
-	// ggcr asks after the last session too, so this cannot promise one.
+	// It can be asked after the last session too: it cannot promise one.
 	t.o.logger.Warn("upload session failed; a new one starts unless all were used", "error", describe(err))
 	return true
 }
@@ -72,9 +72,9 @@ func sessionHelps(err error) bool {
 // while its error is one only a new session can fix (a body that could
 // not be sent again met a retryable failure, or the registry says the
 // session is gone or broken), at most WithUploadSessions times in all,
-// with the transport's backoff between sessions. It is the same level of
-// retry as ggcr's upload-session loop configured by RemoteOptions, for
-// uploads made without ggcr's writer.
+// with the transport's backoff between sessions. It is for our own
+// writer's uploads the level RemoteOptions configures for ggcr's writers
+// (level 3 in the package doc).
 func (t *Transport) Sessions(ctx context.Context, fn func() error) error {
 	for n := 1; ; n++ {
 		err := fn()

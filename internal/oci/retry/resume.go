@@ -11,9 +11,8 @@ import (
 )
 
 // resumable makes the body of a successful GET of a manifest or blob
-// survive a connection cut mid-transfer: go-containerregistry reads the
-// body after RoundTrip has returned, where no request-level retry can
-// help. The rest is fetched with a Range request, or the whole again with
+// survive a connection cut mid-transfer: the caller reads the body after
+// RoundTrip has returned, where no request-level retry can help. The rest is fetched with a Range request, or the whole again with
 // the part already delivered skipped, and only from the same content: a
 // digest reference, or the same Docker-Content-Digest or ETag.
 func (t *Transport) resumable(req *http.Request, resp *http.Response) {

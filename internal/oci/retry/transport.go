@@ -10,7 +10,7 @@ import (
 )
 
 // Transport retries registry requests; see the package doc for what it
-// retries and what it leaves to go-containerregistry.
+// retries and what it leaves to the upload-session level above it.
 type Transport struct {
 	inner  http.RoundTripper
 	o      options
@@ -49,9 +49,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		resp, err := t.inner.RoundTrip(cur)
 		if err == nil && resp.StatusCode >= 400 {
-			// go-containerregistry reads an error body after RoundTrip,
-			// where a cut would escape every retry: read it here, where a
-			// cut is a connection failure like any other.
+			// Callers read an error body after RoundTrip (for ggcr,
+			// transport.CheckError), where a cut would escape every retry:
+			// read it here, where a cut is a connection failure like any
+			// other.
 			if err = bufferBody(resp); err != nil {
 				resp = nil
 			}
@@ -66,7 +67,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if !Rewindable(req) {
 			// The body is spent: only a new upload session can send it
-			// again, and that is go-containerregistry's to start.
+			// again, and that is the caller's to start (level 3 in the
+			// package doc).
 			if err != nil {
 				return nil, &notRewindableError{err: err}
 			}
@@ -179,8 +181,9 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return next, nil
 }
 
-// maxErrorBody bounds what bufferBody holds in memory; ggcr reads no
-// more than 64 KiB of an error either.
+// maxErrorBody bounds what bufferBody holds in memory. An error document
+// (distribution-spec "Error Codes") is a few hundred bytes; the rest of a
+// larger body is passed on unread.
 const maxErrorBody = 64 << 10
 
 // bufferBody reads resp's body into memory, up to maxErrorBody, so that a
