@@ -220,7 +220,7 @@ func TestCleanDryRun(t *testing.T) {
 	if got, want := res.WouldDelete, tagStrings(p.tmpTags); !slices.Equal(got, want) {
 		t.Errorf("WouldDelete = %v, want %v", got, want)
 	}
-	if n := rec.writes(); n != 0 {
+	if n := writes(rec); n != 0 {
 		t.Errorf("dry run sent %d writing requests, want 0", n)
 	}
 }
