@@ -150,12 +150,12 @@ func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context)
 // Transport is the HTTP transport under every registry call the
 // Assembler makes (retries, plain-HTTP guard, progress lines, one ping per
 // registry), for other registry work of the same run, such as cleanup, to
-// behave the same. Use it with RetryOptions. It lets go-containerregistry's
-// ping through: the Assembler answers the pings of registries its keychain
-// has no credential for itself, above this transport, and a caller with its
-// own keychain may well have one.
+// behave the same. Use it with RetryOptions. The ping (GET /v2/) goes
+// through: the Assembler answers the pings of registries its keychain has
+// no credential for itself, above this transport, and a caller with its own
+// keychain may well have one.
 func (a *Assembler) Transport() http.RoundTripper { return a.transport }
 
-// RetryOptions are the go-containerregistry settings that go with
-// Transport: ggcr's own per-request retries off, since Transport retries.
+// RetryOptions are the remote.Options that go with Transport, so that
+// retries do not stack: see package retry for which level retries what.
 func (a *Assembler) RetryOptions() []remote.Option { return a.transport.RemoteOptions() }

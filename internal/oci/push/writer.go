@@ -213,10 +213,10 @@ func (w *Writer) send(ctx context.Context, method, u string, size int64, body fu
 	return transport.CheckError(resp, ok...)
 }
 
-// nextLocation resolves an upload's Location against the request. Like
-// go-containerregistry, it refuses a Location on another host that is a
-// private, loopback or link-local address: the blob's bytes would go to
-// an internal service a registry must not be able to point us at.
+// nextLocation resolves an upload's Location against the request. It
+// refuses a Location on another host that is a private, loopback or
+// link-local address: the blob's bytes would go to an internal service a
+// registry must not be able to point us at.
 func nextLocation(resp *http.Response) (string, error) {
 	loc := resp.Header.Get("Location")
 	if loc == "" {
