@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 )
@@ -125,10 +126,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.InsecureRegistries = append(s.InsecureRegistries, strings.ToLower(h))
 	}
-	insecure := map[string]bool{}
-	for _, h := range s.InsecureRegistries {
-		insecure[h] = true
-	}
+	insecure := hosts.NewInsecure(s.InsecureRegistries...)
 
 	switch mt := strings.ToLower(strings.TrimSpace(raw["media-type"])); mt {
 	case "oci", "":
@@ -269,13 +267,13 @@ func parseBool(s string) (bool, error) {
 
 // parseRef parses a reference; registries listed as insecure are marked so
 // go-containerregistry speaks plain HTTP to them.
-func parseRef(s string, insecure map[string]bool) (oci.Ref, error) {
+func parseRef(s string, insecure hosts.Insecure) (oci.Ref, error) {
 	r, err := oci.ParseRef(s)
 	if err != nil {
 		return r, err
 	}
-	if r.Transport == oci.Registry && insecure[strings.ToLower(r.Repo.RegistryStr())] {
-		return oci.ParseRef(s, name.Insecure)
+	if r.Transport == oci.Registry && insecure.Has(r.Repo.RegistryStr()) {
+		return oci.ParseRef(s, insecure.NameOptions(r.Repo.RegistryStr())...)
 	}
 	return r, nil
 }
