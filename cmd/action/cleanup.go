@@ -37,6 +37,8 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 		cleanup.WithRemoteOptions(asm.RetryOptions()...),
 		cleanup.WithLogger(u.logger),
 		cleanup.WithDryRun(!spec.Push),
+		cleanup.WithInsecureRegistries(spec.InsecureRegistries),
+		cleanup.WithGitHubServer(u.e.getenv("GITHUB_SERVER_URL")),
 	}
 	api := u.e.getenv("GITHUB_API_URL")
 	if api == "" {
