@@ -55,6 +55,10 @@ func WithTransport(rt http.RoundTripper) Option {
 // plain HTTP. Default: none — every registry is HTTPS with verification,
 // including loopback and private addresses, which go-containerregistry
 // would otherwise retry over HTTP.
+//
+// The plan's references to such a host must be parsed with
+// hosts.Insecure's NameOptions: go-containerregistry tries a DNS name
+// over HTTPS only unless the reference is marked.
 func WithInsecureRegistries(registries []string) Option {
 	return func(o *options) error {
 		o.insecure = append(o.insecure, registries...)
