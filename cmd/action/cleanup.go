@@ -60,6 +60,8 @@ func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, asm *oci.Assem
 		cleanup.WithLogger(u.logger),
 		cleanup.WithDryRun(!spec.Push),
 		cleanup.WithGitHubAPI(spec.GitHubAPI, kc.GitHubToken()),
+		cleanup.WithInsecureRegistries(spec.InsecureRegistries),
+		cleanup.WithGitHubServer(spec.GitHubServer),
 	}
 	if gl := spec.GitLab; gl != nil {
 		u.mask(gl.JobToken)

@@ -3,16 +3,14 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-)
 
-// ghcr is GitHub's container registry on github.com.
-const ghcr = "ghcr.io"
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
+)
 
 // addRegistryAuth adds the registry-auth input, masking every password
 // before any entry is validated.
@@ -128,19 +126,9 @@ func gitHubToken(o options) (token, source string) {
 	return strings.TrimSpace(o.getenv("GITHUB_TOKEN")), "GITHUB_TOKEN"
 }
 
-// gitHubRegistries returns ghcr.io and, for GitHub Enterprise Server or
-// GHE.com (a GITHUB_SERVER_URL other than github.com), the container host
-// "containers." + the server's host.
-// https://docs.github.com/en/enterprise-server/packages/working-with-a-github-packages-registry/working-with-the-container-registry
+// gitHubRegistries returns the container registries of the GitHub instance
+// at serverURL (hosts.GitHub): ghcr.io, and containers.HOST for GitHub
+// Enterprise Server or GHE.com.
 func gitHubRegistries(serverURL string) []string {
-	hosts := []string{ghcr}
-	u, err := url.Parse(strings.TrimSpace(serverURL))
-	if err != nil || u.Hostname() == "" {
-		return hosts
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "github.com" || host == "www.github.com" {
-		return hosts
-	}
-	return append(hosts, "containers."+host)
+	return hosts.GitHub(serverURL)
 }

@@ -38,8 +38,9 @@
 // input. Prefixes match whole path segments: reg/org never matches
 // reg/organisation. Only between entries of the same length does the source
 // order above decide. Scheme prefixes and trailing slashes are ignored
-// (https://ghcr.io/ is ghcr.io), and docker.io, index.docker.io,
-// registry-1.docker.io and https://index.docker.io/v1/ are one registry.
+// (https://ghcr.io/ is ghcr.io), and Docker Hub's names (docker.io,
+// index.docker.io, registry-1.docker.io, registry.hub.docker.com, see
+// package hosts) and https://index.docker.io/v1/ are one registry.
 //
 // Within one docker config or auth file, at the same path length, a
 // credHelpers entry comes before credsStore, which comes before a plain auths

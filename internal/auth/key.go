@@ -4,24 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
-
-// dockerHub is the name ggcr gives Docker Hub (name.DefaultRegistry); every
-// alias is normalised to it.
-const dockerHub = "index.docker.io"
-
-// dockerHubKey is where docker login and credential helpers keep Docker
-// Hub's credential (authn.DefaultAuthKey).
-const dockerHubKey = "https://index.docker.io/v1/"
-
-// isDockerHub reports whether host is one of Docker Hub's names.
-func isDockerHub(host string) bool {
-	switch host {
-	case "docker.io", dockerHub, "registry-1.docker.io":
-		return true
-	}
-	return false
-}
 
 // key is a normalised registry or repository path: a lower-case host
 // (with port) and zero or more path segments.
@@ -32,8 +17,8 @@ type key struct {
 
 // parseKey normalises an entry name or a resource string: it drops an
 // http(s):// scheme, trailing slashes and, for a URL, the /v1 or /v2 API
-// suffix (https://index.docker.io/v1/), lower-cases the host and folds the
-// Docker Hub aliases into one.
+// suffix (https://index.docker.io/v1/), and gives the host its canonical
+// spelling (hosts.Canonical: lower case, Docker Hub's aliases folded).
 func parseKey(s string) (key, error) {
 	s = strings.TrimSpace(s)
 	hadScheme := false
@@ -46,15 +31,12 @@ func parseKey(s string) (key, error) {
 	}
 	s = strings.TrimRight(s, "/")
 	host, rest, _ := strings.Cut(s, "/")
-	host = strings.ToLower(host)
+	host = hosts.Canonical(host)
 	if host == "" {
 		return key{}, errors.New("no registry host")
 	}
 	if strings.ContainsAny(host, " \t\r\n@?#") {
 		return key{}, fmt.Errorf("registry host %q is not a host name", host)
-	}
-	if isDockerHub(host) {
-		host = dockerHub
 	}
 	var path []string
 	for seg := range strings.SplitSeq(rest, "/") {
@@ -98,8 +80,8 @@ func (k key) matches(r key) (int, bool) {
 // helperAddress is the server address a credential helper is asked about:
 // docker keeps Docker Hub under its historical index URL.
 func (k key) helperAddress() string {
-	if k.host == dockerHub && len(k.path) == 0 {
-		return dockerHubKey
+	if k.host == hosts.DockerHub && len(k.path) == 0 {
+		return hosts.DockerHubKey
 	}
 	return k.String()
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"testing"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 func TestParseKey(t *testing.T) {
@@ -16,10 +18,10 @@ func TestParseKey(t *testing.T) {
 		{name: "http scheme", in: "http://LocalHost:5000", want: "localhost:5000"},
 		{name: "path", in: "reg.example/org/team/", want: "reg.example/org/team"},
 		{name: "url with path", in: "https://reg.example/org", want: "reg.example/org"},
-		{name: "docker.io", in: "docker.io", want: dockerHub},
-		{name: "registry-1", in: "registry-1.docker.io", want: dockerHub},
-		{name: "index v1 url", in: "https://index.docker.io/v1/", want: dockerHub},
-		{name: "hub with org", in: "docker.io/myorg", want: dockerHub + "/myorg"},
+		{name: "docker.io", in: "docker.io", want: hosts.DockerHub},
+		{name: "registry-1", in: "registry-1.docker.io", want: hosts.DockerHub},
+		{name: "index v1 url", in: "https://index.docker.io/v1/", want: hosts.DockerHub},
+		{name: "hub with org", in: "docker.io/myorg", want: hosts.DockerHub + "/myorg"},
 		{name: "v2 suffix of url", in: "https://reg.example/v2/", want: "reg.example"},
 		{name: "repository named v2 kept", in: "reg.example/v2", want: "reg.example/v2"},
 		{name: "empty", in: "", wantErr: true},
@@ -44,8 +46,8 @@ func TestParseKey(t *testing.T) {
 
 func TestDockerHubAliases(t *testing.T) {
 	t.Parallel()
-	for _, alias := range []string{"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "https://registry-1.docker.io/"} {
-		for _, res := range []string{"library/alpine", "docker.io/library/alpine", "index.docker.io/org/app", "index.docker.io"} {
+	for _, alias := range []string{"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/", "https://registry-1.docker.io/", "registry.hub.docker.com"} {
+		for _, res := range []string{"library/alpine", "docker.io/library/alpine", "index.docker.io/org/app", "index.docker.io", "registry.hub.docker.com/org/app"} {
 			t.Run(alias+" for "+res, func(t *testing.T) {
 				t.Parallel()
 				kc := newKeychain(t, WithRegistryAuth([]Entry{{Registry: alias, Username: "hub", Password: "hub-pw"}}))

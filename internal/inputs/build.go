@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
@@ -18,7 +19,7 @@ var layerOnly = []string{"platforms", "layers", "env", "entrypoint", "cmd", "wor
 
 // parseBuild validates the layer-mode inputs into s.Build. It is called
 // only when base is set; insecure marks plain-HTTP registries.
-func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure map[string]bool, fail func(input, format string, a ...any)) {
+func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure hosts.Insecure, fail func(input, format string, a ...any)) {
 	b := &oci.Build{}
 	base := strings.TrimSpace(raw["base"])
 	if strings.EqualFold(base, "scratch") {

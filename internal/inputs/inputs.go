@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 )
@@ -56,6 +57,9 @@ type Spec struct {
 	// GitHubAPI is GitHub's REST API (GITHUB_API_URL, default
 	// https://api.github.com), which deletes GHCR package versions.
 	GitHubAPI string
+	// GitHubServer is the GitHub instance (GITHUB_SERVER_URL), whose
+	// container host cleanup treats as GHCR; empty outside GitHub.
+	GitHubServer string
 	// GitLab is the GitLab CI job's registry and API; nil outside GitLab CI.
 	GitLab *GitLab
 }
@@ -149,10 +153,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		}
 		s.InsecureRegistries = append(s.InsecureRegistries, strings.ToLower(h))
 	}
-	insecure := map[string]bool{}
-	for _, h := range s.InsecureRegistries {
-		insecure[h] = true
-	}
+	insecure := hosts.NewInsecure(s.InsecureRegistries...)
 
 	switch mt := strings.ToLower(strings.TrimSpace(raw["media-type"])); mt {
 	case "oci", "":
@@ -192,7 +193,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 
 // parseSources reads the mode (images joins them, base builds layers) and
 // the images input, and reports whether this is layer mode.
-func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure map[string]bool, fail func(input, format string, a ...any)) bool {
+func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure hosts.Insecure, fail func(input, format string, a ...any)) bool {
 	images := splitList(raw["images"])
 	layerMode := strings.TrimSpace(raw["base"]) != ""
 	switch {
@@ -228,7 +229,7 @@ func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure map[str
 }
 
 // parseTargets reads the tags input: where the index goes.
-func parseTargets(s *Spec, raw Raw, insecure map[string]bool, fail func(input, format string, a ...any)) {
+func parseTargets(s *Spec, raw Raw, insecure hosts.Insecure, fail func(input, format string, a ...any)) {
 	tags := splitList(raw["tags"])
 	if len(tags) == 0 && s.Push {
 		fail("tags", "give at least one target (REPOSITORY[:TAG] or oci:PATH[:TAG]), or set push: false for a dry run")
@@ -295,6 +296,7 @@ func readCI(s *Spec, getenv func(string) string) {
 	if s.GitHubAPI = getenv("GITHUB_API_URL"); s.GitHubAPI == "" {
 		s.GitHubAPI = "https://api.github.com"
 	}
+	s.GitHubServer = getenv("GITHUB_SERVER_URL")
 	// https://docs.gitlab.com/ci/variables/predefined_variables/
 	if reg, api := getenv("CI_REGISTRY"), getenv("CI_API_V4_URL"); reg != "" && api != "" {
 		s.GitLab = &GitLab{Registry: reg, APIURL: api, ProjectID: getenv("CI_PROJECT_ID"), JobToken: getenv("CI_JOB_TOKEN")}
@@ -324,13 +326,13 @@ func parseBool(s string) (bool, error) {
 
 // parseRef parses a reference; registries listed as insecure are marked so
 // go-containerregistry speaks plain HTTP to them.
-func parseRef(s string, insecure map[string]bool) (oci.Ref, error) {
+func parseRef(s string, insecure hosts.Insecure) (oci.Ref, error) {
 	r, err := oci.ParseRef(s)
 	if err != nil {
 		return r, err
 	}
-	if r.Transport == oci.Registry && insecure[strings.ToLower(r.Repo.RegistryStr())] {
-		return oci.ParseRef(s, name.Insecure)
+	if r.Transport == oci.Registry && insecure.Has(r.Repo.RegistryStr()) {
+		return oci.ParseRef(s, insecure.NameOptions(r.Repo.RegistryStr())...)
 	}
 	return r, nil
 }

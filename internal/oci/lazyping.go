@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
 
@@ -110,7 +111,7 @@ func isAnonymous(ctx context.Context, auth authn.Authenticator) bool {
 type lazyPing struct {
 	inner     http.RoundTripper // the retrying chain; never this one
 	creds     *credentialLog
-	insecure  map[string]bool
+	insecure  hosts.Insecure
 	userAgent string
 
 	mu         sync.Mutex
@@ -130,7 +131,7 @@ type lazyBearer struct {
 	rt http.RoundTripper
 }
 
-func newLazyPing(inner http.RoundTripper, creds *credentialLog, insecure map[string]bool, userAgent string) *lazyPing {
+func newLazyPing(inner http.RoundTripper, creds *credentialLog, insecure hosts.Insecure, userAgent string) *lazyPing {
 	return &lazyPing{
 		inner: inner, creds: creds, insecure: insecure, userAgent: userAgent,
 		lazy: map[string]bool{}, plain: map[string]bool{},
@@ -179,7 +180,7 @@ func (p *lazyPing) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := p.inner.RoundTrip(req)
 	if err != nil {
-		if req.URL.Scheme == "https" && !p.insecure[host] && servesPlainHTTP(err) {
+		if req.URL.Scheme == "https" && !p.insecure.Has(host) && servesPlainHTTP(err) {
 			// No ping failed to say so, as it would have.
 			return nil, fmt.Errorf("%w to %s: it answers HTTPS in plain HTTP; if it serves plain HTTP, list it in insecure-registries: %w", ErrPlainHTTP, req.URL.Host, err)
 		}
@@ -198,7 +199,7 @@ func (p *lazyPing) ping(req *http.Request, host string) (*http.Response, error) 
 		return p.inner.RoundTrip(req)
 	}
 	switch scheme := req.URL.Scheme; {
-	case scheme == "https" && p.insecure[host]:
+	case scheme == "https" && p.insecure.Has(host):
 		resp, err := p.inner.RoundTrip(req)
 		p.mu.Lock()
 		p.plain[host] = err != nil && servesPlainHTTP(err)
@@ -208,7 +209,7 @@ func (p *lazyPing) ping(req *http.Request, host string) (*http.Response, error) 
 		p.mu.Lock()
 		plain := p.plain[host]
 		p.mu.Unlock()
-		if !p.insecure[host] || !plain {
+		if !p.insecure.Has(host) || !plain {
 			// The plain-HTTP guard refuses the first; the second asks a
 			// host whose HTTPS ping did not meet plain HTTP (it timed out,
 			// or is still on its way): only a real answer can tell.

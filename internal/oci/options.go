@@ -6,11 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
@@ -21,7 +21,7 @@ type Option func(*options) error
 type options struct {
 	keychain  authn.Keychain
 	transport http.RoundTripper
-	insecure  map[string]bool
+	insecure  []string // built into a hosts.Insecure by New
 	jobs      int
 	logger    *slog.Logger
 	userAgent string
@@ -56,11 +56,13 @@ func WithTransport(rt http.RoundTripper) Option {
 // plain HTTP. Default: none — every registry is HTTPS with verification,
 // including loopback and private addresses, which go-containerregistry
 // would otherwise retry over HTTP.
-func WithInsecureRegistries(hosts []string) Option {
+//
+// The plan's references to such a host must be parsed with
+// hosts.Insecure's NameOptions: go-containerregistry tries a DNS name
+// over HTTPS only unless the reference is marked.
+func WithInsecureRegistries(registries []string) Option {
 	return func(o *options) error {
-		for _, h := range hosts {
-			o.insecure[strings.ToLower(h)] = true
-		}
+		o.insecure = append(o.insecure, registries...)
 		return nil
 	}
 }
@@ -127,7 +129,6 @@ func New(opts ...Option) (*Assembler, error) {
 	o := options{
 		keychain:  authn.NewMultiKeychain(), // resolves to anonymous
 		transport: remote.DefaultTransport,
-		insecure:  map[string]bool{},
 		jobs:      4,
 		logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		userAgent: "oci-assemble",
@@ -138,18 +139,19 @@ func New(opts ...Option) (*Assembler, error) {
 		}
 	}
 	a := &Assembler{o: o}
+	insecure := hosts.NewInsecure(o.insecure...)
 	// Retries sit outside the progress log so that it sees each attempt
 	// and counts only the bytes of the one that succeeded.
 	var err error
 	a.transport, err = retry.New(&pingCache{inner: &progressTransport{
-		inner:  &schemeGuard{inner: o.transport, insecure: o.insecure},
+		inner:  &schemeGuard{inner: o.transport, insecure: insecure},
 		logger: o.logger,
 	}}, append([]retry.Option{retry.WithLogger(o.logger)}, o.retry...)...)
 	if err != nil {
 		return nil, fmt.Errorf("WithRetry: %w", err)
 	}
 	a.keychain = &credentialLog{inner: o.keychain, hosts: map[string]bool{}}
-	a.lazy = newLazyPing(a.transport, a.keychain, o.insecure, o.userAgent)
+	a.lazy = newLazyPing(a.transport, a.keychain, insecure, o.userAgent)
 	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
 		return nil, err
 	}

@@ -93,8 +93,8 @@ func (r Ref) Reference() name.Reference {
 // ParseRef parses a reference with an optional transport prefix. A registry
 // reference keeps the absence of a tag (it does not default to "latest"), so
 // callers can tell "repository" from "repository:latest". Options are passed
-// to name (name.Insecure is not needed: insecure registries are handled by
-// the transport).
+// to name: name.Insecure for a registry listed insecure (hosts.Insecure's
+// NameOptions), without which a registry named by DNS is HTTPS only.
 func ParseRef(s string, opts ...name.Option) (Ref, error) {
 	orig := s
 	s = strings.TrimSpace(s)

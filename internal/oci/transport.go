@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 // ErrPlainHTTP is returned for a plain-HTTP request to a registry that is
@@ -23,11 +25,11 @@ var ErrPlainHTTP = errors.New("plain HTTP refused")
 // accept content that way unless it was asked to.
 type schemeGuard struct {
 	inner    http.RoundTripper
-	insecure map[string]bool
+	insecure hosts.Insecure
 }
 
 func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure[strings.ToLower(req.URL.Host)] {
+	if req.URL.Scheme == "http" && !g.insecure.Has(req.URL.Host) {
 		return nil, fmt.Errorf("%w to %s: it does not answer over HTTPS; if it serves plain HTTP, list it in insecure-registries", ErrPlainHTTP, req.URL.Host)
 	}
 	return g.inner.RoundTrip(req)

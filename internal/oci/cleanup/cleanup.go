@@ -137,9 +137,13 @@ type session struct {
 // Delete deletes tags. protected holds every digest published in this run
 // (each child manifest and the index): those are never deleted by digest,
 // whatever a tag points at. Delete never fails: each tag ends up in Deleted,
-// Kept or (dry run) WouldDelete.
+// Kept or (dry run) WouldDelete. A tag on a WithInsecureRegistries host is
+// reached over plain HTTP however it was parsed.
 func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.Hash]bool) Result {
 	tags = uniqueTags(tags)
+	for i, t := range tags {
+		tags[i] = d.o.insecure.Tag(t)
+	}
 	out := make([]outcome, len(tags))
 	s := &session{}
 	g, gctx := errgroup.WithContext(ctx)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 // ErrInvalidPattern is wrapped by Expand's error for a delete-tags entry
@@ -33,7 +35,10 @@ const globChars = `*?[]^\`
 // parsePattern parses "REPOSITORY:TAG", "REPOSITORY:GLOB" (path.Match
 // syntax in the tag part) or "REPOSITORY@DIGEST". A missing tag is an
 // error rather than "latest": cleanup must never guess what to delete.
-func parsePattern(raw string) (pattern, error) {
+// References on an insecure host are marked for plain HTTP, as the images
+// and tags inputs are: without that, go-containerregistry would list and
+// delete over HTTPS on a registry named by DNS.
+func parsePattern(raw string, insecure hosts.Insecure) (pattern, error) {
 	s := strings.TrimSpace(raw)
 	bad := func(format string, args ...any) (pattern, error) {
 		return pattern{}, fmt.Errorf("%w %q: %s", ErrInvalidPattern, raw, fmt.Sprintf(format, args...))
@@ -46,7 +51,7 @@ func parsePattern(raw string) (pattern, error) {
 		if err != nil {
 			return bad("%v", err)
 		}
-		return pattern{raw: s, repo: d.Context(), digest: true}, nil
+		return pattern{raw: s, repo: insecure.Repository(d.Context()), digest: true}, nil
 	}
 	colon := strings.LastIndexByte(s, ':')
 	if colon <= strings.LastIndexByte(s, '/') {
@@ -57,12 +62,13 @@ func parsePattern(raw string) (pattern, error) {
 	if err != nil {
 		return bad("%v", err)
 	}
+	repo = insecure.Repository(repo)
 	if !strings.ContainsAny(tagPart, globChars) {
 		tag, err := name.NewTag(s)
 		if err != nil {
 			return bad("%v", err)
 		}
-		return pattern{raw: s, repo: repo, tag: tag}, nil
+		return pattern{raw: s, repo: repo, tag: insecure.Tag(tag)}, nil
 	}
 	if len(tagPart) > 128 {
 		return bad("tag pattern longer than 128 characters")
@@ -93,7 +99,7 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 	parsed := make([]pattern, 0, len(patterns))
 	var errs []error
 	for _, raw := range patterns {
-		p, err := parsePattern(raw)
+		p, err := parsePattern(raw, d.o.insecure)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -173,6 +179,6 @@ func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string,
 // CheckPattern validates one delete-tags entry without any network call,
 // so input checks can reject it before anything is written.
 func CheckPattern(raw string) error {
-	_, err := parsePattern(raw)
+	_, err := parsePattern(raw, hosts.Insecure{})
 	return err
 }

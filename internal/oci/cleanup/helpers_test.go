@@ -82,9 +82,12 @@ func publish(t *testing.T, host, repoPath string) published {
 
 // newRecorder records what the code under test sends, manifest PUT
 // bodies included, through remote.DefaultTransport.
-func newRecorder() *registrytest.Recorder {
+func newRecorder() *registrytest.Recorder { return recorderOn(remote.DefaultTransport) }
+
+// recorderOn is newRecorder through next.
+func recorderOn(next http.RoundTripper) *registrytest.Recorder {
 	return registrytest.NewRecorder(
-		registrytest.WithNext(remote.DefaultTransport),
+		registrytest.WithNext(next),
 		registrytest.WithBodies(func(req *http.Request) bool {
 			return req.Method == http.MethodPut && strings.Contains(req.URL.EscapedPath(), "/manifests/")
 		}),

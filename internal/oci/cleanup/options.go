@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 // Kind says how a registry deletes tags, and so which strategy Delete uses.
@@ -70,7 +72,12 @@ type options struct {
 	gitlabProject  string
 	gitlabJobToken string
 
+	// kinds is keyed by hosts.Canonical: one entry covers every spelling.
 	kinds map[string]Kind
+	// insecure are the registries reached over plain HTTP; insecureList
+	// collects WithInsecureRegistries until makeOptions builds it.
+	insecure     hosts.Insecure
+	insecureList []string
 
 	// nonce makes every tombstone unique; tests in this package replace it.
 	nonce func() (string, error)
@@ -165,16 +172,43 @@ func WithGitLab(registryHost, apiURL, projectID, jobToken string) Option {
 		if err != nil {
 			return fmt.Errorf("WithGitLab: %w", err)
 		}
-		o.kinds[strings.ToLower(registryHost)] = KindGitLab
+		o.kinds[hosts.Canonical(registryHost)] = KindGitLab
 		o.gitlabAPI, o.gitlabProject, o.gitlabJobToken = u, projectID, jobToken
 		return nil
 	}
 }
 
+// WithGitHubServer marks the container registries of the GitHub instance at
+// serverURL (GITHUB_SERVER_URL) as KindGHCR: ghcr.io and, for GitHub
+// Enterprise Server or GHE.com, containers.HOST (hosts.GitHub). Pair it with
+// WithGitHubAPI for that instance's REST API. Default: only ghcr.io is
+// KindGHCR.
+func WithGitHubServer(serverURL string) Option {
+	return func(o *options) error {
+		for _, h := range hosts.GitHub(serverURL) {
+			o.kinds[hosts.Canonical(h)] = KindGHCR
+		}
+		return nil
+	}
+}
+
+// WithInsecureRegistries lists host:port registries that serve plain HTTP
+// (the insecure-registries input, as given to the publishing side). Every
+// reference cleanup parses or is handed on such a host is marked for plain
+// HTTP, as go-containerregistry otherwise tries a DNS name over HTTPS only.
+// Default: none.
+func WithInsecureRegistries(registries []string) Option {
+	return func(o *options) error {
+		o.insecureList = append(o.insecureList, registries...)
+		return nil
+	}
+}
+
 // WithRegistryKind overrides which strategy is used for host (host[:port] as
-// written in references). Default: ghcr.io is KindGHCR, docker.io and its
-// aliases are KindDockerHub, the WithGitLab host is KindGitLab, everything
-// else KindGeneric. KindGitLab needs WithGitLab.
+// written in references; Docker Hub's aliases are one host). Default:
+// ghcr.io (and the WithGitHubServer hosts) is KindGHCR, Docker Hub under
+// any of its names is KindDockerHub, the WithGitLab host is KindGitLab,
+// everything else KindGeneric. KindGitLab needs WithGitLab.
 func WithRegistryKind(host string, kind Kind) Option {
 	return func(o *options) error {
 		if host == "" {
@@ -183,7 +217,7 @@ func WithRegistryKind(host string, kind Kind) Option {
 		if kind < KindGeneric || kind > KindGitLab {
 			return fmt.Errorf("WithRegistryKind: unknown kind %d", kind)
 		}
-		o.kinds[strings.ToLower(host)] = kind
+		o.kinds[hosts.Canonical(host)] = kind
 		return nil
 	}
 }
@@ -242,19 +276,15 @@ func makeOptions(opts ...Option) (*options, error) {
 		pollTries: 5,
 		pollEvery: 2 * time.Second,
 		hubURL:    "https://hub.docker.com",
-		kinds:     map[string]Kind{"ghcr.io": KindGHCR},
+		kinds:     map[string]Kind{hosts.GHCR: KindGHCR, hosts.DockerHub: KindDockerHub},
 		nonce:     randomNonce,
-	}
-	// The names Docker Hub's registry answers to; ggcr turns docker.io into
-	// index.docker.io.
-	for _, h := range []string{"index.docker.io", "docker.io", "registry-1.docker.io", "registry.hub.docker.com"} {
-		o.kinds[h] = KindDockerHub
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
 		}
 	}
+	o.insecure = hosts.NewInsecure(o.insecureList...)
 	for host, k := range o.kinds {
 		if k == KindGitLab && o.gitlabAPI == "" {
 			return nil, fmt.Errorf("registry %s is marked as GitLab but WithGitLab was not given", host)
@@ -264,7 +294,7 @@ func makeOptions(opts ...Option) (*options, error) {
 }
 
 func (o *options) kindOf(host string) Kind {
-	return o.kinds[strings.ToLower(host)]
+	return o.kinds[hosts.Canonical(host)]
 }
 
 // apiBase checks an API base URL and drops a trailing slash.

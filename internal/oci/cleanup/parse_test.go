@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 func TestParsePattern(t *testing.T) {
@@ -39,7 +41,7 @@ func TestParsePattern(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := parsePattern(tc.in)
+			p, err := parsePattern(tc.in, hosts.Insecure{})
 			if tc.wantErr {
 				if !errors.Is(err, ErrInvalidPattern) {
 					t.Fatalf("parsePattern(%q) error = %v, want ErrInvalidPattern", tc.in, err)
@@ -65,17 +67,57 @@ func TestParsePattern(t *testing.T) {
 	}
 }
 
+// TestParsePatternInsecure: every reference parsed from an entry on a host
+// listed insecure is plain HTTP, a DNS name included (go-containerregistry
+// would speak HTTPS alone to it); other hosts keep their scheme.
+func TestParsePatternInsecure(t *testing.T) {
+	t.Parallel()
+	insecure := hosts.NewInsecure("Registry.Test:5000")
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "literal on listed DNS name", in: "registry.test:5000/o/app:tmp-amd64", want: "http"},
+		{name: "glob on listed DNS name", in: "registry.test:5000/o/app:tmp-*", want: "http"},
+		{name: "digest on listed DNS name", in: "registry.test:5000/o/app@sha256:" + strings.Repeat("a", 64), want: "http"},
+		{name: "same host, other port", in: "registry.test:5001/o/app:tmp-*", want: "https"},
+		{name: "unlisted", in: "reg.example/o/app:tmp", want: "https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := parsePattern(tc.in, insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.repo.Scheme(); got != tc.want {
+				t.Errorf("repo %s: Scheme() = %s, want %s", p.repo, got, tc.want)
+			}
+			if p.glob == "" && !p.digest {
+				if got := p.tag.Scheme(); got != tc.want {
+					t.Errorf("tag %s: Scheme() = %s, want %s", p.tag, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
 func FuzzParsePattern(f *testing.F) {
 	for _, s := range []string{"reg/o/app:tmp-*", "app:tmp", "reg:5000/o/app:[a-z]*", "reg/o/app@sha256:" + strings.Repeat("0", 64), "", ":", "@", "a/b:\\", "reg/o/app:[^x]"} {
 		f.Add(s)
 	}
+	insecure := hosts.NewInsecure("reg:5000")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := parsePattern(s)
+		p, err := parsePattern(s, insecure)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidPattern) {
 				t.Fatalf("parsePattern(%q) error %v does not wrap ErrInvalidPattern", s, err)
 			}
 			return
+		}
+		if insecure.Has(p.repo.RegistryStr()) && p.repo.Scheme() != "http" {
+			t.Fatalf("parsePattern(%q): repository %s on an insecure host is %s", s, p.repo, p.repo.Scheme())
 		}
 		switch {
 		case p.digest:
@@ -179,7 +221,14 @@ func TestNewOptions(t *testing.T) {
 		{name: "ghcr default", host: "ghcr.io", want: KindGHCR},
 		{name: "docker.io default", host: "index.docker.io", want: KindDockerHub},
 		{name: "docker hub alias", host: "registry-1.docker.io", want: KindDockerHub},
+		{name: "docker hub old name", host: "registry.hub.docker.com", want: KindDockerHub},
+		{name: "docker hub any case", host: "Docker.IO", want: KindDockerHub},
 		{name: "generic default", host: "quay.io", want: KindGeneric},
+		{name: "GHES host not ghcr by default", host: "containers.github.example.com", want: KindGeneric},
+		{name: "GHES host", opts: []Option{WithGitHubServer("https://github.example.com")}, host: "containers.github.example.com", want: KindGHCR},
+		{name: "GHES keeps ghcr.io", opts: []Option{WithGitHubServer("https://github.example.com")}, host: "ghcr.io", want: KindGHCR},
+		{name: "github.com server", opts: []Option{WithGitHubServer("https://github.com")}, host: "containers.github.com", want: KindGeneric},
+		{name: "kind for one hub alias is hub's", opts: []Option{WithRegistryKind("docker.io", KindGeneric)}, host: "registry-1.docker.io", want: KindGeneric},
 		{name: "case insensitive", opts: []Option{WithRegistryKind("Reg.Example:5000", KindGHCR)}, host: "reg.example:5000", want: KindGHCR},
 		{name: "gitlab", opts: []Option{WithGitLab("registry.gitlab.com", "https://gitlab.com/api/v4/", "42", "tok")}, host: "registry.gitlab.com", want: KindGitLab},
 		{name: "gitlab kind without WithGitLab", opts: []Option{WithRegistryKind("r.example", KindGitLab)}, wantErr: true},
