@@ -41,6 +41,9 @@ func (a *Assembler) destinations(targets []Ref) []destination {
 	var regs []*registryDest
 	var lays []*layoutDest
 	for _, t := range targets {
+		if t.Transport == Registry {
+			t.Repo = a.insecure.Repository(t.Repo)
+		}
 		switch t.Transport {
 		case Layout:
 			i := slices.IndexFunc(lays, func(l *layoutDest) bool { return l.path == t.Path })

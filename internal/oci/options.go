@@ -57,9 +57,9 @@ func WithTransport(rt http.RoundTripper) Option {
 // including loopback and private addresses, which go-containerregistry
 // would otherwise retry over HTTP.
 //
-// The plan's references to such a host must be parsed with
-// hosts.Insecure's NameOptions: go-containerregistry tries a DNS name
-// over HTTPS only unless the reference is marked.
+// The Assembler marks every reference of a plan to such a host for plain
+// HTTP itself (go-containerregistry tries a DNS name over HTTPS alone
+// unless its reference is marked), so callers may parse them as they like.
 func WithInsecureRegistries(registries []string) Option {
 	return func(o *options) error {
 		o.insecure = append(o.insecure, registries...)
@@ -120,6 +120,9 @@ type Assembler struct {
 	// puller keeps one authenticated transport per repository for every
 	// read of a source, instead of a ping and token per call.
 	puller *remote.Puller
+	// insecure marks every reference to a plain-HTTP registry, so a
+	// caller's unmarked reference reaches it too.
+	insecure hosts.Insecure
 	// pusher is the one write path: one writer per target repository.
 	pusher *push.Pusher
 }
@@ -139,7 +142,8 @@ func New(opts ...Option) (*Assembler, error) {
 		}
 	}
 	a := &Assembler{o: o}
-	insecure := hosts.NewInsecure(o.insecure...)
+	a.insecure = hosts.NewInsecure(o.insecure...)
+	insecure := a.insecure
 	// Retries sit outside the progress log so that it sees each attempt
 	// and counts only the bytes of the one that succeeded.
 	var err error

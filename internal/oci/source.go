@@ -46,6 +46,7 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 		}
 		return img, nil
 	}
+	src.Repo = a.insecure.Repository(src.Repo)
 	ref := src.Reference()
 	if ref == nil {
 		return nil, fmt.Errorf("%w %s: a source needs a tag or digest", ErrSource, src)
