@@ -6,4 +6,10 @@
 //
 // It takes a Plan and an authn.Keychain and never speaks a CI system's
 // protocol; outputs, masks and summaries belong to the caller.
+//
+// Each target kind is one destination (dest_registry.go, dest_layout.go);
+// every write goes through package push, every request through the
+// transport of package stack; package convert describes images with OCI
+// media types, package layer builds layers from files, package cleanup
+// deletes temporary tags afterwards.
 package oci

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
+	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
 
 // Option configures an Assembler.
@@ -115,8 +116,8 @@ type Assembler struct {
 	transport *retry.Transport
 	// keychain is o.keychain, watched for the hosts it has no credential
 	// for; lazy, above transport, spares those hosts the ping.
-	keychain *credentialLog
-	lazy     *lazyPing
+	keychain authn.Keychain
+	lazy     http.RoundTripper
 	// puller keeps one authenticated transport per repository for every
 	// read of a source, instead of a ping and token per call.
 	puller *remote.Puller
@@ -143,19 +144,11 @@ func New(opts ...Option) (*Assembler, error) {
 	}
 	a := &Assembler{o: o}
 	a.insecure = hosts.NewInsecure(o.insecure...)
-	insecure := a.insecure
-	// Retries sit outside the progress log so that it sees each attempt
-	// and counts only the bytes of the one that succeeded.
-	var err error
-	a.transport, err = retry.New(&pingCache{inner: &progressTransport{
-		inner:  &schemeGuard{inner: o.transport, insecure: insecure},
-		logger: o.logger,
-	}}, append([]retry.Option{retry.WithLogger(o.logger)}, o.retry...)...)
+	st, err := stack.New(o.transport, o.keychain, a.insecure, o.logger, o.userAgent, o.retry...)
 	if err != nil {
-		return nil, fmt.Errorf("WithRetry: %w", err)
+		return nil, err
 	}
-	a.keychain = &credentialLog{inner: o.keychain, hosts: map[string]bool{}}
-	a.lazy = newLazyPing(a.transport, a.keychain, insecure, o.userAgent)
+	a.transport, a.keychain, a.lazy = st.Retry, st.Keychain, st.Lazy
 	if a.puller, err = remote.NewPuller(a.remoteOptions(context.Background())...); err != nil {
 		return nil, err
 	}

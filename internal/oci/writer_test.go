@@ -40,7 +40,7 @@ func newRecorder(t *testing.T) *recorder {
 		r.mu.Lock()
 		refuse := r.refuseMounts
 		r.mu.Unlock()
-		if refuse && requestKind(req.URL.Path, req.URL.Query()) == "mount" && req.URL.Query().Get("from") != repoOf(req.URL.Path) {
+		if refuse && requestKind(req.URL.Path, req.URL.Query()) == "mount" && req.URL.Query().Get("from") != repoOrEmpty(req.URL.Path) {
 			http.Error(w, `{"details":"invalid repository name"}`, http.StatusBadRequest)
 			return
 		}

@@ -1,4 +1,4 @@
-package oci
+package stack
 
 import (
 	"bytes"
@@ -153,13 +153,10 @@ func (p *progressTransport) clock() time.Time {
 	return p.now()
 }
 
-// repoOf extracts the repository from /v2/<name>/blobs/uploads/...
+// repoOf is the repository of an upload path, /v2/<name>/blobs/uploads/...
 func repoOf(path string) string {
-	path = strings.TrimPrefix(path, "/v2/")
-	if i := strings.Index(path, "/blobs/"); i >= 0 {
-		return path[:i]
-	}
-	return path
+	repo, _ := repository(path)
+	return repo
 }
 
 // countingBody adds what one attempt sends to its upload's total.
