@@ -33,29 +33,7 @@ func TestCleanupDeletesTempTags(t *testing.T) {
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s", res.code, res.stdout)
 			}
-			if strings.Contains(res.stdout, "::warning") {
-				t.Errorf("warnings:\n%s", res.stdout)
-			}
-			got := reg.Tags(t, "o/app")
-			slices.Sort(got) // distribution 2.8 lists in storage order
-			if !slices.Equal(got, []string{"1.0", "latest"}) {
-				t.Errorf("tags = %v, want [1.0 latest]", got)
-			}
-			deleted := strings.Split(res.outputs["deleted-tags"], "\n")
-			slices.Sort(deleted)
-			want := []string{reg.Host + "/o/app:scratch-1", reg.Host + "/o/app:scratch-2", reg.Host + "/o/app:tmp-amd64", reg.Host + "/o/app:tmp-arm64"}
-			if !slices.Equal(deleted, want) {
-				t.Errorf("deleted-tags = %q, want %q", deleted, want)
-			}
-			if res.outputs["kept-tags"] != "" {
-				t.Errorf("kept-tags = %q", res.outputs["kept-tags"])
-			}
-			for _, tag := range []string{"1.0", "latest"} {
-				idx, _ := readIndex(t, reg, "o/app", tag) // children, configs and layers readable
-				if len(idx.Manifests) != 2 {
-					t.Errorf("%s has %d manifests", tag, len(idx.Manifests))
-				}
-			}
+			checkCleanedUp(t, reg, res, []string{reg.Host + "/o/app:scratch-1", reg.Host + "/o/app:scratch-2", reg.Host + "/o/app:tmp-amd64", reg.Host + "/o/app:tmp-arm64"})
 			if !strings.Contains(res.summary, "deleted") {
 				t.Errorf("step summary does not list the deleted tags:\n%s", res.summary)
 			}
@@ -112,5 +90,35 @@ func TestCleanupDryRun(t *testing.T) {
 	}
 	if got := reg.Tags(t, "o/app"); !slices.Equal(got, []string{"tmp-amd64", "tmp-arm64"}) {
 		t.Errorf("tags = %v, want both temp tags untouched", got)
+	}
+}
+
+// checkCleanedUp checks a run that published o/app:1.0 and :latest from
+// temp tags and deleted them: no warning, only the published tags left,
+// exactly wantDeleted reported deleted and nothing kept, and both tags
+// read back whole (children, configs and layers).
+func checkCleanedUp(t *testing.T, reg *registrytest.Registry, res result, wantDeleted []string) {
+	t.Helper()
+	if strings.Contains(res.stdout, "::warning") {
+		t.Errorf("warnings:\n%s", res.stdout)
+	}
+	got := reg.Tags(t, "o/app")
+	slices.Sort(got) // distribution 2.8 lists in storage order
+	if want := []string{"1.0", "latest"}; !slices.Equal(got, want) {
+		t.Errorf("tags = %v, want %v", got, want)
+	}
+	deleted := strings.Split(res.outputs["deleted-tags"], "\n")
+	slices.Sort(deleted)
+	if !slices.Equal(deleted, wantDeleted) {
+		t.Errorf("deleted-tags = %q, want %q", deleted, wantDeleted)
+	}
+	if res.outputs["kept-tags"] != "" {
+		t.Errorf("kept-tags = %q", res.outputs["kept-tags"])
+	}
+	for _, tag := range []string{"1.0", "latest"} {
+		idx, _ := readIndex(t, reg, "o/app", tag)
+		if len(idx.Manifests) != 2 {
+			t.Errorf("%s has %d manifests", tag, len(idx.Manifests))
+		}
 	}
 }

@@ -1,8 +1,6 @@
 package test
 
 import (
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
@@ -42,29 +40,7 @@ func TestInsecureRegistryByDNSName(t *testing.T) {
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 			}
-			if strings.Contains(res.stdout, "::warning") {
-				t.Errorf("warnings:\n%s", res.stdout)
-			}
-			got := reg.Tags(t, "o/app")
-			slices.Sort(got) // distribution 2.8 lists in storage order
-			if want := []string{"1.0", "latest"}; !slices.Equal(got, want) {
-				t.Errorf("tags = %v, want %v", got, want)
-			}
-			deleted := strings.Split(res.outputs["deleted-tags"], "\n")
-			slices.Sort(deleted)
-			want := []string{app + ":extra", app + ":scratch-1", app + ":scratch-2", app + ":tmp-amd64", app + ":tmp-arm64"}
-			if !slices.Equal(deleted, want) {
-				t.Errorf("deleted-tags = %q, want %q", deleted, want)
-			}
-			if res.outputs["kept-tags"] != "" {
-				t.Errorf("kept-tags = %q", res.outputs["kept-tags"])
-			}
-			for _, tag := range []string{"1.0", "latest"} {
-				idx, _ := readIndex(t, reg, "o/app", tag) // children, configs and layers readable
-				if len(idx.Manifests) != 2 {
-					t.Errorf("%s has %d manifests", tag, len(idx.Manifests))
-				}
-			}
+			checkCleanedUp(t, reg, res, []string{app + ":extra", app + ":scratch-1", app + ":scratch-2", app + ":tmp-amd64", app + ":tmp-arm64"})
 			if proxy.Requests() == 0 || proxy.Refused() != 0 {
 				t.Errorf("proxy forwarded %d plain-HTTP requests and refused %d, want some and none", proxy.Requests(), proxy.Refused())
 			}
