@@ -112,7 +112,8 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash) error {
 	if size == 0 {
 		body = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
-	return w.send(ctx, http.MethodPut, withDigest(loc, d), size, body, http.StatusCreated)
+	_, err = w.send(ctx, http.MethodPut, withDigest(loc, d), size, body, http.StatusCreated)
+	return err
 }
 
 // Upload streams l, whose digest is learnt while it is read, to w's
@@ -124,16 +125,8 @@ func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 		if err != nil {
 			return err
 		}
-		req, err := w.request(ctx, http.MethodPatch, loc, -1, l.Compressed)
+		resp, err := w.send(ctx, http.MethodPatch, loc, -1, l.Compressed, http.StatusNoContent, http.StatusAccepted, http.StatusCreated)
 		if err != nil {
-			return err
-		}
-		resp, err := w.client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if err := transport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
 			return err
 		}
 		if loc, err = nextLocation(resp); err != nil {
@@ -143,7 +136,8 @@ func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 		if err != nil {
 			return fmt.Errorf("the layer's digest after streaming it: %w", err)
 		}
-		return w.send(ctx, http.MethodPut, withDigest(loc, d), 0, nil, http.StatusCreated)
+		_, err = w.send(ctx, http.MethodPut, withDigest(loc, d), 0, nil, http.StatusCreated)
+		return err
 	})
 }
 
@@ -166,16 +160,8 @@ func (w *Writer) startUpload(ctx context.Context, d *v1.Hash, from name.Reposito
 	if d != nil {
 		u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), http.NoBody)
+	resp, err := w.send(ctx, http.MethodPost, u.String(), 0, nil, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
-		return "", false, err
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return "", false, err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", false, err
 	}
 	if resp.StatusCode == http.StatusCreated {
@@ -200,17 +186,22 @@ func (w *Writer) request(ctx context.Context, method, u string, size int64, body
 	return req, nil
 }
 
-func (w *Writer) send(ctx context.Context, method, u string, size int64, body func() (io.ReadCloser, error), ok ...int) error {
+// send sends one request and checks its status; the response's body is
+// closed, its header and request kept.
+func (w *Writer) send(ctx context.Context, method, u string, size int64, body func() (io.ReadCloser, error), ok ...int) (*http.Response, error) {
 	req, err := w.request(ctx, method, u, size, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	return transport.CheckError(resp, ok...)
+	if err := transport.CheckError(resp, ok...); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // nextLocation resolves an upload's Location against the request. It
@@ -294,7 +285,8 @@ func (w *Writer) Head(ctx context.Context, ref name.Reference) (v1.Hash, error) 
 // "deleting manifests" in the distribution spec); the Pusher needs
 // WithDelete.
 func (w *Writer) Delete(ctx context.Context, ref name.Reference) error {
-	return w.send(ctx, http.MethodDelete, w.url("/manifests/"+ref.Identifier()).String(), 0, nil, http.StatusOK, http.StatusAccepted)
+	_, err := w.send(ctx, http.MethodDelete, w.url("/manifests/"+ref.Identifier()).String(), 0, nil, http.StatusOK, http.StatusAccepted)
+	return err
 }
 
 // acceptManifests is every manifest type a tag of ours can point at.
