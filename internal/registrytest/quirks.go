@@ -39,7 +39,7 @@ type QuirkProxy struct {
 	quirks    []Quirk
 
 	mu       sync.Mutex
-	answered map[string]int   // by quirk name
+	answered map[string]int    // by quirk name
 	auth     map[string]string // storage key → Authorization it relays
 	keys     int
 	maxChunk int64 // largest PATCH body sent with Content-Range
