@@ -190,7 +190,7 @@ func registryError(w http.ResponseWriter, status int, code, message string) {
 	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, message)
 }
 
-// uploadRepo returns <name> of /v2/<name>/blobs/uploads/...
+// quirkRepo splits /v2/<name>/<kind>/<rest> into name and rest.
 func quirkRepo(path, kind string) (string, string, bool) {
 	p, ok := strings.CutPrefix(path, "/v2/")
 	if !ok {
