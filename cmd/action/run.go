@@ -142,7 +142,7 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 	res, err := asm.Publish(ctx, as, spec.Tags)
 	u.endGroup()
 	if err != nil {
-		u.fail(withCause(ctx, err))
+		u.fail(withCause(ctx, indexHint(err, spec)))
 		var te *oci.TagError
 		if errors.As(err, &te) && len(te.Moved) > 0 {
 			return nil, exitPartial
@@ -320,4 +320,17 @@ func withCause(ctx context.Context, err error) error {
 		return fmt.Errorf("%v: %w", cause, err)
 	}
 	return err
+}
+
+// indexHint says what to do when a registry refuses the OCI index: the
+// Docker format, which such registries accept, unless annotations were
+// asked for, which a Docker manifest list cannot carry.
+func indexHint(err error, spec *inputs.Spec) error {
+	if !errors.Is(err, oci.ErrIndexRefused) || spec.MediaType != oci.OCIIndex {
+		return err
+	}
+	if len(spec.Annotations) > 0 {
+		return fmt.Errorf("%w; a Docker manifest list (media-type: docker) cannot carry the annotations input: drop the annotations to publish to this registry", err)
+	}
+	return fmt.Errorf("%w; set media-type: docker to publish a Docker manifest list instead", err)
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 // remedy is the way around a docker action's container HOME, said once in
@@ -31,6 +33,12 @@ func (k *Keychain) Explain(err error, ref name.Reference) error {
 	case http.StatusUnauthorized:
 		what = "refused the credential"
 	case http.StatusForbidden:
+		if hosts.RateLimited(terr.Error()) {
+			// GHCR's secondary rate limits are 403s: retried, and still
+			// refused, they are no matter of credentials.
+			return fmt.Errorf("registry %s is rate limiting this client and still was after retries: run the job again later: %w",
+				ref.Context().RegistryStr(), err)
+		}
 		what = "denied access with the credential"
 	default:
 		return err

@@ -24,6 +24,7 @@ func TestExplain(t *testing.T) {
 		err       error
 		ref       string
 		want      []string
+		not       []string
 		unchanged bool
 	}{{
 		name: "401 with credential",
@@ -35,6 +36,16 @@ func TestExplain(t *testing.T) {
 		err:  denied(http.StatusForbidden),
 		ref:  "ghcr.io/o/app@sha256:" + strings.Repeat("a", 64),
 		want: []string{"registry ghcr.io", "repository o/app", "403", "no credentials found", "denied anonymous access"},
+	}, {
+		// GHCR's secondary rate limit is a 403 (perminder-klair/subwave#1377):
+		// no credential advice for it.
+		name: "403 rate limit",
+		err: fmt.Errorf("pushing: %w", &transport.Error{StatusCode: http.StatusForbidden, Errors: []transport.Diagnostic{{
+			Code: "DENIED", Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+		}}}),
+		ref:  "ghcr.io/o/app:v1",
+		want: []string{"registry ghcr.io is rate limiting", "run the job again later"},
+		not:  []string{"credential", "github-token"},
 	}, {
 		name:      "404 unchanged",
 		err:       &transport.Error{StatusCode: http.StatusNotFound},
@@ -74,6 +85,11 @@ func TestExplain(t *testing.T) {
 			for _, want := range tt.want {
 				if !strings.Contains(got.Error(), want) {
 					t.Errorf("Explain() = %q, want it to contain %q", got, want)
+				}
+			}
+			for _, not := range tt.not {
+				if strings.Contains(got.Error(), not) {
+					t.Errorf("Explain() = %q, want no %q in it", got, not)
 				}
 			}
 			if strings.Contains(got.Error(), "\n") {

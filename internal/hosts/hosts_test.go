@@ -99,3 +99,20 @@ func FuzzGitHub(f *testing.F) {
 		}
 	})
 }
+
+func TestRateLimited(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`{"errors":[{"code":"DENIED","message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}]}`, true},
+		{`{"errors":[{"code":"TOOMANYREQUESTS","message":"retry-after: 10ms"}]}`, true},
+		{`{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`, false},
+		{``, false},
+	} {
+		if got := RateLimited(tc.body); got != tc.want {
+			t.Errorf("RateLimited(%q) = %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}

@@ -153,7 +153,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 	}
 	ref := t.repo.Digest(as.Digest.String())
 	if err := w.Put(ctx, ref, idx); err != nil {
-		return &RefError{Op: "pushing", Ref: ref, Err: err}
+		return &RefError{Op: "pushing", Ref: ref, Err: explainRefusal(err, as.MediaType)}
 	}
 	d.a.o.logger.Info("pushed by digest", "ref", ref.String())
 	return nil
@@ -189,7 +189,13 @@ func (d *registryDest) tag(ctx context.Context, t *repoTarget, ref name.Tag, as 
 		}
 	}
 	if err := w.Put(ctx, ref, as.Index); err != nil {
-		return &RefError{Op: "tagging", Ref: ref, Err: err}
+		if got, herr := w.Head(ctx, ref); herr == nil && got == as.Digest {
+			// ECR refuses to write a tag again even at the digest it
+			// points at (moby/buildkit#2004): it is where it should be.
+			t.markRead(ref)
+			return nil
+		}
+		return &RefError{Op: "tagging", Ref: ref, Err: explainRefusal(err, as.MediaType)}
 	}
 	return nil
 }

@@ -84,13 +84,13 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 	if w.Holds(l) {
 		return nil
 	}
-	return w.o.sessions(ctx, func() error { return w.uploadBlob(ctx, l, d) })
+	return w.o.sessions(ctx, func() error { return w.uploadBlobTo(ctx, l, d, w.mountSource(l)) })
 }
 
-// uploadBlob is one upload session: POST with mount, then PUT the body
-// unless the blob was mounted or already there.
-func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash) error {
-	from := w.mountSource(l)
+// uploadBlobTo is one upload session: POST with mount from the
+// repository from, then PUT the body unless the blob was mounted or
+// already there.
+func (w *Writer) uploadBlobTo(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository) error {
 	loc, mounted, err := w.startUpload(ctx, &d, from)
 	if err != nil && from.String() != w.repo.String() {
 		// A registry may refuse a mount it cannot serve with an error
@@ -117,28 +117,55 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash) error {
 }
 
 // Upload streams l, whose digest is learnt while it is read, to w's
-// repository: POST, one PATCH with the whole stream, then the PUT that
-// names the digest. l must be readable again for a session to be retried.
+// repository: POST, one PATCH with the whole stream and no Content-Range
+// (as docker sends it, which registries that cap chunks accept), then the
+// PUT that names the digest. l must be readable again for a session to be
+// retried, and for the two ways round a registry's quirks:
+//
+//   - the streamed PATCH refused with 416 (GHCR refuses a PATCH over
+//     4 MiB, "exceeds the maximum permissible limit",
+//     oras-project/rust-oci-client#35): l is sent again in chunks of at
+//     most MaxChunk with Content-Range;
+//   - the PUT refused because the session holds other bytes than were
+//     sent (DIGEST_INVALID, SIZE_INVALID, BLOB_UPLOAD_INVALID: ECR has
+//     answered PATCHes 201 while dropping data,
+//     aws/containers-roadmap#2831): l is sent again whole, in the PUT.
 func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 	return w.o.sessions(ctx, func() error {
-		loc, _, err := w.startUpload(ctx, nil, w.repo)
-		if err != nil {
-			return err
+		err := w.stream(ctx, l)
+		switch {
+		case isStatus(err, http.MethodPatch, http.StatusRequestedRangeNotSatisfiable):
+			w.o.logger.Info("the registry refused the streamed upload as too large; sending it in chunks",
+				"to", w.repo.String(), "chunk", humanChunk)
+			return w.uploadChunks(ctx, l)
+		case storedOtherBytes(err):
+			w.o.logger.Warn("the registry stored other bytes than were sent; uploading the layer whole",
+				"to", w.repo.String(), "error", err)
+			return w.uploadWhole(ctx, l)
 		}
-		resp, err := w.send(ctx, http.MethodPatch, loc, -1, l.Compressed, http.StatusNoContent, http.StatusAccepted, http.StatusCreated)
-		if err != nil {
-			return err
-		}
-		if loc, err = nextLocation(resp); err != nil {
-			return err
-		}
-		d, err := l.Digest()
-		if err != nil {
-			return fmt.Errorf("the layer's digest after streaming it: %w", err)
-		}
-		_, err = w.send(ctx, http.MethodPut, withDigest(loc, d), 0, nil, http.StatusCreated)
 		return err
 	})
+}
+
+// stream is one streamed upload session.
+func (w *Writer) stream(ctx context.Context, l v1.Layer) error {
+	loc, _, err := w.startUpload(ctx, nil, w.repo)
+	if err != nil {
+		return err
+	}
+	resp, err := w.send(ctx, http.MethodPatch, loc, -1, l.Compressed, http.StatusNoContent, http.StatusAccepted, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	if loc, err = nextLocation(resp); err != nil {
+		return err
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return fmt.Errorf("the layer's digest after streaming it: %w", err)
+	}
+	_, err = w.send(ctx, http.MethodPut, withDigest(loc, d), 0, nil, http.StatusCreated)
+	return err
 }
 
 func withDigest(loc string, d v1.Hash) string {
@@ -186,13 +213,19 @@ func (w *Writer) request(ctx context.Context, method, u string, size int64, body
 	return req, nil
 }
 
-// send sends one request and checks its status; the response's body is
-// closed, its header and request kept.
+// send sends one request built by request and checks its status.
 func (w *Writer) send(ctx context.Context, method, u string, size int64, body func() (io.ReadCloser, error), ok ...int) (*http.Response, error) {
 	req, err := w.request(ctx, method, u, size, body)
 	if err != nil {
 		return nil, err
 	}
+	return w.do(req, ok...)
+}
+
+// do sends req and checks its status against ok. The response's body is
+// read (a little of it, so the connection can be used again) and closed;
+// its header and request are kept.
+func (w *Writer) do(req *http.Request, ok ...int) (*http.Response, error) {
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -201,6 +234,7 @@ func (w *Writer) send(ctx context.Context, method, u string, size int64, body fu
 	if err := transport.CheckError(resp, ok...); err != nil {
 		return nil, err
 	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp, nil
 }
 
@@ -235,12 +269,8 @@ func (w *Writer) PutManifest(ctx context.Context, ref name.Reference, mt types.M
 		return err
 	}
 	req.Header.Set("Content-Type", string(mt))
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted)
+	_, err = w.do(req, http.StatusOK, http.StatusCreated, http.StatusAccepted)
+	return err
 }
 
 // Put PUTs m's manifest by ref.
@@ -265,13 +295,8 @@ func (w *Writer) Head(ctx context.Context, ref name.Reference) (v1.Hash, error) 
 		return v1.Hash{}, err
 	}
 	req.Header.Set("Accept", acceptManifests)
-	resp, err := w.client.Do(req)
+	resp, err := w.do(req, http.StatusOK)
 	if err != nil {
-		return v1.Hash{}, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return v1.Hash{}, err
 	}
 	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))

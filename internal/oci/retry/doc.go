@@ -1,6 +1,8 @@
 // Package retry owns the reliability of registry requests: it retries
 // what a registry or the network got wrong for a moment — 408, 429, 5xx,
-// reset connections, EOFs, timeouts — with exponential backoff and full
+// a 403 whose body says it is a rate limit (GHCR's secondary rate limits,
+// hosts.RateLimited), reset connections, EOFs, timeouts — with
+// exponential backoff and full
 // jitter, honours Retry-After, waits out read-after-write lag, and gives
 // up within a bounded number of attempts and a bounded total time.
 //

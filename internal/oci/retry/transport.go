@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
 
 // Transport retries registry requests; see the package doc for what it
@@ -48,16 +50,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cur := req
 	for {
 		resp, err := t.inner.RoundTrip(cur)
+		var head []byte
 		if err == nil && resp.StatusCode >= 400 {
 			// Callers read an error body after RoundTrip (for ggcr,
 			// transport.CheckError), where a cut would escape every retry:
 			// read it here, where a cut is a connection failure like any
 			// other.
-			if err = bufferBody(resp); err != nil {
+			if head, err = bufferBody(resp); err != nil {
 				resp = nil
 			}
 		}
-		out := t.classify(cur, resp, err)
+		out := t.classify(cur, resp, head, err)
 		if out == final {
 			if err == nil {
 				t.writes.observe(cur, resp)
@@ -130,13 +133,17 @@ func (t *Transport) wait(b *budget, out outcome, resp *http.Response) (time.Dura
 	return wait, now.Add(wait).Sub(b.start) <= t.o.maxElapsed
 }
 
-func (t *Transport) classify(req *http.Request, resp *http.Response, err error) outcome {
+// classify decides what one attempt calls for; head is the start of an
+// error response's body.
+func (t *Transport) classify(req *http.Request, resp *http.Response, head []byte, err error) outcome {
 	switch {
 	case err != nil:
 		if retryableError(req.Context(), err) {
 			return transient
 		}
 	case retryableStatus(resp.StatusCode):
+		return transient
+	case resp.StatusCode == http.StatusForbidden && hosts.RateLimited(string(head)):
 		return transient
 	case resp.StatusCode == http.StatusNotFound && t.o.readAfterWrite > 0 && t.writes.wrote(req):
 		return notYetRead
@@ -187,20 +194,21 @@ func rewind(req *http.Request) (*http.Request, error) {
 const maxErrorBody = 64 << 10
 
 // bufferBody reads resp's body into memory, up to maxErrorBody, so that a
-// connection cut in it shows up now. It closes the body on error.
-func bufferBody(resp *http.Response) error {
+// connection cut in it shows up now, and returns what it read. It closes
+// the body on error.
+func bufferBody(resp *http.Response) ([]byte, error) {
 	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if err != nil {
 		resp.Body.Close()
-		return err
+		return nil, err
 	}
 	if len(buf) < maxErrorBody {
 		resp.Body.Close() // all read: the connection can be reused
 		resp.Body = io.NopCloser(bytes.NewReader(buf))
-		return nil
+		return buf, nil
 	}
 	resp.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), Closer: resp.Body}
-	return nil
+	return buf, nil
 }
 
 type readCloser struct {
