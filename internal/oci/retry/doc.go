@@ -45,14 +45,15 @@
 //     https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes),
 //     which is what a replayed PATCH or PUT meets when its first try did
 //     reach the registry. A new session begins with the existence check,
-//     so a blob that did land is not sent again. For ggcr's writers
-//     (remote.Write, remote.WriteLayer, remote.Pusher) we rely on them
-//     running a failed upload again under the remote.WithRetryBackoff
-//     steps when the remote.WithRetryPredicate predicate says so
-//     (TestLostUploadReplyStartsANewSession pins this); its count is
-//     WithUploadSessions. Those sleeps do not watch the context, which is
-//     why the waiting that matters happens at level 1. Our own writer
-//     (internal/oci) gets the same level from Transport.Sessions. A layer
+//     so a blob that did land is not sent again. oci-assemble writes
+//     through its own writer (internal/oci/push), which gets this level
+//     from Transport.Sessions; its count is WithUploadSessions. A caller
+//     that still writes with ggcr's writers (remote.Write, remote.Pusher)
+//     gets it from them: they run a failed upload again under the
+//     remote.WithRetryBackoff steps when the remote.WithRetryPredicate
+//     predicate says so (TestLostUploadReplyStartsANewSession pins this),
+//     with sleeps that do not watch the context, which is why the waiting
+//     that matters happens at level 1. A layer
 //     that cannot be read a second time (ggcr's stream.Layer) fails its
 //     new session with stream.ErrConsumed and the caller must start over;
 //     the streamed layers of internal/oci/layer can be read again, so
