@@ -148,8 +148,13 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	if s.Push, err = parseBool(raw["push"]); err != nil {
 		fail("push", "%v", err)
 	}
-	if s.Referrers, err = parseBool(raw["referrers"]); err != nil {
-		fail("referrers", "%v", err)
+	// Empty is the default, true: signatures and SBOMs travel unless
+	// turned off.
+	s.Referrers = true
+	if v := raw["referrers"]; strings.TrimSpace(v) != "" {
+		if s.Referrers, err = parseBool(v); err != nil {
+			fail("referrers", "%v", err)
+		}
 	}
 	for _, h := range splitList(raw["insecure-registries"]) {
 		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil || strings.Contains(h, "/") {
