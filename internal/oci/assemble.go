@@ -140,12 +140,18 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
+	var warnings []string
 	if plan.Referrers {
-		if err := a.findReferrers(ctx, members); err != nil {
+		var err error
+		if warnings, err = a.findReferrers(ctx, members); err != nil {
 			return nil, err
 		}
 	}
-	return a.finish(members, plan)
+	as, err := a.finish(members, plan)
+	if as != nil {
+		as.Warnings = append(warnings, as.Warnings...)
+	}
+	return as, err
 }
 
 // finish applies manifest annotations and builds the index.

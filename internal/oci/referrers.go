@@ -69,9 +69,16 @@ type foundReferrer struct {
 type referrerFinder struct {
 	a *Assembler
 
-	mu    sync.Mutex
-	repos map[string]*repoState // by repository
-	hosts map[string]*hostAPI   // by registry
+	mu       sync.Mutex
+	repos    map[string]*repoState // by repository
+	hosts    map[string]*hostAPI   // by registry
+	warnings []string
+}
+
+func (f *referrerFinder) warn(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.warnings = append(f.warnings, msg)
 }
 
 // repoState is what the finder learnt of one source repository.
@@ -214,7 +221,15 @@ func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[st
 	rt := f.repo(repo)
 	rt.once.Do(func() {
 		all, err := f.a.puller.List(ctx, repo)
-		if err != nil {
+		switch code := statusOf(err); {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusMethodNotAllowed:
+			// A pull-only credential may not list tags (ECR asks for
+			// ecr:ListImages): publish, and say what was not looked for.
+			f.warn(fmt.Sprintf("listing the tags of %s was refused (%d): its fallback (sha256-<digest>) and cosign tags were not looked for; "+
+				"allow the credential to list tags, or set referrers: false to silence this", repo, code))
+			rt.tags = map[string]bool{}
+			return
+		case err != nil:
 			rt.err = &RefError{Op: "listing the tags of", Ref: repoRef{repo}, Err: err}
 			return
 		}
@@ -378,7 +393,8 @@ func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*htt
 
 // findReferrers finds the referrers of every member read from a registry.
 // Images from layouts and archives have none that can be found.
-func (a *Assembler) findReferrers(ctx context.Context, members []*member) error {
+// Its warnings say what could not be looked for.
+func (a *Assembler) findReferrers(ctx context.Context, members []*member) ([]string, error) {
 	f := newReferrerFinder(a)
 	// Remote manifests keep the context they were read with for lazy
 	// blob reads; errgroup cancels its own when Wait returns.
@@ -398,7 +414,8 @@ func (a *Assembler) findReferrers(ctx context.Context, members []*member) error 
 			return nil
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	return f.warnings, err
 }
 
 // addReferrers records the members' referrers in the assembly. before

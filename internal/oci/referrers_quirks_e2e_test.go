@@ -124,3 +124,24 @@ func TestReferrersECRStyle(t *testing.T) {
 		t.Errorf("cosign tag: %d %s, want %s", code, m.Digest, s.cosignSig)
 	}
 }
+
+// TestReferrersWithoutTagList: a pull-only credential that may not list
+// tags (ECR asks for ecr:ListImages) still publishes the image, and one
+// warning says the fallback and cosign tags were not looked for.
+func TestReferrersWithoutTagList(t *testing.T) {
+	t.Parallel()
+	src := quirkProxy(t, registrytest.Start(t, registrytest.WithVersion(registrytest.V3)), func(req *http.Request) int {
+		if strings.HasSuffix(req.URL.Path, "/tags/list") {
+			return http.StatusForbidden
+		}
+		return 0
+	}, false)
+	dst := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	s := newSignedSource(t, src, "amd64")
+	a := insecureAssembler(t, src, dst)
+	as := publishReferrers(t, a, []Ref{s.ref}, targets(t, dst.Host+"/app:1"))
+	checkIndex(t, dst.Host+"/app:1", as.Digest)
+	if len(as.Warnings) != 1 || !strings.Contains(as.Warnings[0], "403") || !strings.Contains(as.Warnings[0], "referrers: false") {
+		t.Errorf("Warnings = %q, want one about the refused tag list", as.Warnings)
+	}
+}
