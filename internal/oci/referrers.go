@@ -222,6 +222,11 @@ func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[st
 	rt.once.Do(func() {
 		all, err := f.a.puller.List(ctx, repo)
 		switch code := statusOf(err); {
+		case code == http.StatusNotFound:
+			// A repository that lists no tags (an image pushed by
+			// digest only, as distribution answers it) has none.
+			rt.tags = map[string]bool{}
+			return
 		case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusMethodNotAllowed:
 			// A pull-only credential may not list tags (ECR asks for
 			// ecr:ListImages): publish, and say what was not looked for.
