@@ -146,7 +146,8 @@ join_minimum() {
   local index
   index="$(in_env "$CRANE" manifest --insecure "$REG_B/count-oci-assemble:v1" | wc -c)"
   local tags=2
-  local one_step=$((3 * n + 2 * n + n + tags))
+  referrer_minimum "$n"
+  local one_step=$((3 * n + 2 * n + n + tags + REFERRERS_MIN))
   local two_step=$((one_step + 2 * n))
   MIN_JOIN_BYTES=$((blobs + manifests + tags * index))
   local probe upload
@@ -164,10 +165,30 @@ Minimum for this job under the distribution spec (anonymous registries, a target
 - reads on A: $n manifest GET, $n config GET (the index needs each platform, which only the config holds), $n layer GET (A and B are different registries: no mount) = $((3 * n))
 - blobs on B: $((2 * n)) blobs; $upload
 - manifests on B: $n manifest PUT (before the index that names them), $tags index PUT by tag (a PUT by tag stores the manifest; no PUT by digest is needed) = $((n + tags))
+- referrers on A (the sources have none here, but a job that carries them must look): $REFERRERS_NOTE
 - no ping (anonymous), no blob or manifest HEAD (nothing can exist yet), no read-back: none is required
 - **minimum: $MIN_JOIN_REQ requests** ($one_step on a registry with single-request uploads, $two_step without); bytes sent: blobs $blobs + manifests $manifests + $tags × index $index = **$MIN_JOIN_BYTES**
 
 EOF
+}
+
+# referrer_minimum N sets REFERRERS_MIN and REFERRERS_NOTE: the requests
+# referrer discovery needs for N platform images (signatures, SBOMs and
+# attestations travel with the images). One tag list of A's repository
+# finds every sha256-<hex> fallback and cosign tag at once; a registry with
+# the referrers API is asked once per platform manifest (its referrers are
+# in no tag), one without it once (its 404 says there is no API).
+referrer_minimum() {
+  local n=$1 first api
+  first="$(in_env "$CRANE" digest --insecure "${SRC_LIST%%,*}")"
+  api="$(curl -s -o /dev/null -w '%{http_code}' "http://$REG_A/v2/src/referrers/$first")"
+  if [ "$api" = "200" ]; then
+    REFERRERS_MIN=$((1 + n))
+    REFERRERS_NOTE="1 tag list + $n referrers GET (A has the referrers API, probed: $api) = $REFERRERS_MIN"
+  else
+    REFERRERS_MIN=2
+    REFERRERS_NOTE="1 tag list + 1 referrers GET answered $api (A has no referrers API; its fallback tags are in the tag list) = $REFERRERS_MIN"
+  fi
 }
 
 # probe_single_post sends one small blob to registry $1 as a single-request
@@ -209,14 +230,17 @@ bench_noop() {
   echo
   count_table noop
   echo
+  referrer_minimum 8
+  local min=$((18 + REFERRERS_MIN))
   cat <<EOF
 Minimum for a re-run: a client that keeps no state must read what it joins, 8 manifest GET and 8 config GET on A,
-then learn that both tags already point at the index it computed: 2 manifest HEAD on B. **Minimum: 18 requests, 0 bytes sent.**
+look for the images' referrers ($REFERRERS_NOTE),
+then learn that both tags already point at the index it computed: 2 manifest HEAD on B. **Minimum: $min requests, 0 bytes sent.**
 
 EOF
   for t in "${JOIN_TOOLS[@]}"; do
     local f="$WORK/counts/noop-$t.tsv"
-    echo "- $t: $(total "$f" 2) requests ($(awk "BEGIN {printf \"%.2f\", $(total "$f" 2) / 18}") × the minimum), $(total "$f" 3) bytes sent"
+    echo "- $t: $(total "$f" 2) requests ($(awk "BEGIN {printf \"%.2f\", $(total "$f" 2) / $min}") × the minimum), $(total "$f" 3) bytes sent"
   done
   echo
 }

@@ -108,6 +108,18 @@ func summary(md metadata) string {
 	for _, m := range md.Manifests {
 		fmt.Fprintf(&b, "| %s | `%s` | %d |\n", m.Platform, m.Digest, m.Size)
 	}
+	if n := referrerCount(md.Manifests); n > 0 {
+		verb := "found"
+		if md.Pushed {
+			verb = "copied to every target"
+		}
+		fmt.Fprintf(&b, "\n%d signatures, SBOMs and attestations (referrers) of the platform images %s.\n", n, verb)
+	}
+	for _, t := range md.Targets {
+		if len(t.SkippedReferrers) > 0 {
+			fmt.Fprintf(&b, "\n`%s` was published without %d referrer(s): %s\n", t.Ref, len(t.SkippedReferrers), strings.Join(t.SkippedReferrers, "; "))
+		}
+	}
 	if len(md.Targets) > 0 {
 		b.WriteString("\n| Target | Tags |\n| --- | --- |\n")
 		for _, t := range md.Targets {
@@ -133,4 +145,13 @@ func summary(md metadata) string {
 		}
 	}
 	return b.String()
+}
+
+// referrerCount is how many referrers the platform manifests carry.
+func referrerCount(ms []oci.Manifest) int {
+	n := 0
+	for _, m := range ms {
+		n += len(m.Referrers)
+	}
+	return n
 }

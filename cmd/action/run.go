@@ -111,7 +111,8 @@ func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
 // assemble reads the sources (or builds the layers) into the index. A nil
 // assembly ends the run with the code.
 func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
-	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
+	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType,
+		Referrers: spec.Referrers}
 	title := "Resolving sources"
 	if spec.Build != nil {
 		spec.Build.Stage = spec.Push
@@ -124,6 +125,9 @@ func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec
 		return nil, u.failAssemble(ctx, err, spec)
 	}
 	u.printAssembly(as)
+	for _, w := range as.Warnings {
+		u.warn(w)
+	}
 	return as, exitOK
 }
 
@@ -148,6 +152,11 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 			return nil, exitPartial
 		}
 		return nil, exitFailed
+	}
+	for _, t := range res.Targets {
+		if len(t.SkippedReferrers) > 0 {
+			u.warn(fmt.Sprintf("%s: published without %d referrer(s): %s", t.Ref, len(t.SkippedReferrers), strings.Join(t.SkippedReferrers, "; ")))
+		}
 	}
 	return res, exitOK
 }

@@ -35,10 +35,12 @@ var ErrHelp = flag.ErrHelp
 
 // Spec is every input, parsed and validated.
 type Spec struct {
-	Images             []oci.Ref
-	Tags               []oci.Ref
-	Annotations        []oci.Annotation
-	MediaType          oci.IndexMediaType
+	Images      []oci.Ref
+	Tags        []oci.Ref
+	Annotations []oci.Annotation
+	MediaType   oci.IndexMediaType
+	// Referrers copies the platform images' referrers with the index.
+	Referrers          bool
 	Push               bool
 	InsecureRegistries []string
 	// GitHubToken is the github-token input as given. When it is empty the
@@ -145,6 +147,14 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	var err error
 	if s.Push, err = parseBool(raw["push"]); err != nil {
 		fail("push", "%v", err)
+	}
+	// Empty is the default, true: signatures and SBOMs travel unless
+	// turned off.
+	s.Referrers = true
+	if v := raw["referrers"]; strings.TrimSpace(v) != "" {
+		if s.Referrers, err = parseBool(v); err != nil {
+			fail("referrers", "%v", err)
+		}
 	}
 	for _, h := range splitList(raw["insecure-registries"]) {
 		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil || strings.Contains(h, "/") {

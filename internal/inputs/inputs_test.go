@@ -388,3 +388,37 @@ func writeActionInputs(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseReferrers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		want    bool
+		wantErr bool
+	}{
+		{name: "default", value: "", want: true},
+		{name: "true", value: "true", want: true},
+		{name: "false", value: "false", want: false},
+		{name: "bad", value: "sometimes", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Parse(Raw{"images": "reg.example/o/app:a", "push": "false", "referrers": tc.value}, env(nil))
+			if tc.wantErr {
+				var ie *Error
+				if !errors.As(err, &ie) || ie.Input != "referrers" {
+					t.Fatalf("Parse(referrers=%q) error = %v, want one naming referrers", tc.value, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Referrers != tc.want {
+				t.Errorf("Referrers = %v, want %v", s.Referrers, tc.want)
+			}
+		})
+	}
+}

@@ -35,6 +35,9 @@ type Plan struct {
 	Targets     []Ref
 	Annotations []Annotation
 	MediaType   IndexMediaType
+	// Referrers: find the signatures, SBOMs and attestations of the
+	// platform images read from registries, to copy them with the index.
+	Referrers bool
 }
 
 // ErrConflict is returned when two sources give different manifests for
@@ -51,6 +54,9 @@ type Manifest struct {
 	Source string `json:"source"`
 	// Attestations counts attestation manifests that travel with it.
 	Attestations int `json:"attestations,omitempty"`
+	// Referrers are the signatures, SBOMs and attestations (OCI 1.1
+	// referrers and cosign tags) copied with it, nested ones included.
+	Referrers []Referrer `json:"referrers,omitempty"`
 }
 
 // Assembly is an index ready to publish.
@@ -65,6 +71,11 @@ type Assembly struct {
 	IndexDescriptorAnnotations map[string]string
 	// Sources are the references the index was joined from, in input order.
 	Sources []Ref
+	// Warnings are what the caller should tell the user: referrers that
+	// could not follow a rewritten manifest.
+	Warnings []string
+	// referrers are the platform images' referrers, with their own.
+	referrers []*foundReferrer
 }
 
 // member is one platform image of the index, with the attestation
@@ -76,6 +87,7 @@ type member struct {
 	digest       v1.Hash
 	annotations  map[string]string // descriptor annotations
 	attestations []attestation
+	referrers    []*foundReferrer
 }
 
 type attestation struct {
@@ -128,15 +140,35 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
-	return a.finish(members, plan)
+	var warnings []string
+	if plan.Referrers {
+		var err error
+		if warnings, err = a.findReferrers(ctx, members); err != nil {
+			return nil, err
+		}
+	}
+	as, err := a.finish(members, plan)
+	if as != nil {
+		as.Warnings = append(warnings, as.Warnings...)
+	}
+	return as, err
 }
 
 // finish applies manifest annotations and builds the index.
 func (a *Assembler) finish(members []*member, plan Plan) (*Assembly, error) {
+	before := make([]v1.Hash, len(members))
+	for i, m := range members {
+		before[i] = m.digest
+	}
 	if err := a.annotateManifests(members, plan.Annotations); err != nil {
 		return nil, err
 	}
-	return buildIndex(members, plan)
+	as, err := buildIndex(members, plan)
+	if err != nil {
+		return nil, err
+	}
+	as.addReferrers(members, before)
+	return as, nil
 }
 
 // flatten turns a source into its platform members. An index gives its

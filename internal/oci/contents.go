@@ -86,8 +86,9 @@ func (c *indexContents) mountSources() []name.Repository {
 	return out
 }
 
-// Digests are every manifest the index holds, nested ones included, and
-// the index itself: what cleanup must never delete by digest.
+// Digests are every manifest the index holds, nested ones included, the
+// index itself and the referrers copied with it: what cleanup must never
+// delete by digest.
 func (as *Assembly) Digests() ([]v1.Hash, error) {
 	c, err := contentsOf(as.Index)
 	if err != nil {
@@ -100,6 +101,9 @@ func (as *Assembly) Digests() ([]v1.Hash, error) {
 			return nil, fmt.Errorf("listing the index's manifests: %w", err)
 		}
 		out = append(out, d)
+	}
+	for _, r := range as.flatReferrers() {
+		out = append(out, r.desc.Digest)
 	}
 	return out, nil
 }

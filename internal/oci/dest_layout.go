@@ -96,7 +96,7 @@ func (d *layoutDest) write(_ context.Context, as *Assembly) error {
 	if err := p.WriteIndex(as.Index); err != nil {
 		return fmt.Errorf("writing layout %s: %w", d.path, err)
 	}
-	return nil
+	return d.writeReferrers(p, as)
 }
 
 // tagJobs is one job for the layout: its tags share index.json.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +38,9 @@ type repoTarget struct {
 
 	mu   sync.Mutex
 	read map[string]bool // references already read back as the index
+
+	copied  atomic.Int64 // referrers copied (referrers_copy.go)
+	skipped []string     // referrers not copied, and why
 }
 
 var _ destination = (*registryDest)(nil)
@@ -109,13 +113,22 @@ func (d *registryDest) stage(ctx context.Context, bl *layer.Builder) (v1.Layer, 
 // write pushes to the first repository, then to the others, which mount
 // the blobs from it.
 func (d *registryDest) write(ctx context.Context, as *Assembly) error {
+	first := d.repos[0].repo
 	if err := d.writeRepo(ctx, d.repos[0], as, as.Index); err != nil {
 		return err
 	}
-	mounted := &mountIndex{imageIndex: as.Index, from: d.repos[0].repo}
+	if err := d.copyReferrers(ctx, d.repos[0], as, nil); err != nil {
+		return err
+	}
+	mounted := &mountIndex{imageIndex: as.Index, from: first}
 	g, gctx := newGroup(ctx, d.a.o.jobs)
 	for _, t := range d.repos[1:] {
-		g.Go(func() error { return d.writeRepo(gctx, t, as, mounted) })
+		g.Go(func() error {
+			if err := d.writeRepo(gctx, t, as, mounted); err != nil {
+				return err
+			}
+			return d.copyReferrers(gctx, t, as, &first)
+		})
 	}
 	return g.Wait()
 }
@@ -246,7 +259,8 @@ func (d *registryDest) verifyRef(ctx context.Context, t *repoTarget, ref name.Re
 func (d *registryDest) targets(as *Assembly) []Target {
 	out := make([]Target, len(d.repos))
 	for i, t := range d.repos {
-		out[i] = Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String()}
+		out[i] = Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String(),
+			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers()}
 	}
 	return out
 }

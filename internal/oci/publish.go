@@ -26,6 +26,11 @@ type Target struct {
 	Tags []string `json:"tags"`
 	// Image is repository@digest.
 	Image string `json:"image"`
+	// Referrers counts the signatures, SBOMs and attestations copied.
+	Referrers int `json:"referrers,omitempty"`
+	// SkippedReferrers are referrers the target refused or kept
+	// otherwise, each with why; the image was published without them.
+	SkippedReferrers []string `json:"skippedReferrers,omitempty"`
 }
 
 // Result is what Publish did.

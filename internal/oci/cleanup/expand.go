@@ -130,6 +130,12 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 				Reason: "a digest reference is never deleted: that would delete the manifest for every tag and index using it",
 				Fix:    "list the temporary tag (REPOSITORY:TAG) instead",
 			})
+		case p.glob == "" && isReferrerTag(p.tag.TagStr()):
+			kept = append(kept, Kept{
+				Ref:    p.raw,
+				Reason: "a referrers tag (the signatures, SBOMs and attestations of an image) is never deleted",
+				Fix:    "remove it from delete-tags",
+			})
 		case p.glob == "":
 			add(p.tag)
 		default:
@@ -149,6 +155,9 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 			}
 			n := 0
 			for _, t := range all {
+				if isReferrerTag(t) {
+					continue // never deleted: see isReferrerTag
+				}
 				if ok, _ := path.Match(p.glob, t); ok {
 					add(p.repo.Tag(t))
 					n++

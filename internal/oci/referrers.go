@@ -1,0 +1,452 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// Referrer is a manifest that refers to a platform manifest of the index,
+// or to another referrer: a signature, an SBOM, an attestation. It is
+// copied to every target with the platform manifest it describes.
+type Referrer struct {
+	// Digest is the referrer's manifest digest (unchanged by the copy).
+	Digest string `json:"digest"`
+	// ArtifactType is the manifest's artifactType, else its config's
+	// media type (image-spec "Listing Referrers" rule for the descriptor).
+	ArtifactType string          `json:"artifactType,omitempty"`
+	MediaType    types.MediaType `json:"mediaType"`
+	// Subject is the digest it refers to.
+	Subject string `json:"subject"`
+	// Tag is set for a cosign-style referrer, found and copied as the tag
+	// sha256-<hex>.sig, .att or .sbom of its subject.
+	Tag string `json:"tag,omitempty"`
+}
+
+// Referrer discovery follows the distribution spec's "Listing Referrers"
+// (https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers):
+// the referrers API where the registry has it, else the referrers tag
+// schema's fallback tag sha256-<hex>, an index of referrer descriptors
+// (https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#referrers-tag-schema);
+// and cosign's tags sha256-<hex>.sig, .att and .sbom
+// (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md).
+const (
+	referrersTagPrefix = "sha256-"
+	// maxReferrerDepth bounds the recursion: a signature of an SBOM of an
+	// image is depth 2.
+	maxReferrerDepth = 4
+)
+
+// cosignSuffixes are the tag suffixes cosign attaches to a subject.
+var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+
+// foundReferrer is a referrer read from a source, ready to copy.
+type foundReferrer struct {
+	Referrer
+	raw []byte
+	img v1.Image // its blobs
+	// desc is its entry in a referrers fallback index: digest, size,
+	// media type, artifactType and the manifest's annotations.
+	desc v1.Descriptor
+	// children are the referrers of this referrer.
+	children []*foundReferrer
+}
+
+// referrerFinder finds referrers in source repositories: one tag list per
+// repository, and the referrers API only on registries that have it.
+type referrerFinder struct {
+	a *Assembler
+
+	mu       sync.Mutex
+	repos    map[string]*repoState // by repository
+	hosts    map[string]*hostAPI   // by registry
+	warnings []string
+}
+
+func (f *referrerFinder) warn(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.warnings = append(f.warnings, msg)
+}
+
+// repoState is what the finder learnt of one source repository.
+type repoState struct {
+	once sync.Once
+	tags map[string]bool // sha256-* tags
+	err  error
+
+	clientOnce sync.Once
+	client     *http.Client
+	clientErr  error
+}
+
+// hostAPI is whether a registry has the referrers API; the first request
+// of a registry decides for the others, which wait for it.
+type hostAPI struct {
+	mu    sync.Mutex
+	known bool
+	has   bool
+}
+
+func newReferrerFinder(a *Assembler) *referrerFinder {
+	return &referrerFinder{a: a, repos: map[string]*repoState{}, hosts: map[string]*hostAPI{}}
+}
+
+// find returns the referrers of d in repo, recursively, parent first.
+// seen stops a cycle and a referrer found twice.
+func (f *referrerFinder) find(ctx context.Context, repo name.Repository, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*foundReferrer, error) {
+	if depth >= maxReferrerDepth {
+		return nil, nil
+	}
+	tags, err := f.tags(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	descs, err := f.api(ctx, repo, d)
+	if err != nil {
+		return nil, err
+	}
+	fallback := referrersTagPrefix + d.Hex
+	if tags[fallback] {
+		more, err := f.fallbackIndex(ctx, repo, fallback)
+		if err != nil {
+			return nil, err
+		}
+		descs = append(descs, more...)
+	}
+	var out []*foundReferrer
+	for _, desc := range descs {
+		if seen[desc.Digest] {
+			continue
+		}
+		seen[desc.Digest] = true
+		r, err := f.read(ctx, repo, repo.Digest(desc.Digest.String()), d, "")
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	for _, sfx := range cosignSuffixes {
+		if !tags[fallback+sfx] {
+			continue
+		}
+		r, err := f.read(ctx, repo, repo.Tag(fallback+sfx), d, fallback+sfx)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && !seen[r.desc.Digest] {
+			seen[r.desc.Digest] = true
+			out = append(out, r)
+		}
+	}
+	for _, r := range out {
+		if r.children, err = f.find(ctx, repo, r.desc.Digest, depth+1, seen); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// read reads one referrer's manifest. A referrer that is not an image
+// manifest (an index with a subject, a withdrawn artifact manifest) is
+// left out: nil, nil.
+func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*foundReferrer, error) {
+	rd, err := f.a.puller.Get(ctx, ref)
+	if err != nil {
+		return nil, &RefError{Op: "reading referrer", Ref: ref, Err: err}
+	}
+	if !rd.MediaType.IsImage() || rd.MediaType.IsSchema1() {
+		f.a.o.logger.Warn("referrer is not an image manifest; not carried", "ref", ref.String(), "mediaType", string(rd.MediaType))
+		return nil, nil
+	}
+	img, err := rd.Image()
+	if err != nil {
+		return nil, &RefError{Op: "reading referrer", Ref: ref, Err: err}
+	}
+	desc, err := referrerDescriptor(rd.Manifest, rd.MediaType)
+	if err != nil {
+		return nil, fmt.Errorf("referrer %s: %w", ref, err)
+	}
+	return &foundReferrer{
+		Referrer: Referrer{Digest: desc.Digest.String(), ArtifactType: desc.ArtifactType, MediaType: desc.MediaType,
+			Subject: subject.String(), Tag: tag},
+		raw: rd.Manifest, img: &cachedConfigImage{Image: img, repo: repo}, desc: desc,
+	}, nil
+}
+
+// referrerDescriptor is the descriptor of a referrer manifest as the
+// referrers API lists it: artifactType is the manifest's artifactType,
+// else its config's media type, and the manifest's annotations are copied
+// (distribution-spec "Listing Referrers").
+func referrerDescriptor(raw []byte, mt types.MediaType) (v1.Descriptor, error) {
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, size, err := v1.SHA256(strings.NewReader(string(raw)))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	at := m.ArtifactType
+	if at == "" {
+		at = m.Config.MediaType
+	}
+	return v1.Descriptor{MediaType: mt, Size: size, Digest: h, ArtifactType: at, Annotations: m.Annotations}, nil
+}
+
+// tags lists repo's tags once and keeps those of the referrers tag
+// schema and cosign: one list tells which fallback and cosign tags exist,
+// instead of a request per tag.
+func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
+	rt := f.repo(repo)
+	rt.once.Do(func() {
+		all, err := f.a.puller.List(ctx, repo)
+		switch code := statusOf(err); {
+		case code == http.StatusNotFound:
+			// A repository that lists no tags (an image pushed by
+			// digest only, as distribution answers it) has none.
+			rt.tags = map[string]bool{}
+			return
+		case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusMethodNotAllowed:
+			// A pull-only credential may not list tags (ECR asks for
+			// ecr:ListImages): publish, and say what was not looked for.
+			f.warn(fmt.Sprintf("listing the tags of %s was refused (%d): its fallback (sha256-<digest>) and cosign tags were not looked for; "+
+				"allow the credential to list tags, or set referrers: false to silence this", repo, code))
+			rt.tags = map[string]bool{}
+			return
+		case err != nil:
+			rt.err = &RefError{Op: "listing the tags of", Ref: repoRef{repo}, Err: err}
+			return
+		}
+		rt.tags = map[string]bool{}
+		for _, t := range all {
+			if strings.HasPrefix(t, referrersTagPrefix) {
+				rt.tags[t] = true
+			}
+		}
+	})
+	return rt.tags, rt.err
+}
+
+// api lists d's referrers through the referrers API, or nothing when the
+// registry has no such API (a 404 on the endpoint, as GHCR answers:
+// actions/attest-build-provenance#71); the registry is not asked again.
+func (f *referrerFinder) api(ctx context.Context, repo name.Repository, d v1.Hash) ([]v1.Descriptor, error) {
+	f.mu.Lock()
+	h := f.hosts[repo.RegistryStr()]
+	if h == nil {
+		h = &hostAPI{}
+		f.hosts[repo.RegistryStr()] = h
+	}
+	f.mu.Unlock()
+	h.mu.Lock()
+	if h.known {
+		h.mu.Unlock()
+		if !h.has {
+			return nil, nil
+		}
+		descs, _, err := f.listAPI(ctx, repo, d)
+		return descs, err
+	}
+	defer h.mu.Unlock()
+	descs, has, err := f.listAPI(ctx, repo, d)
+	if err != nil {
+		return nil, err
+	}
+	h.known, h.has = true, has
+	return descs, nil
+}
+
+// listAPI GETs /v2/<name>/referrers/<digest>, following Link pages.
+// has is false when the registry answers it as an unknown endpoint.
+func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1.Hash) (descs []v1.Descriptor, has bool, err error) {
+	client, err := f.client(ctx, repo)
+	if err != nil {
+		return nil, false, err
+	}
+	u := &url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/referrers/" + d.String()}
+	next := u.String()
+	for page := 0; next != "" && page < 100; page++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, http.NoBody)
+		if err != nil {
+			return nil, false, err
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
+		}
+		if page == 0 && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest ||
+			resp.StatusCode == http.StatusMethodNotAllowed) {
+			// No referrers API: the spec's fallback is the tag schema.
+			resp.Body.Close()
+			return nil, false, nil
+		}
+		im, err := readIndexManifest(resp)
+		if err != nil {
+			return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
+		}
+		descs = append(descs, im.Manifests...)
+		next, err = nextPage(resp)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	return descs, true, nil
+}
+
+func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	im, err := v1.ParseIndexManifest(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("the referrers list is not an OCI index: %w", err)
+	}
+	return im, nil
+}
+
+// nextPage is the RFC 5988 Link header's next page, resolved against the
+// request, or "" on the last page.
+func nextPage(resp *http.Response) (string, error) {
+	link := resp.Header.Get("Link")
+	if link == "" {
+		return "", nil
+	}
+	start, end := strings.IndexByte(link, '<'), strings.IndexByte(link, '>')
+	if start < 0 || end <= start || !strings.Contains(link[end:], `rel="next"`) {
+		return "", nil
+	}
+	u, err := url.Parse(link[start+1 : end])
+	if err != nil {
+		return "", fmt.Errorf("referrers Link header %q: %w", link, err)
+	}
+	return resp.Request.URL.ResolveReference(u).String(), nil
+}
+
+// fallbackIndex reads a referrers tag schema index.
+func (f *referrerFinder) fallbackIndex(ctx context.Context, repo name.Repository, tag string) ([]v1.Descriptor, error) {
+	rd, err := f.a.puller.Get(ctx, repo.Tag(tag))
+	if err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			return nil, nil // the tag went between the list and now
+		}
+		return nil, &RefError{Op: "reading referrers of", Ref: repo.Tag(tag), Err: err}
+	}
+	if !rd.MediaType.IsIndex() {
+		return nil, nil // a tag of this shape that is not a fallback index
+	}
+	im, err := v1.ParseIndexManifest(strings.NewReader(string(rd.Manifest)))
+	if err != nil {
+		return nil, fmt.Errorf("referrers index %s: %w", repo.Tag(tag), err)
+	}
+	return im.Manifests, nil
+}
+
+func (f *referrerFinder) repo(repo name.Repository) *repoState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rs := f.repos[repo.String()]
+	if rs == nil {
+		rs = &repoState{}
+		f.repos[repo.String()] = rs
+	}
+	return rs
+}
+
+// client is an HTTP client authenticated to pull from repo, one per
+// repository, for the referrers endpoint, which the Puller does not
+// expose.
+func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*http.Client, error) {
+	rs := f.repo(repo)
+	rs.clientOnce.Do(func() {
+		auth, err := authn.Resolve(ctx, f.a.keychain, repo)
+		if err != nil {
+			rs.clientErr = fmt.Errorf("credentials for %s: %w", repo, err)
+			return
+		}
+		rt, err := transport.NewWithContext(ctx, repo.Registry, auth, f.a.lazy, []string{repo.Scope(transport.PullScope)})
+		if err != nil {
+			rs.clientErr = &RefError{Op: "authenticating to", Ref: repoRef{repo}, Err: err}
+			return
+		}
+		rs.client = &http.Client{Transport: rt}
+	})
+	return rs.client, rs.clientErr
+}
+
+// findReferrers finds the referrers of every member read from a registry.
+// Images from layouts and archives have none that can be found.
+// Its warnings say what could not be looked for.
+func (a *Assembler) findReferrers(ctx context.Context, members []*member) ([]string, error) {
+	f := newReferrerFinder(a)
+	// Remote manifests keep the context they were read with for lazy
+	// blob reads; errgroup cancels its own when Wait returns.
+	var g errgroup.Group
+	g.SetLimit(a.o.jobs)
+	for _, m := range members {
+		if m.source.Transport != Registry {
+			continue
+		}
+		g.Go(func() error {
+			repo := a.insecure.Repository(m.source.Repo)
+			rs, err := f.find(ctx, repo, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+			if err != nil {
+				return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", repo, m.digest, err)
+			}
+			m.referrers = rs
+			return nil
+		})
+	}
+	err := g.Wait()
+	return f.warnings, err
+}
+
+// addReferrers records the members' referrers in the assembly. before
+// are the members' digests before manifest-level annotations: a member
+// whose digest changed cannot take its referrers, which name the old
+// digest; they are listed in one warning, and never altered.
+func (as *Assembly) addReferrers(members []*member, before []v1.Hash) {
+	lost := map[string][]*foundReferrer{}
+	var order []string
+	for i, m := range members {
+		if len(m.referrers) == 0 {
+			continue
+		}
+		flat := (&Assembly{referrers: m.referrers}).flatReferrers()
+		if m.digest != before[i] {
+			p := as.Manifests[i].Platform
+			order = append(order, p)
+			lost[p] = flat
+			continue
+		}
+		as.referrers = append(as.referrers, m.referrers...)
+		for _, r := range flat {
+			as.Manifests[i].Referrers = append(as.Manifests[i].Referrers, r.Referrer)
+		}
+	}
+	if len(order) > 0 {
+		as.Warnings = append(as.Warnings, referrerWarning(lost, order))
+	}
+}

@@ -1,0 +1,257 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
+)
+
+// flatReferrers is every referrer of the assembly, each after the one it
+// refers to.
+func (as *Assembly) flatReferrers() []*foundReferrer {
+	var out []*foundReferrer
+	level := as.referrers
+	for len(level) > 0 {
+		var next []*foundReferrer
+		for _, r := range level {
+			out = append(out, r)
+			next = append(next, r.children...)
+		}
+		level = next
+	}
+	return out
+}
+
+// copyReferrers copies the assembly's referrers to t's repository after
+// the manifests they refer to: their blobs first, through the same
+// writer as the rest of the publish, then each manifest by digest, each
+// parent before its own referrers. A registry that indexes a manifest
+// with a subject says so (OCI-Subject); for one that does not, the
+// referrers are added to the subject's fallback tag index. Cosign-style
+// referrers are copied as their tags. mountFrom, when set, is a
+// repository of the same registry that holds the blobs already.
+//
+// A registry that refuses a referrer manifest with 405 (ECR, as seen
+// with `oras cp -r`: aws/containers-roadmap#2783) keeps the image publish:
+// the referrer and its own referrers are reported in t.skipped.
+func (d *registryDest) copyReferrers(ctx context.Context, t *repoTarget, as *Assembly, mountFrom *name.Repository) error {
+	refs := as.flatReferrers()
+	if len(refs) == 0 {
+		return nil
+	}
+	layers, sources, err := referrerBlobs(refs, mountFrom)
+	if err != nil {
+		return err
+	}
+	w, err := d.writer(ctx, t.repo, sources...)
+	if err != nil {
+		return err
+	}
+	g, gctx := newGroup(ctx, d.a.o.jobs)
+	for _, l := range layers {
+		g.Go(func() error {
+			if err := w.WriteBlob(gctx, l); err != nil {
+				dg, _ := l.Digest()
+				return &RefError{Op: "uploading a referrer's blob to", Ref: t.repo.Digest(dg.String()), Err: err}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	skipped := map[string]bool{}
+	fallback := map[string][]v1.Descriptor{} // by subject, in order
+	var subjects []string
+	for _, r := range refs {
+		if skipped[r.Subject] {
+			skipped[r.Digest] = true
+			t.skip(r, "its subject was not copied")
+			continue
+		}
+		if r.Tag != "" {
+			if err := d.copyCosignTag(ctx, w, t, r); err != nil {
+				return err
+			}
+			continue
+		}
+		ref := t.repo.Digest(r.Digest)
+		indexed, err := w.PutReferrer(ctx, ref, r.MediaType, r.raw)
+		switch {
+		case statusOf(err) == http.StatusMethodNotAllowed:
+			skipped[r.Digest] = true
+			t.skip(r, "the registry refused it (405)")
+			continue
+		case err != nil:
+			return &RefError{Op: "pushing referrer", Ref: ref, Err: err}
+		case !indexed:
+			if _, ok := fallback[r.Subject]; !ok {
+				subjects = append(subjects, r.Subject)
+			}
+			fallback[r.Subject] = append(fallback[r.Subject], r.desc)
+		}
+		t.copied.Add(1)
+	}
+	for _, s := range subjects {
+		if err := updateFallback(ctx, w, s, fallback[s]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// referrerBlobs are the blobs of refs, each once, and the repositories
+// they can be mounted from.
+func referrerBlobs(refs []*foundReferrer, mountFrom *name.Repository) ([]v1.Layer, []name.Repository, error) {
+	var layers []v1.Layer
+	seen := map[v1.Hash]bool{}
+	for _, r := range refs {
+		var img v1.Image = r.img
+		if mountFrom != nil {
+			img = &mountImage{Image: img, from: *mountFrom}
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			return nil, nil, fmt.Errorf("referrer %s: %w", r.Digest, err)
+		}
+		cl, err := partial.ConfigLayer(img)
+		if err != nil {
+			return nil, nil, fmt.Errorf("referrer %s: %w", r.Digest, err)
+		}
+		for _, l := range append(ls, cl) {
+			dg, err := l.Digest()
+			if err != nil {
+				return nil, nil, err
+			}
+			if !seen[dg] {
+				seen[dg] = true
+				layers = append(layers, l)
+			}
+		}
+	}
+	c := &indexContents{blobs: layers}
+	return layers, c.mountSources(), nil
+}
+
+// updateFallback adds descs to the referrers tag schema index of subject
+// (tag sha256-<hex>), merged with what the tag holds: an entry already
+// there is never dropped. Each entry has the artifactType and the
+// manifest's annotations the spec asks for (distribution-spec "Referrers
+// Tag Schema"; the fallback writer of go-containerregistry omits them:
+// sigstore/cosign#4641).
+func updateFallback(ctx context.Context, w *push.Writer, subject string, descs []v1.Descriptor) error {
+	h, err := v1.NewHash(subject)
+	if err != nil {
+		return err
+	}
+	tag := w.Repo().Tag(referrersTagPrefix + h.Hex)
+	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	raw, _, _, err := w.GetManifest(ctx, tag, types.OCIImageIndex)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &im); err != nil {
+			return fmt.Errorf("referrers index %s: %w", tag, err)
+		}
+	case statusOf(err) != http.StatusNotFound:
+		return &RefError{Op: "reading referrers index", Ref: tag, Err: err}
+	}
+	changed := false
+	for _, d := range descs {
+		if !slices.ContainsFunc(im.Manifests, func(x v1.Descriptor) bool { return x.Digest == d.Digest }) {
+			im.Manifests = append(im.Manifests, d)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	out, err := json.Marshal(im)
+	if err != nil {
+		return err
+	}
+	if err := w.PutManifest(ctx, tag, types.OCIImageIndex, out); err != nil {
+		return &RefError{Op: "pushing referrers index", Ref: tag, Err: err}
+	}
+	return nil
+}
+
+// copyCosignTag copies a cosign-style referrer as its tag. A target whose
+// tag already holds another manifest keeps it: cosign appends signatures
+// to that tag, and replacing it would drop signatures made on the target.
+func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *repoTarget, r *foundReferrer) error {
+	tag := t.repo.Tag(r.Tag)
+	got, err := w.Head(ctx, tag)
+	switch {
+	case err == nil && got.String() == r.Digest:
+		t.copied.Add(1)
+		return nil
+	case err == nil:
+		t.skip(r, fmt.Sprintf("the target's tag %s holds other signatures (%s); sign the published image again", r.Tag, got))
+		return nil
+	case statusOf(err) != http.StatusNotFound:
+		return &RefError{Op: "reading", Ref: tag, Err: err}
+	}
+	if err := w.PutManifest(ctx, tag, r.MediaType, r.raw); err != nil {
+		if statusOf(err) == http.StatusMethodNotAllowed {
+			t.skip(r, "the registry refused it (405)")
+			return nil
+		}
+		return &RefError{Op: "pushing referrer", Ref: tag, Err: err}
+	}
+	t.copied.Add(1)
+	return nil
+}
+
+// skip records a referrer that was not copied to t, with why.
+func (t *repoTarget) skip(r *foundReferrer, why string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	what := r.Digest
+	if r.Tag != "" {
+		what = r.Tag
+	}
+	if r.ArtifactType != "" {
+		what += " (" + r.ArtifactType + ")"
+	}
+	t.skipped = append(t.skipped, what+": "+why)
+}
+
+// skippedReferrers is what was not copied to t, for its Target.
+func (t *repoTarget) skippedReferrers() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.skipped)
+}
+
+// referrerWarning says, once, which referrers could not follow a platform
+// manifest that manifest-level annotations rewrote.
+func referrerWarning(lost map[string][]*foundReferrer, order []string) string {
+	var parts []string
+	for _, p := range order {
+		var ds []string
+		for _, r := range lost[p] {
+			s := r.Digest
+			if r.Tag != "" {
+				s = r.Tag
+			}
+			if r.ArtifactType != "" {
+				s += " (" + r.ArtifactType + ")"
+			}
+			ds = append(ds, s)
+		}
+		parts = append(parts, p+": "+strings.Join(ds, ", "))
+	}
+	return "manifest-level annotations gave platform manifests new digests, so their signatures, SBOMs and attestations, " +
+		"which name the old digests, were not carried (" + strings.Join(parts, "; ") +
+		"); sign and attest the published image after the join, or use manifest-descriptor annotations, which keep the digests"
+}
