@@ -396,8 +396,8 @@ func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*htt
 	return rs.client, rs.clientErr
 }
 
-// findReferrers finds the referrers of every member read from a registry.
-// Images from layouts and archives have none that can be found.
+// findReferrers finds the referrers of every member read from a registry
+// or an OCI layout; a docker archive holds none.
 // Its warnings say what could not be looked for.
 func (a *Assembler) findReferrers(ctx context.Context, members []*member) ([]string, error) {
 	f := newReferrerFinder(a)
@@ -406,8 +406,16 @@ func (a *Assembler) findReferrers(ctx context.Context, members []*member) ([]str
 	var g errgroup.Group
 	g.SetLimit(a.o.jobs)
 	for _, m := range members {
-		if m.source.Transport != Registry {
+		switch m.source.Transport {
+		case Layout:
+			rs, err := layoutReferrers(m.source.Path, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+			if err != nil {
+				return f.warnings, fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
+			}
+			m.referrers = rs
 			continue
+		case DockerArchive:
+			continue // an archive holds images only
 		}
 		g.Go(func() error {
 			repo := a.insecure.Repository(m.source.Repo)

@@ -435,3 +435,24 @@ func insecureAssembler(t *testing.T, regs ...*registrytest.Registry) *Assembler 
 	}
 	return a
 }
+
+// TestReferrersFromLayout: an OCI layout that holds an image with its
+// referrers (as a layout target of oci-assemble leaves it) is a source
+// whose referrers travel too, nested and cosign-tagged ones included; the
+// layout named without a tag means its one index, not the referrers and
+// platform manifests listed beside it.
+func TestReferrersFromLayout(t *testing.T) {
+	t.Parallel()
+	src := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
+	dst := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
+	s := newSignedSource(t, src, "amd64")
+	dir := filepath.Join(t.TempDir(), "layout")
+	a := insecureAssembler(t, src, dst)
+	publishReferrers(t, a, []Ref{s.ref}, targets(t, "oci:"+dir))
+	as := publishReferrers(t, a, targets(t, "oci:"+dir), targets(t, dst.Host+"/app:1"))
+	checkIndex(t, dst.Host+"/app:1", as.Digest)
+	checkCarried(t, dst, "app", s)
+	if got := as.Manifests[0].Referrers; len(got) != 3 {
+		t.Errorf("Manifests[0].Referrers = %+v, want 3", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -118,6 +119,7 @@ func resolveLayout(src Ref) (Taggable, error) {
 	}
 	var found []v1.Descriptor
 	var names []string
+	parts := partsOfLayout(root, im)
 	for _, d := range im.Manifests {
 		refName := d.Annotations[specs.AnnotationRefName]
 		if refName != "" {
@@ -134,7 +136,7 @@ func resolveLayout(src Ref) (Taggable, error) {
 			if refName == src.Tag || strings.HasSuffix(refName, ":"+src.Tag) {
 				found = append(found, d)
 			}
-		default:
+		case !parts[d.Digest]:
 			found = append(found, d)
 		}
 	}
@@ -184,4 +186,33 @@ func (i *cachedConfigImage) ConfigLayer() (v1.Layer, error) {
 		return nil, err
 	}
 	return &remote.MountableLayer{Layer: static.NewLayer(raw, m.Config.MediaType), Reference: i.repo.Digest(h.String())}, nil
+}
+
+// partsOfLayout are the entries of a layout's index.json that belong to
+// another entry rather than standing alone: referrers (a descriptor with
+// an artifactType, or a cosign tag) and the children of an index that is
+// itself listed, as writeReferrers and `oras attach --oci-layout` leave
+// them. A source that names no tag or digest means the one image or
+// index that remains.
+func partsOfLayout(root v1.ImageIndex, im *v1.IndexManifest) map[v1.Hash]bool {
+	parts := map[v1.Hash]bool{}
+	for _, d := range im.Manifests {
+		name := d.Annotations[specs.AnnotationRefName]
+		if d.ArtifactType != "" || strings.HasPrefix(name, referrersTagPrefix) && slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return strings.HasSuffix(name, sfx) }) {
+			parts[d.Digest] = true
+		}
+		if !d.MediaType.IsIndex() {
+			continue
+		}
+		child, err := root.ImageIndex(d.Digest)
+		if err != nil {
+			continue // reported when the entry is read
+		}
+		if cm, err := child.IndexManifest(); err == nil {
+			for _, c := range cm.Manifests {
+				parts[c.Digest] = true
+			}
+		}
+	}
+	return parts
 }
