@@ -12,12 +12,14 @@ package test
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -239,6 +241,15 @@ func buildBusyboxLayout(h *habitatEnv) (string, error) {
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		return "", err
+	}
+	if f, err := elf.Open(bb); err != nil {
+		return "", err
+	} else {
+		interp := slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP })
+		f.Close()
+		if interp {
+			return "", fmt.Errorf("%s is dynamically linked; install busybox-static (.ci/run does)", bb)
+		}
 	}
 	if err := copyFile(bb, filepath.Join(root, "bin", "busybox"), 0o755); err != nil {
 		return "", err

@@ -331,6 +331,14 @@ var loadDockerfile = sync.OnceValue(func() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	// The Dockerfile's `go mod download` fetches the whole module graph,
+	// test-only modules included; the host's cache gets them first (from
+	// the Go module proxy) so the file:// proxy in the build has them.
+	download := exec.CommandContext(ctx, "go", "mod", "download")
+	download.Dir = ".."
+	if out, err := download.CombinedOutput(); err != nil {
+		return fmt.Errorf("go mod download: %w\n%s", err, out)
+	}
 	modcache := strings.TrimSpace(runOut("go", "env", "GOMODCACHE"))
 	gocache := strings.TrimSpace(runOut("go", "env", "GOCACHE"))
 	if modcache == "" || gocache == "" {

@@ -30,7 +30,10 @@ func TestMain(m *testing.M) {
 	}
 	e2eDir = dir
 	binary = filepath.Join(dir, "oci-assemble")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/action")
+	// Static and with the Dockerfile's -trimpath: the habitat tests put
+	// this file into images, and their podman build of the Dockerfile then
+	// finds its packages in the shared build cache.
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/action")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
