@@ -14,7 +14,13 @@ import (
 	"testing"
 )
 
-var binary string
+var (
+	// binary is oci-assemble built for this run: static (CGO off), so the
+	// habitat tests put the same file into their images.
+	binary string
+	// e2eDir is this run's temporary directory, removed at the end.
+	e2eDir string
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "oci-assemble-e2e")
@@ -22,14 +28,20 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	e2eDir = dir
 	binary = filepath.Join(dir, "oci-assemble")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/action")
+	// Static and with the Dockerfile's -trimpath: the habitat tests put
+	// this file into images, and their podman build of the Dockerfile then
+	// finds its packages in the shared build cache.
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/action")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building oci-assemble:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
+	removeHabitatImages()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

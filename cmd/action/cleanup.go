@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -25,12 +27,12 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 
 	d, err := cleanup.New(u.cleanupOptions(spec, kc, asm)...)
 	if err != nil {
-		u.warn(fmt.Sprintf("cleanup skipped: %v", err))
+		u.warn(fmt.Sprintf("kept %s: no deletion was tried, the cleanup could not start: %v; fix that setting and re-run", cleanupTargets(spec), err))
 		return cleanup.Result{}
 	}
 	digests, err := as.Digests()
 	if err != nil {
-		u.warn(fmt.Sprintf("cleanup skipped: %v", err))
+		u.warn(fmt.Sprintf("kept %s: no deletion was tried, reading the published digests failed: %v; re-run the job", cleanupTargets(spec), err))
 		return cleanup.Result{}
 	}
 	res, err := d.Clean(ctx, cleanupRequest(spec, digests))
@@ -86,6 +88,18 @@ func cleanupRequest(spec *inputs.Spec, protected []v1.Hash) cleanup.Request {
 		}
 	}
 	return req
+}
+
+// cleanupTargets names what a cleanup that could not start leaves behind:
+// the delete-tags entries and, with delete-source-tags, the sources.
+func cleanupTargets(spec *inputs.Spec) string {
+	names := slices.Clone(spec.DeleteTags)
+	if spec.DeleteSourceTags {
+		for _, r := range spec.Images {
+			names = append(names, r.String())
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // warn is a ::warning annotation in GitHub, "warning: ..." elsewhere.

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/oci-assemble/oci-assemble/internal/owner"
 )
 
 // Exit codes.
@@ -26,7 +28,10 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr, args: os.Args[1:]})
+	code := run(ctx, env{
+		getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr, args: os.Args[1:],
+		geteuid: os.Geteuid, getwd: os.Getwd,
+	})
 	stop()
 	os.Exit(code)
 }
@@ -38,4 +43,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	args   []string
+	// geteuid and getwd decide whether and where files written under the
+	// workspace are given to its owner (giveWorkspace); nil skips that.
+	geteuid   func() int
+	getwd     func() (string, error)
+	ownerOpts []owner.Option // for tests: owner.WithLchown, WithOwnerOf
 }

@@ -31,6 +31,7 @@ func run(ctx context.Context, e env) int {
 	if spec == nil {
 		return code
 	}
+	defer ui.giveWorkspace(spec)
 	kc, err := ui.keychain(spec)
 	if err != nil {
 		ui.fail(err)

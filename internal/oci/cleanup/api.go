@@ -3,6 +3,7 @@ package cleanup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +60,11 @@ func (d *Deleter) do(ctx context.Context, c apiCall) (*http.Response, []byte, er
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
+		// The *url.Error repeats the method and URL this message names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, nil, fmt.Errorf("%s API %s %s: %w", c.service, c.method, redact(c.url), err)
 	}
 	defer resp.Body.Close()

@@ -99,12 +99,11 @@ type keptError struct {
 	err         error
 }
 
-func (e *keptError) Error() string {
-	if e.err == nil {
-		return e.reason
-	}
-	return e.reason + ": " + e.err.Error()
-}
+// Error is the reason alone: every reason already says what the registry
+// or API answered, and repeating the wrapped error's text after it printed
+// the same failure twice in one line. The wrapped error stays reachable
+// through Unwrap.
+func (e *keptError) Error() string { return e.reason }
 
 func (e *keptError) Unwrap() error { return e.err }
 
@@ -205,7 +204,9 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 		how, err = d.deleteTag(ctx, tag, desc, kind, protected)
 	}
 	if err != nil {
-		log.Warn("tag kept", "err", err)
+		// The caller reports the kept tag in one line; the wrapped error's
+		// detail is for debugging.
+		log.Debug("tag kept", "err", err, "cause", errors.Unwrap(err))
 		return kept(ref, err)
 	}
 	log.Info("deleted tag", "via", how, "digest", desc.Digest.String())
@@ -231,7 +232,7 @@ func (d *Deleter) deleteTag(ctx context.Context, tag name.Tag, desc *remote.Desc
 	refusal := describe(err)
 	switch kind {
 	case KindGitLab:
-		return "GitLab API", d.gitlabDeleteTag(ctx, tag)
+		return d.gitlabFallback(ctx, tag, desc, protected, refusal)
 	case KindGHCR:
 		if err := d.ghcrReady(tag.Context()); err != nil {
 			return "", err

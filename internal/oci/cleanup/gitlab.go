@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // GitLab 16.4 and later (with the container registry metadata database)
@@ -36,7 +38,37 @@ func (d *Deleter) gitlabProjectURL() string {
 	return d.o.gitlabAPI + "/projects/" + url.PathEscape(d.o.gitlabProject)
 }
 
-// gitlabDeleteTag deletes tag through the GitLab API.
+// gitlabFallback runs once the registry refused the OCI tag DELETE (its
+// answer is refusal): the GitLab API deletes the tag. When the API cannot
+// be called (WithGitLab without a usable API URL, project or job token),
+// the registry's own way is tried instead: the tombstone, which GitLab's
+// registry allows where manifest deletes are enabled. A kept tag's reason
+// names each way tried and why it failed.
+func (d *Deleter) gitlabFallback(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool, refusal string) (string, error) {
+	if len(d.o.gitlabUnusable) > 0 {
+		notTried := "the GitLab API was not tried (" + strings.Join(d.o.gitlabUnusable, ", ") + ")"
+		err := d.viaTombstone(ctx, tag, desc, protected, refusal, func(ctx context.Context, h v1.Hash) error {
+			return d.deleteByDigest(ctx, tag.Context(), h)
+		})
+		if err == nil {
+			return "tombstone; " + notTried, nil
+		}
+		ke, _ := asKept(err)
+		return "", keep(ke.err, ke.reason+"; "+notTried,
+			"run the cleanup in a GitLab CI job, which sets CI_API_V4_URL, CI_PROJECT_ID and CI_JOB_TOKEN, or "+gitlabUpgrade)
+	}
+	err := d.gitlabDeleteTag(ctx, tag)
+	if err == nil {
+		return "GitLab API", nil
+	}
+	ke, _ := asKept(err)
+	return "", keep(ke.err, "registry refused the tag DELETE ("+refusal+") and "+ke.reason, ke.fix)
+}
+
+const gitlabUpgrade = "upgrade GitLab to 16.4 or later with the registry metadata database (OCI tag delete), or let a cleanup policy remove the tag"
+
+// gitlabDeleteTag deletes tag through the GitLab API; a failure is a
+// *keptError.
 func (d *Deleter) gitlabDeleteTag(ctx context.Context, tag name.Tag) error {
 	id, err := d.gitlabRepositoryID(ctx, tag.Context())
 	if err != nil {
@@ -72,12 +104,11 @@ func (d *Deleter) gitlabRepositoryID(ctx context.Context, repo name.Repository) 
 }
 
 func gitlabRefusal(err error, op string) error {
-	const fix = "upgrade GitLab to 16.4 or later with the registry metadata database (OCI tag delete), or let a cleanup policy remove the tag"
 	switch s := statusOf(err); {
 	case s == http.StatusUnauthorized:
 		return keep(err, fmt.Sprintf("GitLab rejected the job token (401) trying to %s", op), "pass this job's CI_JOB_TOKEN")
 	case s == http.StatusForbidden:
-		return keep(err, fmt.Sprintf("GitLab refused to %s (%d): this instance does not let the CI job token manage registry tags", op, s), fix)
+		return keep(err, fmt.Sprintf("GitLab refused to %s (%d): this instance does not let the CI job token manage registry tags", op, s), gitlabUpgrade)
 	case s == http.StatusNotFound:
 		return keep(err, fmt.Sprintf("GitLab API found no such project, repository or tag trying to %s (404)", op), "check CI_PROJECT_ID and the delete-tags entry")
 	case s != 0:
@@ -86,5 +117,6 @@ func gitlabRefusal(err error, op string) error {
 	if _, ok := asKept(err); ok {
 		return err
 	}
-	return keep(err, "calling the GitLab API to "+op+" failed ("+err.Error()+")", "re-run the cleanup later")
+	return keep(err, "the GitLab API could not be reached to "+op+" ("+err.Error()+")",
+		"check that CI_API_V4_URL is reachable from the job, or re-run the cleanup later")
 }

@@ -68,9 +68,13 @@ type options struct {
 
 	hubURL string
 
+	gitlab         bool // WithGitLab was given
 	gitlabAPI      string
 	gitlabProject  string
 	gitlabJobToken string
+	// gitlabUnusable says why the GitLab API cannot be called (missing
+	// or invalid settings); empty when it can.
+	gitlabUnusable []string
 
 	// kinds is keyed by hosts.Canonical: one entry covers every spelling.
 	kinds map[string]Kind
@@ -162,18 +166,30 @@ func WithDockerHubAPI(baseURL string) Option {
 // WithGitLab marks registryHost as a GitLab container registry and sets the
 // GitLab REST API (CI_API_V4_URL), the project (CI_PROJECT_ID or its path)
 // and the CI job token used when the registry refuses the OCI tag DELETE.
-// Default none: no host is treated as GitLab.
+// Only the registry host is required: without a usable API URL, project
+// or job token the API is not called, the registry's own tombstone is
+// tried instead, and a tag still kept names what was missing. Default
+// none: no host is treated as GitLab.
 func WithGitLab(registryHost, apiURL, projectID, jobToken string) Option {
 	return func(o *options) error {
-		if registryHost == "" || projectID == "" || jobToken == "" {
-			return errors.New("WithGitLab: registry host, project ID and job token are all required")
-		}
-		u, err := apiBase(apiURL)
-		if err != nil {
-			return fmt.Errorf("WithGitLab: %w", err)
+		if registryHost == "" {
+			return errors.New("the GitLab registry host (CI_REGISTRY) is empty")
 		}
 		o.kinds[hosts.Canonical(registryHost)] = KindGitLab
-		o.gitlabAPI, o.gitlabProject, o.gitlabJobToken = u, projectID, jobToken
+		o.gitlab = true
+		o.gitlabProject, o.gitlabJobToken = projectID, jobToken
+		o.gitlabUnusable = nil
+		u, err := apiBase(apiURL)
+		if err != nil {
+			o.gitlabUnusable = append(o.gitlabUnusable, "CI_API_V4_URL is not usable: "+err.Error())
+		}
+		o.gitlabAPI = u
+		if projectID == "" {
+			o.gitlabUnusable = append(o.gitlabUnusable, "CI_PROJECT_ID is not set")
+		}
+		if jobToken == "" {
+			o.gitlabUnusable = append(o.gitlabUnusable, "CI_JOB_TOKEN is not set")
+		}
 		return nil
 	}
 }
@@ -286,7 +302,7 @@ func makeOptions(opts ...Option) (*options, error) {
 	}
 	o.insecure = hosts.NewInsecure(o.insecureList...)
 	for host, k := range o.kinds {
-		if k == KindGitLab && o.gitlabAPI == "" {
+		if k == KindGitLab && !o.gitlab {
 			return nil, fmt.Errorf("registry %s is marked as GitLab but WithGitLab was not given", host)
 		}
 	}

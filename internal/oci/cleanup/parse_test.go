@@ -232,7 +232,11 @@ func TestNewOptions(t *testing.T) {
 		{name: "case insensitive", opts: []Option{WithRegistryKind("Reg.Example:5000", KindGHCR)}, host: "reg.example:5000", want: KindGHCR},
 		{name: "gitlab", opts: []Option{WithGitLab("registry.gitlab.com", "https://gitlab.com/api/v4/", "42", "tok")}, host: "registry.gitlab.com", want: KindGitLab},
 		{name: "gitlab kind without WithGitLab", opts: []Option{WithRegistryKind("r.example", KindGitLab)}, wantErr: true},
-		{name: "gitlab missing token", opts: []Option{WithGitLab("r.example", "https://gitlab.example/api/v4", "42", "")}, wantErr: true},
+		// A missing job token no longer refuses the whole cleanup: the OCI
+		// tag DELETE and the tombstone need none.
+		{name: "gitlab missing token", opts: []Option{WithGitLab("r.example", "https://gitlab.example/api/v4", "42", "")}, host: "r.example", want: KindGitLab},
+		{name: "gitlab bad API URL", opts: []Option{WithGitLab("r.example", "gitlab.example/api/v4", "42", "t")}, host: "r.example", want: KindGitLab},
+		{name: "gitlab without registry", opts: []Option{WithGitLab("", "https://gitlab.example/api/v4", "42", "t")}, wantErr: true},
 		{name: "bad github url", opts: []Option{WithGitHubAPI("api.github.com", "t")}, wantErr: true},
 		{name: "github url with query", opts: []Option{WithGitHubAPI("https://api.github.com?x=1", "t")}, wantErr: true},
 		{name: "bad hub url", opts: []Option{WithDockerHubAPI("ftp://hub")}, wantErr: true},

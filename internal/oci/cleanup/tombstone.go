@@ -122,11 +122,11 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 
 	if err := del(ctx, tomb.digest); err != nil {
 		if rerr := w.PutManifest(ctx, tag, orig.MediaType, orig.Manifest); rerr != nil {
-			return keep(err, fmt.Sprintf("deleting the tombstone failed (%s) and restoring the tag failed too (%s): the tag now points at tombstone %s",
-				reasonOf(err), describe(rerr), tomb.digest),
+			return keep(err, fmt.Sprintf("registry refused the tag DELETE (%s), deleting the tombstone failed (%s) and restoring the tag failed too (%s): the tag now points at tombstone %s",
+				refusal, reasonOf(err), describe(rerr), tomb.digest),
 				"re-push "+tag.String()+" or delete it by hand")
 		}
-		return keepWithFix(err, reasonOf(err)+" (tag restored)", tag)
+		return keepWithFix(err, "registry refused the tag DELETE ("+refusal+") and "+reasonOf(err)+" (tag restored)", tag)
 	}
 	return nil
 }

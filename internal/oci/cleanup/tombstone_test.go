@@ -118,7 +118,7 @@ func TestTombstoneRestoredWhenDigestDeleteRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := d.Delete(context.Background(), p.tmpTags[:1], p.protected())
-	want := "registry refused to delete the tombstone by digest (405 UNSUPPORTED: The operation is unsupported.) (tag restored)"
+	want := "registry refused the tag DELETE (405 UNSUPPORTED: The operation is unsupported.) and registry refused to delete the tombstone by digest (405 UNSUPPORTED: The operation is unsupported.) (tag restored)"
 	if len(res.Kept) != 1 || res.Kept[0].Reason != want || !strings.Contains(res.Kept[0].Fix, "storage.delete.enabled") {
 		t.Fatalf("Kept = %+v, want reason %q and a fix naming storage.delete.enabled", res.Kept, want)
 	}
