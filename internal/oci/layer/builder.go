@@ -129,16 +129,16 @@ type sums struct {
 // reports them, letting the pusher HEAD or mount the blob instead of
 // compressing again. A Builder is safe for concurrent use.
 type Builder struct {
-	files   []File
-	entries []*entry
-	o       options
+	files []File
+	o     options
 
 	mu    sync.Mutex
 	known *sums
 }
 
 // NewBuilder returns a Builder for r. If r was not made by Expand, the files
-// are walked and checked now.
+// are walked and checked now. Nothing of the walk is kept: each build
+// walks the files again, in the same order.
 func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
 	o := options{compression: Gzip, created: time.Unix(0, 0).UTC(), concurrency: min(runtime.GOMAXPROCS(0), 8)}
 	for _, opt := range opts {
@@ -153,17 +153,15 @@ func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
 		}
 	}
 	o.created = time.Unix(o.created.Unix(), 0).UTC()
-	entries := r.entries
-	if entries == nil {
+	if !r.checked {
 		if len(r.Files) == 0 {
 			return nil, inputErrorf("layer has no files")
 		}
-		var err error
-		if entries, err = plan(r.Files); err != nil {
+		if err := walk(r.Files, nil); err != nil {
 			return nil, err
 		}
 	}
-	return &Builder{files: r.Files, entries: entries, o: o}, nil
+	return &Builder{files: r.Files, o: o}, nil
 }
 
 // Key identifies the layer this Builder makes: the files and every option
@@ -217,7 +215,7 @@ func (b *Builder) writeCompressed(w io.Writer) (sums, error) {
 		return sums{}, err
 	}
 	diff := sha256.New()
-	werr := writeTar(io.MultiWriter(diff, zw), b.entries, b.o.created)
+	werr := writeTar(io.MultiWriter(diff, zw), b.files, b.o.created)
 	cerr := zw.Close()
 	if werr != nil {
 		return sums{}, werr
@@ -231,7 +229,7 @@ func (b *Builder) writeCompressed(w io.Writer) (sums, error) {
 // writeUncompressed streams the tar into w and returns its diffID.
 func (b *Builder) writeUncompressed(w io.Writer) (v1.Hash, error) {
 	diff := sha256.New()
-	if err := writeTar(io.MultiWriter(w, diff), b.entries, b.o.created); err != nil {
+	if err := writeTar(io.MultiWriter(w, diff), b.files, b.o.created); err != nil {
 		return v1.Hash{}, err
 	}
 	return toHash(diff), nil
