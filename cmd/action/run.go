@@ -111,7 +111,7 @@ func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
 // assemble reads the sources (or builds the layers) into the index. A nil
 // assembly ends the run with the code.
 func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
-	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType}
+	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType, Stage: spec.Push}
 	title := "Resolving sources"
 	if spec.Build != nil {
 		spec.Build.Stage = spec.Push

@@ -35,6 +35,11 @@ type Plan struct {
 	Targets     []Ref
 	Annotations []Annotation
 	MediaType   IndexMediaType
+	// Stage streams the uncompressed layers of docker-archive sources to
+	// the first target while they are compressed, as Build.Stage does
+	// for new layers; without it they are compressed once for their
+	// digests and sent again when published.
+	Stage bool
 }
 
 // ErrConflict is returned when two sources give different manifests for
@@ -84,8 +89,9 @@ type attestation struct {
 }
 
 // Assemble resolves every source and builds the index. It publishes
-// nothing: the only writes are a Build's new layer blobs, streamed to one
-// target when plan.Build.Stage is set, which no manifest names yet.
+// nothing: the only writes are a Build's new layer blobs and the
+// compressed layers of docker-archive sources, streamed to one target
+// when plan.Build.Stage or plan.Stage is set, which no manifest names yet.
 func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
 	if plan.Build != nil {
 		if len(plan.Sources) > 0 {
@@ -101,6 +107,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	resolved := make([]Taggable, len(plan.Sources))
+	stage := a.stager(plan.Stage, plan.Targets)
 	// Remote images keep the context they were read with for later lazy
 	// reads, and errgroup cancels its own context when Wait returns: so
 	// resolve with the caller's.
@@ -108,7 +115,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	g.SetLimit(a.o.jobs)
 	for i, src := range plan.Sources {
 		g.Go(func() error {
-			t, err := a.Resolve(ctx, src)
+			t, err := a.resolve(ctx, src, stage)
 			resolved[i] = t
 			return err
 		})

@@ -130,7 +130,11 @@ type sums struct {
 // compressing again. A Builder is safe for concurrent use.
 type Builder struct {
 	files []File
-	o     options
+	// open, when set, gives the layer's tar instead of the files (FromTar);
+	// key then identifies it.
+	open func() (io.ReadCloser, error)
+	key  string
+	o    options
 
 	mu    sync.Mutex
 	known *sums
@@ -140,19 +144,10 @@ type Builder struct {
 // are walked and checked now. Nothing of the walk is kept: each build
 // walks the files again, in the same order.
 func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
-	o := options{compression: Gzip, created: time.Unix(0, 0).UTC(), concurrency: min(runtime.GOMAXPROCS(0), 8)}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, err
-		}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.level == 0 {
-		o.level = 6
-		if o.compression == Zstd {
-			o.level = 3
-		}
-	}
-	o.created = time.Unix(o.created.Unix(), 0).UTC()
 	if !r.checked {
 		if len(r.Files) == 0 {
 			return nil, inputErrorf("layer has no files")
@@ -164,10 +159,65 @@ func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
 	return &Builder{files: r.Files, o: o}, nil
 }
 
+// FromTar returns a Builder of the layer whose tar stream open returns,
+// such as an uncompressed layer of a docker archive, so that it is
+// compressed once, while it is uploaded. key identifies the tar (Key
+// adds the options); WithCreated does not apply.
+func FromTar(key string, open func() (io.ReadCloser, error), opts ...Option) (*Builder, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{open: open, key: key, o: o}, nil
+}
+
+func newOptions(opts []Option) (options, error) {
+	o := options{compression: Gzip, created: time.Unix(0, 0).UTC(), concurrency: min(runtime.GOMAXPROCS(0), 8)}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return options{}, err
+		}
+	}
+	if o.level == 0 {
+		o.level = DefaultLevel(o.compression)
+	}
+	o.created = time.Unix(o.created.Unix(), 0).UTC()
+	return o, nil
+}
+
+// DefaultLevel is the level a compression gets when none is given: gzip
+// 6, zstd 3.
+func DefaultLevel(c Compression) int {
+	if c == Zstd {
+		return 3
+	}
+	return 6
+}
+
+// writeTar writes the layer's tar stream into w.
+func (b *Builder) writeTar(w io.Writer) error {
+	if b.open == nil {
+		return writeTar(w, b.files, b.o.created)
+	}
+	rc, err := b.open()
+	if err != nil {
+		return fmt.Errorf("opening layer %s: %w", b.key, err)
+	}
+	defer rc.Close() //nolint:errcheck // read-only
+	if _, err := io.CopyBuffer(w, onlyReader{rc}, make([]byte, copyBufferSize)); err != nil {
+		return fmt.Errorf("reading layer %s: %w", b.key, err)
+	}
+	return nil
+}
+
 // Key identifies the layer this Builder makes: the files and every option
 // that changes its bytes. Equal keys mean equal layers.
 func (b *Builder) Key() string {
 	h := sha256.New()
+	if b.open != nil {
+		fmt.Fprintf(h, "%s\x00%d\x00tar\x00%s", b.o.compression, b.o.level, b.key)
+		return hex.EncodeToString(h.Sum(nil))
+	}
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s", b.o.compression, b.o.level, b.o.created.Unix(), Resolved{Files: b.files}.Key())
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -215,7 +265,7 @@ func (b *Builder) writeCompressed(w io.Writer) (sums, error) {
 		return sums{}, err
 	}
 	diff := sha256.New()
-	werr := writeTar(io.MultiWriter(diff, zw), b.files, b.o.created)
+	werr := b.writeTar(io.MultiWriter(diff, zw))
 	cerr := zw.Close()
 	if werr != nil {
 		return sums{}, werr
@@ -229,7 +279,7 @@ func (b *Builder) writeCompressed(w io.Writer) (sums, error) {
 // writeUncompressed streams the tar into w and returns its diffID.
 func (b *Builder) writeUncompressed(w io.Writer) (v1.Hash, error) {
 	diff := sha256.New()
-	if err := writeTar(io.MultiWriter(w, diff), b.files, b.o.created); err != nil {
+	if err := b.writeTar(io.MultiWriter(w, diff)); err != nil {
 		return v1.Hash{}, err
 	}
 	return toHash(diff), nil
