@@ -364,4 +364,6 @@ func (c partialConfig) Digest() (v1.Hash, error) {
 }
 func (c partialConfig) Size() (int64, error)                { return int64(len(c)), nil }
 func (c partialConfig) MediaType() (types.MediaType, error) { return types.DockerConfigJSON, nil }
-func (c partialConfig) Compressed() (io.ReadCloser, error)  { return io.NopCloser(bytes.NewReader(c)), nil }
+func (c partialConfig) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(c)), nil
+}

@@ -142,7 +142,9 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := reg.take()
-		count := func(s string) int { return len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != s })) }
+		count := func(s string) int {
+			return len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != s }))
+		}
 		if n := count("PATCH upload"); n != len(archiveLayers) {
 			t.Errorf("gz=%v: %d streamed uploads, want one per layer (%d): %v", gz, n, len(archiveLayers), got)
 		}

@@ -176,4 +176,3 @@ func (pl *planner) addParents() error {
 	}
 	return nil
 }
-
