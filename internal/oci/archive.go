@@ -223,7 +223,7 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 			continue
 		}
 		open := func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(s, 0, s.Size())), nil }
-		b, err := layer.FromTar(ar.path+"\x00"+n+"\x00"+diffIDs[i].String(), open)
+		b, err := layer.FromTar(ar.path+"\x00"+n, diffIDs[i], open)
 		if err != nil {
 			return nil, err
 		}

@@ -166,14 +166,7 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 // registry and unpacks it with independent tools (skopeo, umoci).
 func TestArchiveToRegistryUnpacks(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"skopeo", "umoci"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is needed: %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needTools(t, "skopeo", "umoci")
 	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
 	a, err := New(WithInsecureRegistries([]string{reg.Host}))
 	if err != nil {

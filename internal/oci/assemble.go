@@ -70,6 +70,9 @@ type Assembly struct {
 	IndexDescriptorAnnotations map[string]string
 	// Sources are the references the index was joined from, in input order.
 	Sources []Ref
+	// Reused are the new layers whose blobs a target already held, so they
+	// were neither compressed nor uploaded (see Plan.Stage, Build.Stage).
+	Reused []ReusedLayer
 }
 
 // member is one platform image of the index, with the attestation
@@ -97,17 +100,19 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 		if len(plan.Sources) > 0 {
 			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
 		}
-		members, err := a.buildMembers(ctx, plan.Build, plan.Targets)
+		r := a.newReuser(ctx, plan.Build.Stage, plan.Targets)
+		members, err := a.buildMembers(ctx, plan.Build, plan.Targets, r)
 		if err != nil {
 			return nil, err
 		}
-		return a.finish(members, plan)
+		return a.finish(members, plan, r)
 	}
 	if len(plan.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	resolved := make([]Taggable, len(plan.Sources))
-	stage := a.stager(plan.Stage, plan.Targets)
+	r := a.newReuser(ctx, plan.Stage && slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }), plan.Targets)
+	stage := r.stage(a.stager(plan.Stage, plan.Targets))
 	// Remote images keep the context they were read with for later lazy
 	// reads, and errgroup cancels its own context when Wait returns: so
 	// resolve with the caller's.
@@ -135,15 +140,20 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
-	return a.finish(members, plan)
+	return a.finish(members, plan, r)
 }
 
 // finish applies manifest annotations and builds the index.
-func (a *Assembler) finish(members []*member, plan Plan) (*Assembly, error) {
+func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, error) {
 	if err := a.annotateManifests(members, plan.Annotations); err != nil {
 		return nil, err
 	}
-	return buildIndex(members, plan)
+	as, err := buildIndex(members, plan)
+	if err != nil {
+		return nil, err
+	}
+	as.Reused = r.list()
+	return as, nil
 }
 
 // flatten turns a source into its platform members. An index gives its

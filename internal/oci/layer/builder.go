@@ -136,6 +136,9 @@ type Builder struct {
 	key  string
 	o    options
 
+	diffMu sync.Mutex
+	diffID *v1.Hash // given (FromTar) or hashed by DiffID
+
 	mu    sync.Mutex
 	known *sums
 }
@@ -162,14 +165,39 @@ func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
 // FromTar returns a Builder of the layer whose tar stream open returns,
 // such as an uncompressed layer of a docker archive, so that it is
 // compressed once, while it is uploaded. key identifies the tar (Key
-// adds the options); WithCreated does not apply.
-func FromTar(key string, open func() (io.ReadCloser, error), opts ...Option) (*Builder, error) {
+// adds the options), diffID is its digest as its image's config names it,
+// checked when the tar is read; WithCreated does not apply.
+func FromTar(key string, diffID v1.Hash, open func() (io.ReadCloser, error), opts ...Option) (*Builder, error) {
 	o, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{open: open, key: key, o: o}, nil
+	return &Builder{open: open, key: key, o: o, diffID: &diffID}, nil
 }
+
+// DiffID is the digest of the layer's tar: given to FromTar, else known
+// from an earlier build, else the tar is made and hashed now, without
+// compressing (from files: one read of every file).
+func (b *Builder) DiffID() (v1.Hash, error) {
+	b.diffMu.Lock()
+	defer b.diffMu.Unlock()
+	if b.diffID != nil {
+		return *b.diffID, nil
+	}
+	if s, ok := b.sums(); ok {
+		return s.diffID, nil
+	}
+	h := sha256.New()
+	if err := b.writeTar(h); err != nil {
+		return v1.Hash{}, err
+	}
+	d := toHash(h)
+	b.diffID = &d
+	return d, nil
+}
+
+// Compression is the compression of the layers this Builder makes.
+func (b *Builder) Compression() Compression { return b.o.compression }
 
 func newOptions(opts []Option) (options, error) {
 	o := options{compression: Gzip, created: time.Unix(0, 0).UTC(), concurrency: min(runtime.GOMAXPROCS(0), 8)}
