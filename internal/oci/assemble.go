@@ -73,6 +73,9 @@ type Assembly struct {
 	// Reused are the new layers whose blobs a target already held, so they
 	// were neither compressed nor uploaded (see Plan.Stage, Build.Stage).
 	Reused []ReusedLayer
+	// prior is what the target tags pointed at before building, by
+	// reference, when they were read to find layers to reuse.
+	prior map[string]priorTag
 }
 
 // member is one platform image of the index, with the attestation
@@ -152,7 +155,7 @@ func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, 
 	if err != nil {
 		return nil, err
 	}
-	as.Reused = r.list()
+	as.Reused, as.prior = r.list(), r.priorTags()
 	return as, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
 
 // ReusedLayer is a new layer (built from files, or an uncompressed layer
@@ -46,6 +48,15 @@ type reuser struct {
 
 	mu     sync.Mutex
 	reused []ReusedLayer
+	// tags is what each tag read pointed at: a digest, or a 404 error.
+	tags map[string]priorTag
+}
+
+// priorTag is what a target tag pointed at when it was read before
+// building.
+type priorTag struct {
+	digest v1.Hash
+	err    error
 }
 
 // newReuser starts reading, when staging (a push), the image or index that
@@ -55,7 +66,7 @@ type reuser struct {
 // is missing or cannot be read only means nothing is reused from it.
 // Without staging (a dry run) nothing is read or reused.
 func (a *Assembler) newReuser(ctx context.Context, staging bool, targets []Ref) *reuser {
-	r := &reuser{a: a, byDiff: map[v1.Hash][]priorLayer{}}
+	r := &reuser{a: a, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
 	if !staging {
 		return r
 	}
@@ -96,6 +107,14 @@ func (r *reuser) read(ctx context.Context, targets []Ref) {
 
 func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 	desc, err := r.a.puller.Get(ctx, ref)
+	r.mu.Lock()
+	switch {
+	case err == nil:
+		r.tags[ref.String()] = priorTag{digest: desc.Digest}
+	case statusOf(err) == http.StatusNotFound:
+		r.tags[ref.String()] = priorTag{err: err}
+	}
+	r.mu.Unlock()
 	if err != nil {
 		if statusOf(err) != http.StatusNotFound {
 			r.a.o.logger.Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
@@ -214,6 +233,25 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, bl *layer.Builder) (v
 	r.reused = append(r.reused, ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
 	r.a.o.logger.Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
 	return &remote.MountableLayer{Layer: l, Reference: ref}, true
+}
+
+// priorTags is a copy of what the tags read pointed at.
+func (r *reuser) priorTags() map[string]priorTag {
+	r.wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.tags)
+}
+
+// headFirst is w.Head(ctx, ref), answered from the read before building
+// when ref was read then: the tag's HEAD before writing (which makes a
+// re-run write nothing) is then not sent again. A tag moved in between
+// only costs writing what is already there.
+func headFirst(ctx context.Context, w *push.Writer, as *Assembly, ref name.Reference) (v1.Hash, error) {
+	if p, ok := as.prior[ref.String()]; ok {
+		return p.digest, p.err
+	}
+	return w.Head(ctx, ref)
 }
 
 // list is the reused layers, each once, by digest.
