@@ -161,7 +161,7 @@ bench_release() {
   echo
   echo "Layer mode (4 layers of files, 256 MiB):"
   echo
-  "$BENCHTOOL" summary -in "$RESULTS" -group "release-layers" -baseline tar+crane
+  "$BENCHTOOL" summary -in "$RESULTS" -group "release-layers" -baseline tar+crane -target "oci-assemble=0.35"
   echo
 }
 
