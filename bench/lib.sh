@@ -276,8 +276,11 @@ cpu_ticks() {
 # "${ENV_CMD[@]}" "${SKOPEO[@]}" copy ... (also under measure).
 skopeo_cmd() {
   # shellcheck disable=SC2016 # expanded by the inner shell
+  # A new directory for every call: skopeo writes its cache as it copies.
+  # shellcheck disable=SC2034 # used by nix.sh
   SKOPEO=(unshare --mount -- bash -c 'mkdir -p /var/lib/containers/cache &&
-    mount --bind "$1" /var/lib/containers/cache && shift && exec skopeo "$@"' _ "$WORK/empty-cache")
+    c="$(mktemp -d "$1/cache.XXXXXX")" && mount --bind "$c" /var/lib/containers/cache &&
+    shift && exec skopeo "$@"' _ "$WORK/empty-cache")
 }
 
 # json_sizes: the "size" fields of a JSON manifest on stdin, one a line.
