@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
@@ -49,55 +50,121 @@ type archive struct {
 	path  string
 	f     *os.File
 	files map[string]archiveFile
+	// early are the layers staged while a gzipped archive was
+	// decompressed, by file name.
+	early map[string]v1.Layer
 }
 
-// openArchive opens path, decompresses it when gzipped, and indexes it.
-func openArchive(path string) (*archive, error) {
+// openArchive opens path and indexes it. A gzipped archive is decompressed
+// once, into an unnamed temporary file; while it is, each file that is an
+// uncompressed tar (a layer, most likely: which files are layers is only
+// known from manifest.json, which nix writes last) is staged as soon as it
+// is all in the temporary file, so decompressing the next one overlaps
+// compressing it. A staged file that turns out not to be a layer only cost
+// its upload.
+func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFunc) (*archive, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close() //nolint:errcheck // read-only; a kept file is reopened or copied
+	ar := &archive{path: path, files: map[string]archiveFile{}, early: map[string]v1.Layer{}}
 	br := bufio.NewReader(f)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		plain, err := gunzipToTemp(br)
-		f.Close() //nolint:errcheck // read-only
-		if err != nil {
+		if err := a.gunzipStaging(ctx, br, ar, stage); err != nil {
+			if ar.f != nil {
+				ar.f.Close() //nolint:errcheck // failing already
+			}
 			return nil, err
 		}
-		f = plain
+		return ar, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close() //nolint:errcheck // read-only
+	if ar.f, err = os.Open(path); err != nil {
 		return nil, err
 	}
-	a := &archive{path: path, f: f, files: map[string]archiveFile{}}
-	if err := a.index(); err != nil {
-		f.Close() //nolint:errcheck // read-only
+	if err := ar.index(); err != nil {
+		ar.f.Close() //nolint:errcheck // failing already
 		return nil, err
 	}
-	return a, nil
+	return ar, nil
 }
 
-// gunzipToTemp decompresses r into a temporary file that has no name once
-// this returns: it is gone when the file is closed or the process ends.
-func gunzipToTemp(r io.Reader) (*os.File, error) {
+// gunzipStaging decompresses r into an unnamed temporary file (gone when
+// the file is closed or the process ends), indexing it and staging the
+// files that are uncompressed tars on the way.
+func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive, stage stageFunc) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	tmp, err := os.CreateTemp("", "oci-assemble-archive-*")
-	if err != nil {
-		return nil, err
+	if ar.f, err = os.CreateTemp("", "oci-assemble-archive-*"); err != nil {
+		return err
 	}
-	if err := os.Remove(tmp.Name()); err != nil {
-		tmp.Close() //nolint:errcheck // failing already
-		return nil, err
+	if err := os.Remove(ar.f.Name()); err != nil {
+		return err
 	}
-	if _, err := io.Copy(tmp, zr); err != nil {
-		tmp.Close() //nolint:errcheck // failing already
-		return nil, fmt.Errorf("decompressing: %w", err)
+	cw := &countWriter{w: ar.f}
+	tr := tar.NewReader(io.TeeReader(zr, cw))
+	// Staged layers are read again later with the context they were
+	// staged with: stage with the caller's, as stageAll does.
+	var g errgroup.Group
+	g.SetLimit(a.o.jobs)
+	var mu sync.Mutex
+	head := make([]byte, 512)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_ = g.Wait()
+			return fmt.Errorf("decompressing: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		name, off := cleanArchiveName(hdr.Name), cw.n
+		ar.files[name] = archiveFile{off: off, size: hdr.Size}
+		k, err := io.ReadFull(tr, head[:min(int64(len(head)), hdr.Size)])
+		if err == nil {
+			_, err = io.Copy(io.Discard, tr)
+		}
+		if err != nil {
+			_ = g.Wait()
+			return fmt.Errorf("decompressing %s: %w", hdr.Name, err)
+		}
+		if k < len(head) || string(head[257:262]) != "ustar" {
+			continue
+		}
+		s := io.NewSectionReader(ar.f, off, hdr.Size)
+		b, err := layer.FromTar(ar.path+"\x00"+name, v1.Hash{}, func() (io.ReadCloser, error) {
+			return io.NopCloser(io.NewSectionReader(s, 0, s.Size())), nil
+		})
+		if err != nil {
+			_ = g.Wait()
+			return err
+		}
+		g.Go(func() error {
+			l, err := stage(ctx, b)
+			mu.Lock()
+			ar.early[name] = l
+			mu.Unlock()
+			return err
+		})
 	}
-	return tmp, nil
+	return g.Wait()
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // index reads every header, skipping the contents (the file seeks).
@@ -147,7 +214,7 @@ func (a *archive) readAll(name string) ([]byte, error) {
 // must match the diffIDs of the image's config.
 func (a *Assembler) resolveArchive(ctx context.Context, src Ref, stage stageFunc) (v1.Image, error) {
 	fail := func(err error) error { return fmt.Errorf("%w %s: reading docker archive: %v", ErrSource, src, err) }
-	ar, err := openArchive(src.Path)
+	ar, err := a.openArchive(ctx, src.Path, stage)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -212,6 +279,18 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 	var streams []*layer.Builder
 	at := map[string][]int{}
 	for i, n := range names {
+		if l, ok := ar.early[cleanArchiveName(n)]; ok {
+			l = dockerLayer(l)
+			got, err := l.DiffID()
+			if err != nil {
+				return nil, err
+			}
+			if got != diffIDs[i] {
+				return nil, fmt.Errorf("layer %s has diffID %s, its config says %s", n, got, diffIDs[i])
+			}
+			layers[i] = l
+			continue
+		}
 		s, err := ar.section(n)
 		if err != nil {
 			return nil, err

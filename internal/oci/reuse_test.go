@@ -163,30 +163,34 @@ func TestReusedLayersUnpack(t *testing.T) {
 }
 
 // TestNextReleaseFromArchive: the uncompressed layers of an archive whose
-// diffIDs the target already holds are neither compressed nor uploaded.
+// diffIDs the target already holds are neither compressed nor uploaded,
+// from a plain archive (diffIDs from its config) and from a gzipped one
+// (whose layers are staged while it is decompressed: hashed, then found).
 func TestNextReleaseFromArchive(t *testing.T) {
 	t.Parallel()
-	reg := newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{reg.host}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgts := targets(t, reg.host+"/nix:latest")
-	src := []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, false)}}
-	first := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})
-	reg.take()
-	second := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})
-	got := reg.take()
-	// A re-push reads the tag, its image manifest and config, and sends
-	// nothing: not even the tag's HEAD, which that read answered.
-	if want := []string{"GET manifest", "GET manifest", "GET blob"}; !slices.Equal(got, want) {
-		t.Errorf("a re-push sent %v, want only %v", got, want)
-	}
-	if n := len(second.Reused); n != len(archiveLayers) {
-		t.Errorf("reused %d layers, want %d", n, len(archiveLayers))
-	}
-	if second.Digest != first.Digest {
-		t.Errorf("re-push gave %s, first push %s", second.Digest, first.Digest)
+	for _, gz := range []bool{false, true} {
+		reg := newRecorder(t)
+		a, err := New(WithInsecureRegistries([]string{reg.host}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgts := targets(t, reg.host+"/nix:latest")
+		src := []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, gz)}}
+		first := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})
+		reg.take()
+		second := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})
+		got := reg.take()
+		// A re-push reads the tag, its image manifest and config, and sends
+		// nothing: not even the tag's HEAD, which that read answered.
+		if want := []string{"GET manifest", "GET manifest", "GET blob"}; !slices.Equal(got, want) {
+			t.Errorf("gz=%v: a re-push sent %v, want only %v", gz, got, want)
+		}
+		if n := len(second.Reused); n != len(archiveLayers) {
+			t.Errorf("gz=%v: reused %d layers, want %d", gz, n, len(archiveLayers))
+		}
+		if second.Digest != first.Digest {
+			t.Errorf("gz=%v: re-push gave %s, first push %s", gz, second.Digest, first.Digest)
+		}
 	}
 }
 

@@ -165,14 +165,18 @@ func NewBuilder(r Resolved, opts ...Option) (*Builder, error) {
 // FromTar returns a Builder of the layer whose tar stream open returns,
 // such as an uncompressed layer of a docker archive, so that it is
 // compressed once, while it is uploaded. key identifies the tar (Key
-// adds the options), diffID is its digest as its image's config names it,
-// checked when the tar is read; WithCreated does not apply.
+// adds the options), diffID is its digest as its image's config names it
+// (zero when not known yet); WithCreated does not apply.
 func FromTar(key string, diffID v1.Hash, open func() (io.ReadCloser, error), opts ...Option) (*Builder, error) {
 	o, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{open: open, key: key, o: o, diffID: &diffID}, nil
+	b := &Builder{open: open, key: key, o: o}
+	if diffID != (v1.Hash{}) {
+		b.diffID = &diffID
+	}
+	return b, nil
 }
 
 // DiffID is the digest of the layer's tar: given to FromTar, else known
