@@ -1,16 +1,13 @@
 # shellcheck shell=bash
 # Layer push benchmark. Sourced by run.sh.
 #
-# One seeded tree (half random, half text), pushed as one layer onto scratch
-# to a local registry by:
+# One seeded tree (half random, half text), pushed as one gzip layer onto
+# scratch to a registry started empty for every push, by:
 #   oci-assemble  layer mode: --base scratch --layers '- files: [TREE/:/data/]'
-#   tar+crane     tar -cf - | gzip -6 (or zstd -3) > layer.tar.*; crane append
-#                 (the same compression levels as oci-assemble's defaults,
-#                 the CLIs' defaults, single-threaded as the CLIs are)
+#                 (its default gzip level)
+#   tar+crane     tar -cf layer.tar; crane append -f layer.tar: crane
+#                 compresses the tar itself, at its default level (gzip 1)
 #   floor         tar -cf - | sha256sum: reading the tree and hashing it once
-#   tar+pigz+crane  with BENCH_PIGZ=1: the gzip baseline with parallel pigz -6
-# Each run pushes to a repository of its own, so nothing is skipped as
-# already present.
 
 # layer_mode_available: whether this oci-assemble has the --layers input.
 layer_mode_available() {
@@ -21,14 +18,9 @@ bench_layer() {
   echo "## Layer push"
   echo
   if ! layer_mode_available; then
-    echo "SKIPPED: this oci-assemble has no --layers input yet"
-    echo "(\`go run ./cmd/action --help | grep -- -layers\` finds nothing); the benchmark runs once layer mode lands."
+    echo "SKIPPED: this oci-assemble has no --layers input"
     echo
-    log "bench: layer: SKIPPED, oci-assemble has no --layers input yet"
     return 0
-  fi
-  if [ "${BENCH_PIGZ:-0}" = 1 ] && ! command -v pigz >/dev/null; then
-    apt_install pigz
   fi
   start_registry L
   # shellcheck disable=SC2153 # REPS is run.sh's
@@ -38,95 +30,85 @@ bench_layer() {
   fi
 }
 
-# record_size TOOL REF FILE: appends TOOL and the size of REF's layer (its
-# linux/amd64 image's last layer) to FILE.
+# record_size TOOL REF FILE: appends TOOL and the size of REF's layers (its
+# linux/amd64 image's, summed) to FILE.
 record_size() {
   local size
-  size="$(in_env "$CRANE" manifest --insecure --platform linux/amd64 "$2" 2>/dev/null | json_sizes | tail -1)"
+  size="$(layer_bytes "$2")"
   printf '%s\t%s\n' "$1" "$size" >>"$3"
+}
+
+# layer_bytes REF: the sum of the sizes of REF's layers (linux/amd64).
+layer_bytes() {
+  local m
+  m="$(in_env "$CRANE" manifest --insecure "$1" 2>/dev/null)" || return 0
+  if grep -q '"manifests"' <<<"$m"; then
+    m="$(in_env "$CRANE" manifest --insecure --platform linux/amd64 "$1" 2>/dev/null)" || return 0
+  fi
+  # The config is the first size, then one per layer.
+  json_sizes <<<"$m" | tail -n +2 | awk '{s += $1} END {print s}'
+}
+
+# print_sizes FILE: the sizes recorded by record_size, as a list.
+print_sizes() {
+  local tool size
+  while IFS=$'\t' read -r tool size; do
+    if [ -n "$size" ]; then
+      echo "- $tool: $size bytes"
+    else
+      echo "- $tool: unknown (its manifest could not be read back)"
+    fi
+  done <"$1"
 }
 
 # layer_size LABEL BYTES FILES REPS [counts]
 layer_size() {
   local label=$1 bytes=$2 files=$3 reps=$4 counts=${5:-}
-  local tree="$WORK/tree-$label" rep comp
+  local tree="$WORK/tree-$label" rep
   log "bench: layer $label: generating $files files"
   "$BENCHTOOL" gentree -dir "$tree" -bytes "$bytes" -files "$files" -seed 1 >&2
   # Read it once so no tool pays for a cold page cache.
   tar -C "$tree" -cf - . | sha256sum >/dev/null
-  local spec
+  local spec g="layer-$label" ref
   spec="$(printf -- '- files:\n    - %s/:/data/\n' "$tree")"
   local sizes="$WORK/layer-sizes-$label.tsv"
   : >"$sizes"
   for rep in $(seq "$reps"); do
-    for comp in gzip zstd; do
-      local g="layer-$label-$comp" ext cmd
-      case $comp in
-        gzip) ext=gz cmd="gzip -6" ;;
-        zstd) ext=zst cmd="zstd -3 -q -c" ;;
-      esac
-      local file="$WORK/layer.tar.$ext" ref
-      restart_registry L
-      measure_registries "$REGPID_L"
-      ref="$REG_L/layer-${label,,}-oa-$comp-$rep:bench"
-      sync
-      measure "$g" "oci-assemble $comp" "$rep" "${ENV_CMD[@]}" "$OA" \
-        --base scratch --platforms linux/amd64 --layers "$spec" \
-        --compression "$comp" --tags "$ref" --insecure-registries "$REG_L"
-      if [ "$rep" = 1 ]; then record_size "oci-assemble $comp" "$ref" "$sizes"; fi
-      restart_registry L
-      measure_registries "$REGPID_L"
-      ref="$REG_L/layer-${label,,}-crane-$comp-$rep:bench"
-      sync
-      # shellcheck disable=SC2016 # expanded by the inner shell
-      measure "$g" "tar+crane $comp" "$rep" "${ENV_CMD[@]}" bash -c \
-        'set -eo pipefail; tar -C "$1" -cf - . | $2 >"$3"; "$4" append --oci-empty-base --insecure -f "$3" -t "$5"' \
-        _ "$tree" "$cmd" "$file" "$CRANE" "$ref"
-      if [ "$rep" = 1 ]; then record_size "tar+crane $comp" "$ref" "$sizes"; fi
-      if [ "$comp" = gzip ] && [ "${BENCH_PIGZ:-0}" = 1 ]; then
-        restart_registry L
-        measure_registries "$REGPID_L"
-        ref="$REG_L/layer-${label,,}-pigz-$rep:bench"
-        sync
-        # shellcheck disable=SC2016
-        measure "$g" "tar+pigz+crane gzip" "$rep" "${ENV_CMD[@]}" bash -c \
-          'set -eo pipefail; tar -C "$1" -cf - . | pigz -6 >"$2"; "$3" append --oci-empty-base --insecure -f "$2" -t "$4"' \
-          _ "$tree" "$file" "$CRANE" "$ref"
-        if [ "$rep" = 1 ]; then record_size "tar+pigz+crane gzip" "$ref" "$sizes"; fi
-      fi
-      sync
-      # shellcheck disable=SC2016
-      measure "$g" "floor: tar to sha256sum" "$rep" bash -c \
-        'set -eo pipefail; tar -C "$1" -cf - . | sha256sum >/dev/null' _ "$tree"
-      rm -f "$file"
-    done
+    restart_registry L
+    measure_registries "$REGPID_L"
+    ref="$REG_L/layer-${label,,}-oa-$rep:bench"
+    measure "$g" "oci-assemble" "$rep" "${ENV_CMD[@]}" "$OA" \
+      --base scratch --platforms linux/amd64 --layers "$spec" \
+      --tags "$ref" --insecure-registries "$REG_L"
+    if [ "$rep" = 1 ]; then record_size "oci-assemble" "$ref" "$sizes"; fi
+    restart_registry L
+    measure_registries "$REGPID_L"
+    ref="$REG_L/layer-${label,,}-crane-$rep:bench"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    measure "$g" "tar+crane" "$rep" "${ENV_CMD[@]}" bash -c \
+      'set -eo pipefail; tar -C "$1" -cf "$2" .; "$3" append --oci-empty-base --insecure -f "$2" -t "$4"' \
+      _ "$tree" "$WORK/layer.tar" "$CRANE" "$ref"
+    if [ "$rep" = 1 ]; then record_size "tar+crane" "$ref" "$sizes"; fi
+    rm -f "$WORK/layer.tar"
+    # shellcheck disable=SC2016
+    measure "$g" "floor: tar to sha256sum" "$rep" bash -c \
+      'set -eo pipefail; tar -C "$1" -cf - . | sha256sum >/dev/null' _ "$tree"
   done
   if [ -n "$counts" ]; then
     layer_counts "$tree" "$spec" >"$WORK/layer-counts.md"
   fi
   rm -rf "$tree"
 
-  local mib=$((bytes >> 20))
-  echo "### $label tree ($files files, half random), $reps run(s) per tool, ABAB"
+  echo "### $label tree ($files files, half random), $reps run(s) per tool, alternating; load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  for comp in gzip zstd; do
-    local ratio=0.60
-    [ "$comp" = zstd ] && ratio=0.35
-    echo "$comp (target: ≤ $ratio × tar+crane, peak RSS ≤ 128 MiB):"
-    echo
-    "$BENCHTOOL" summary -in "$RESULTS" -group "layer-$label-$comp" -baseline "tar+crane $comp" \
-      -target "oci-assemble $comp=$ratio" -rss-target "oci-assemble $comp=128"
-    echo
-  done
-  echo "Compressed layer sizes ($mib MiB of files):"
+  echo "gzip (target: ≤ 0.60 × tar+crane, peak RSS ≤ 128 MiB):"
   echo
-  while IFS=$'\t' read -r tool size; do
-    if [ -n "$size" ]; then
-      echo "- $tool: $size bytes ($((size >> 20)) MiB)"
-    else
-      echo "- $tool: unknown (its manifest could not be read back)"
-    fi
-  done <"$sizes"
+  "$BENCHTOOL" summary -in "$RESULTS" -group "$g" -baseline "tar+crane" \
+    -target "oci-assemble=0.60" -rss-target "oci-assemble=128"
+  echo
+  echo "Compressed layer sizes (target: within 2 % of crane's or smaller):"
+  echo
+  print_sizes "$sizes"
   echo
   if [ -n "$counts" ]; then
     cat "$WORK/layer-counts.md"
@@ -144,16 +126,16 @@ layer_counts() {
     case $t in
       oci-assemble)
         in_env "$OA" --base scratch --platforms linux/amd64 --layers "$spec" \
-          --compression zstd --tags "$ref" --insecure-registries "$PROXY_L" >"$lg" 2>&1 ;;
+          --tags "$ref" --insecure-registries "$PROXY_L" >"$lg" 2>&1 ;;
       crane)
-        { tar -C "$tree" -cf - . | zstd -3 -q -c >"$WORK/layer.tar.zst" &&
-          in_env "$CRANE" append --oci-empty-base --insecure -f "$WORK/layer.tar.zst" -t "$ref"; } >"$lg" 2>&1 ;;
+        { tar -C "$tree" -cf "$WORK/layer.tar" . &&
+          in_env "$CRANE" append --oci-empty-base --insecure -f "$WORK/layer.tar" -t "$ref"; } >"$lg" 2>&1 ;;
     esac || { tail -20 "$lg" >&2; die "$t (layer, counted) failed"; }
     proxy_stats "" "$PROXY_L" | sed 's/^ //' >"$WORK/counts/layer-$t.tsv"
     stop_pid "$PROXYPID_L"
-    rm -f "$WORK/layer.tar.zst"
+    rm -f "$WORK/layer.tar"
   done
-  echo "Requests per push (zstd, one run through a counting proxy):"
+  echo "Requests per push (one run through a counting proxy):"
   echo
   "$BENCHTOOL" counts "oci-assemble=$WORK/counts/layer-oci-assemble.tsv" "crane=$WORK/counts/layer-crane.tsv"
   echo

@@ -25,9 +25,20 @@ bench_tmpdir() {
   fi
 }
 
+# bench_storage_dir: where the registries keep their blobs: BENCH_STORAGE,
+# else a directory on disk (/var/tmp), as a registry's storage is.
+bench_storage_dir() {
+  if [ -n "${BENCH_STORAGE:-}" ]; then
+    echo "$BENCH_STORAGE"
+  else
+    echo /var/tmp
+  fi
+}
+
 setup_work() {
   WORK="$(mktemp -d "$(bench_tmpdir)/oci-assemble-bench.XXXXXX")"
-  mkdir -p "$WORK/bin" "$WORK/logs" "$WORK/home/.docker" "$WORK/counts"
+  STORE="$(mktemp -d "$(bench_storage_dir)/oci-assemble-bench-registries.XXXXXX")"
+  mkdir -p "$WORK/bin" "$WORK/logs" "$WORK/home/.docker" "$WORK/counts" "$WORK/empty-cache"
   echo '{}' >"$WORK/home/.docker/config.json"
   # shellcheck disable=SC2034 # used by the benchmarks
   ENV_CMD=(env -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY -u GITHUB_ACTIONS -u GITLAB_CI -u CI
@@ -47,9 +58,9 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    log "bench: kept $WORK"
+    log "bench: kept $WORK and $STORE"
   else
-    rm -rf "$WORK"
+    rm -rf "$WORK" "$STORE"
   fi
 }
 
@@ -80,6 +91,9 @@ setup_tools() {
   [ -x /usr/bin/time ] || apt_install time
   command -v zstd >/dev/null || apt_install zstd
   command -v curl >/dev/null || apt_install curl
+  command -v skopeo >/dev/null || apt_install skopeo
+  command -v unshare >/dev/null || apt_install util-linux
+  skopeo_cmd
   CRANE="$(go_tool crane 'crane version' "$CRANE_VERSION" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION")"
   [ -n "$CRANE" ] || exit 1
   REGCTL="$(go_tool regctl "regctl version --format '{{.VCSTag}}'" "$REGCTL_VERSION" "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION")"
@@ -112,14 +126,15 @@ tool_versions() {
   echo "- crane: $("$CRANE" version)"
   echo "- regctl: $("$REGCTL" version --format '{{.VCSTag}}')"
   echo "- registry: $("$REGISTRY" --version 2>&1 | head -1)"
-  echo "- $(tar --version | head -1); $(gzip --version | head -1); zstd $(zstd -V | grep -oE 'v[0-9.]+')"
+  echo "- $(skopeo --version); $(tar --version | head -1)"
+  echo "- registry storage: $(df -P "$STORE" | awk 'NR == 2 {print $1}') ($STORE); inputs: $(df -P "$WORK" | awk 'NR == 2 {print $1}')"
   echo "- machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # start_registry NAME: starts a registry on a free loopback port with its
 # own storage under WORK and sets REG_<NAME> to its host:port.
 start_registry() {
-  local name=$1 dir="$WORK/registry-$1" port host
+  local name=$1 dir="$STORE/registry-$1" port host
   mkdir -p "$dir/storage"
   for _ in 1 2 3 4 5; do
     port="$("$BENCHTOOL" freeport)"
@@ -157,7 +172,7 @@ EOF
 restart_registry() {
   local var="REGPID_$1"
   stop_pid "${!var}"
-  rm -rf "$WORK/registry-$1"
+  rm -rf "$STORE/registry-$1"
   start_registry "$1"
 }
 
@@ -253,6 +268,19 @@ cpu_ticks() {
     sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
   done
   echo "$sum"
+}
+
+# skopeo_cmd: skopeo with an empty blob-info cache, as a CI job has: a
+# private mount namespace hides the machine's cache (root's is
+# /var/lib/containers/cache) behind an empty directory. Use as
+# "${ENV_CMD[@]}" "${SKOPEO[@]}" copy ... (also under measure).
+skopeo_cmd() {
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  # A new directory for every call: skopeo writes its cache as it copies.
+  # shellcheck disable=SC2034 # used by nix.sh
+  SKOPEO=(unshare --mount -- bash -c 'mkdir -p /var/lib/containers/cache &&
+    c="$(mktemp -d "$1/cache.XXXXXX")" && mount --bind "$c" /var/lib/containers/cache &&
+    shift && exec skopeo "$@"' _ "$WORK/empty-cache")
 }
 
 # json_sizes: the "size" fields of a JSON manifest on stdin, one a line.

@@ -2,17 +2,24 @@
 # shellcheck source-path=SCRIPTDIR
 # Benchmarks of oci-assemble against crane and regctl on local registries.
 #
-#   bench/run.sh [--reps N] [--big] [layer|join|noop|all]
+#   bench/run.sh [--reps N] [--big] [layer|nix|release|many|join|noop|all]
 #
-# layer  pushes a seeded 256 MiB tree as one layer (gzip, zstd) against
-#        tar + crane append and the tar | sha256sum floor; --big adds the
-#        peak-RSS runs on a 2 GiB tree (slow).
+# layer  pushes a seeded 256 MiB tree as one gzip layer against
+#        tar -cf + crane append -f and the tar | sha256sum floor; --big adds
+#        a 2 GiB tree (slow).
+# nix    pushes a 256 MiB docker archive of 4 uncompressed layers, plain and
+#        gzipped, against skopeo copy and crane push.
+# release  pushes the next release (1 of 4 layers changed) onto the tag
+#        holding the previous one: archive against skopeo, layer mode
+#        against tar + crane append.
+# many   250,000 small files in one layer: peak RSS.
 # join   joins 8 per-platform images from registry A into an annotated
 #        index on registry B under 2 tags, against regctl and crane, and
 #        counts the requests against the spec's minimum.
 # noop   runs the same join again on a target that already has it.
 #
-# Environment: BENCH_REPS (5), BENCH_BIG (0), BENCH_BIG_REPS (1), BENCH_PIGZ (0),
+# Environment: BENCH_REPS (5), BENCH_BIG (0), BENCH_BIG_REPS (1), BENCH_MANY_FILES
+# (250000), BENCH_MANY_REPS (3), BENCH_STORAGE (/var/tmp: registry storage),
 # BENCH_REGISTRY (v3: distribution v3; v2: Debian's docker-registry 2.8),
 # BENCH_LATENCY (0; e.g. 20ms: timed join and noop runs go through proxies
 # holding each request that long), BENCH_KEEP (1 keeps the work directory),
@@ -28,6 +35,8 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 . "$BENCH_DIR/layer.sh"
 # shellcheck source=join.sh
 . "$BENCH_DIR/join.sh"
+# shellcheck source=nix.sh
+. "$BENCH_DIR/nix.sh"
 
 REPS="${BENCH_REPS:-5}"
 BIG="${BENCH_BIG:-0}"
@@ -37,8 +46,8 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift 2 ;;
     --reps=*) REPS="${1#*=}"; shift ;;
     --big) BIG=1; shift ;;
-    layer|join|noop|all) what+=("$1"); shift ;;
-    -h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    layer|nix|release|many|join|noop|all) what+=("$1"); shift ;;
+    -h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (try --help)" ;;
   esac
 done
@@ -57,7 +66,10 @@ for w in "${what[@]}"; do
     layer) bench_layer ;;
     join) bench_join ;;
     noop) bench_noop ;;
-    all) bench_layer; bench_join; bench_noop ;;
+    nix) bench_nix ;;
+    release) bench_release ;;
+    many) bench_many ;;
+    all) bench_layer; bench_nix; bench_release; bench_many; bench_join; bench_noop ;;
   esac
 done
 

@@ -217,6 +217,26 @@ func TestLayerModeFromScratch(t *testing.T) {
 	if again.code != 0 || again.outputs["digest"] != res.outputs["digest"] {
 		t.Errorf("second build: exit %d, digest %s, want %s\n%s", again.code, again.outputs["digest"], res.outputs["digest"], again.stdout)
 	}
+
+	// A re-push onto the tag that holds it reuses every layer: nothing
+	// compressed or uploaded, the same digest, the layers in metadata.
+	in["tags"] = reg.Host + "/o/app:1"
+	rerun := runAction(t, in, "GITHUB_WORKSPACE="+ws, "SOURCE_DATE_EPOCH=1700000000")
+	if rerun.code != 0 || rerun.outputs["digest"] != res.outputs["digest"] {
+		t.Errorf("re-push: exit %d, digest %s, want %s\n%s", rerun.code, rerun.outputs["digest"], res.outputs["digest"], rerun.stdout)
+	}
+	if n := strings.Count(rerun.stdout, "blob uploaded"); n != 0 {
+		t.Errorf("re-push uploaded %d blobs, want none:\n%s", n, rerun.stdout)
+	}
+	var md struct {
+		Reused []struct{ DiffID, Digest, From string } `json:"reusedLayers"`
+	}
+	if err := json.Unmarshal([]byte(rerun.outputs["metadata"]), &md); err != nil {
+		t.Fatalf("metadata output: %v", err)
+	}
+	if len(md.Reused) != 3 || !strings.Contains(rerun.stdout, "layer reused") {
+		t.Errorf("reusedLayers = %+v, want the 3 layers, logged\n%s", md.Reused, rerun.stdout)
+	}
 }
 
 func checkFile(t *testing.T, root, p, content string, mode os.FileMode) {

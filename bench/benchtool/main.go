@@ -5,6 +5,7 @@
 //
 //	benchtool gentree  -dir DIR -bytes N -files N -seed N
 //	benchtool pushsrc  -registry HOST -repo NAME -bytes N -seed N
+//	benchtool mkarchive -tree DIR -layers N -out FILE [-gzip] [-replace DIR]
 //	benchtool freeport
 //	benchtool summary  -in FILE -group NAME -baseline TOOL [-target TOOL=RATIO]... [-rss-target MIB]
 //	benchtool counts   LABEL=FILE...
@@ -21,15 +22,16 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|freeport|summary|counts [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|mkarchive|freeport|summary|counts [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"gentree":  genTree,
-		"pushsrc":  pushSources,
-		"freeport": freePort,
-		"summary":  summary,
-		"counts":   counts,
+		"gentree":   genTree,
+		"pushsrc":   pushSources,
+		"freeport":  freePort,
+		"mkarchive": mkArchive,
+		"summary":   summary,
+		"counts":    counts,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -26,6 +26,9 @@ type metadata struct {
 	DeletedTags []string                     `json:"deletedTags,omitempty"`
 	WouldDelete []string                     `json:"wouldDeleteTags,omitempty"`
 	KeptTags    []string                     `json:"keptTags,omitempty"`
+	// Reused are new layers whose blobs a target already held: neither
+	// compressed nor uploaded.
+	Reused []oci.ReusedLayer `json:"reusedLayers,omitempty"`
 }
 
 type manifestOutput struct {
@@ -42,7 +45,7 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cl
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
 	}
 	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
-		Pushed: res != nil, Manifests: as.Manifests, IndexDesc: as.IndexDescriptorAnnotations}
+		Pushed: res != nil, Manifests: as.Manifests, IndexDesc: as.IndexDescriptorAnnotations, Reused: as.Reused}
 	if res != nil {
 		md.Targets = res.Targets
 		for _, t := range res.Targets {

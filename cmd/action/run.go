@@ -113,7 +113,7 @@ func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
 // assembly ends the run with the code.
 func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
 	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType,
-		Referrers: spec.Referrers}
+		Referrers: spec.Referrers, Stage: spec.Push}
 	title := "Resolving sources"
 	if spec.Build != nil {
 		spec.Build.Stage = spec.Push

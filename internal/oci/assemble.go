@@ -36,8 +36,14 @@ type Plan struct {
 	Annotations []Annotation
 	MediaType   IndexMediaType
 	// Referrers: find the signatures, SBOMs and attestations of the
-	// platform images read from registries, to copy them with the index.
+	// platform images read from registries and layouts, to copy them
+	// with the index.
 	Referrers bool
+	// Stage streams the uncompressed layers of docker-archive sources to
+	// the first target while they are compressed, as Build.Stage does
+	// for new layers; without it they are compressed once for their
+	// digests and sent again when published.
+	Stage bool
 }
 
 // ErrConflict is returned when two sources give different manifests for
@@ -76,6 +82,12 @@ type Assembly struct {
 	Warnings []string
 	// referrers are the platform images' referrers, with their own.
 	referrers []*foundReferrer
+	// Reused are the new layers whose blobs a target already held, so they
+	// were neither compressed nor uploaded (see Plan.Stage, Build.Stage).
+	Reused []ReusedLayer
+	// prior is what the target tags pointed at before building, by
+	// reference, when they were read to find layers to reuse.
+	prior map[string]priorTag
 }
 
 // member is one platform image of the index, with the attestation
@@ -96,23 +108,27 @@ type attestation struct {
 }
 
 // Assemble resolves every source and builds the index. It publishes
-// nothing: the only writes are a Build's new layer blobs, streamed to one
-// target when plan.Build.Stage is set, which no manifest names yet.
+// nothing: the only writes are a Build's new layer blobs and the
+// compressed layers of docker-archive sources, streamed to one target
+// when plan.Build.Stage or plan.Stage is set, which no manifest names yet.
 func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
 	if plan.Build != nil {
 		if len(plan.Sources) > 0 {
 			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
 		}
-		members, err := a.buildMembers(ctx, plan.Build, plan.Targets)
+		r := a.newReuser(ctx, plan.Build.Stage, plan.Targets)
+		members, err := a.buildMembers(ctx, plan.Build, plan.Targets, r)
 		if err != nil {
 			return nil, err
 		}
-		return a.finish(members, plan)
+		return a.finish(members, plan, r)
 	}
 	if len(plan.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	resolved := make([]Taggable, len(plan.Sources))
+	r := a.newReuser(ctx, plan.Stage && slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }), plan.Targets)
+	stage := r.stage(a.stager(plan.Stage, plan.Targets))
 	// Remote images keep the context they were read with for later lazy
 	// reads, and errgroup cancels its own context when Wait returns: so
 	// resolve with the caller's.
@@ -120,7 +136,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	g.SetLimit(a.o.jobs)
 	for i, src := range plan.Sources {
 		g.Go(func() error {
-			t, err := a.Resolve(ctx, src)
+			t, err := a.resolve(ctx, src, stage)
 			resolved[i] = t
 			return err
 		})
@@ -147,7 +163,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
-	as, err := a.finish(members, plan)
+	as, err := a.finish(members, plan, r)
 	if as != nil {
 		as.Warnings = append(warnings, as.Warnings...)
 	}
@@ -155,7 +171,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 }
 
 // finish applies manifest annotations and builds the index.
-func (a *Assembler) finish(members []*member, plan Plan) (*Assembly, error) {
+func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, error) {
 	before := make([]v1.Hash, len(members))
 	for i, m := range members {
 		before[i] = m.digest
@@ -168,6 +184,7 @@ func (a *Assembler) finish(members []*member, plan Plan) (*Assembly, error) {
 		return nil, err
 	}
 	as.addReferrers(members, before)
+	as.Reused, as.prior = r.list(), r.priorTags()
 	return as, nil
 }
 

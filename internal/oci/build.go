@@ -52,8 +52,9 @@ type platformImage struct {
 // (files, tar, compressor and digests in one pass) to the staging target,
 // so their digests are known without a second read: that upload writes
 // blobs only, which no reader sees until a manifest names them.
-func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref) ([]*member, error) {
-	bases, src, err := a.basePlatforms(ctx, b)
+func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref, r *reuser) ([]*member, error) {
+	stage := r.stage(a.stager(b.Stage, targets))
+	bases, src, err := a.basePlatforms(ctx, b, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref) (
 	if err != nil {
 		return nil, err
 	}
-	staged, err := a.stageAll(ctx, a.stager(b, targets), builders)
+	staged, err := a.stageAll(ctx, stage, builders)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (a *Assembler) stageAll(ctx context.Context, stage stageFunc, builders []*l
 }
 
 // basePlatforms resolves the base into one image per platform to build.
-func (a *Assembler) basePlatforms(ctx context.Context, b *Build) ([]platformImage, Ref, error) {
+func (a *Assembler) basePlatforms(ctx context.Context, b *Build, stage stageFunc) ([]platformImage, Ref, error) {
 	if b.Scratch {
 		if len(b.Platforms) == 0 {
 			return nil, scratchRef, fmt.Errorf("%w: base scratch needs platforms", ErrSource)
@@ -160,7 +161,7 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build) ([]platformImag
 		}
 		return out, scratchRef, nil
 	}
-	t, err := a.Resolve(ctx, b.Base)
+	t, err := a.resolve(ctx, b.Base, stage)
 	if err != nil {
 		return nil, b.Base, err
 	}

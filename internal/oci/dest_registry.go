@@ -147,7 +147,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 		return err
 	}
 	first := t.checked(as.Digest)[0]
-	got, err := w.Head(ctx, first)
+	got, err := headFirst(ctx, w, as, first)
 	switch {
 	case err == nil && got == as.Digest:
 		t.present = true

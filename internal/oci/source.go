@@ -1,11 +1,9 @@
 package oci
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -14,9 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,17 +31,20 @@ var ErrSource = errors.New("source image")
 
 // Resolve reads a source into a v1.Image or v1.ImageIndex. Registry
 // sources are read lazily through the registry; layouts and archives from
-// disk.
+// disk (an archive's uncompressed layers are compressed once here, to
+// learn their digests).
 func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
+	return a.resolve(ctx, src, a.digestOnly)
+}
+
+// resolve is Resolve with the archive's uncompressed layers staged by
+// stage.
+func (a *Assembler) resolve(ctx context.Context, src Ref, stage stageFunc) (Taggable, error) {
 	switch src.Transport {
 	case Layout:
 		return resolveLayout(src)
 	case DockerArchive:
-		img, err := tarball.Image(archiveOpener(src.Path), nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w %s: reading docker archive: %v", ErrSource, src, err)
-		}
-		return img, nil
+		return a.resolveArchive(ctx, src, stage)
 	}
 	src.Repo = a.insecure.Repository(src.Repo)
 	ref := src.Reference()
@@ -75,35 +74,6 @@ type Taggable interface {
 	Digest() (v1.Hash, error)
 	RawManifest() ([]byte, error)
 }
-
-// archiveOpener opens a docker archive, decompressing it when gzipped (nix
-// writes .tar.gz for buildLayeredImage).
-func archiveOpener(path string) tarball.Opener {
-	return func() (io.ReadCloser, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		br := bufio.NewReader(f)
-		magic, err := br.Peek(2)
-		if err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-			zr, err := gzip.NewReader(br)
-			if err != nil {
-				f.Close()
-				return nil, err
-			}
-			return readCloser{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
-		}
-		return readCloser{Reader: br, close: f.Close}, nil
-	}
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
 
 func resolveLayout(src Ref) (Taggable, error) {
 	if _, err := os.Stat(src.Path); err != nil {

@@ -19,10 +19,10 @@ import (
 type stageFunc func(context.Context, *layer.Builder) (v1.Layer, error)
 
 // stager stages to the plan's first destination: its first registry
-// repository, else its first layout. Without Stage (a dry run), or
+// repository, else its first layout. Without stage (a dry run), or
 // without targets, layers are compressed once for their digests only.
-func (a *Assembler) stager(b *Build, targets []Ref) stageFunc {
-	if b.Stage {
+func (a *Assembler) stager(stage bool, targets []Ref) stageFunc {
+	if stage {
 		if dests := a.destinations(targets); len(dests) > 0 {
 			return dests[0].stage
 		}

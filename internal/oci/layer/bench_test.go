@@ -93,3 +93,35 @@ func BenchmarkLayer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGzipLevels compares the gzip levels' throughput and ratio on
+// the same tree, with one and two blocks compressed at once, as evidence
+// for the default level (docs/benchmarks.md). It asserts nothing.
+func BenchmarkGzipLevels(b *testing.B) {
+	dir := b.TempDir()
+	total := benchTree(b, dir)
+	r, ok, err := Expand(Spec{Files: []File{{Src: "./", Dest: "/data/"}}}, amd64, dir)
+	if err != nil || !ok {
+		b.Fatal(ok, err)
+	}
+	for _, conc := range []int{1, 2} {
+		for level := 1; level <= 9; level++ {
+			b.Run(fmt.Sprintf("conc=%d/level=%d", conc, level), func(b *testing.B) {
+				bl, err := NewBuilder(r, WithCompression(Gzip, level), WithConcurrency(conc))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(total)
+				var size int64
+				for b.Loop() {
+					s, err := bl.writeCompressed(io.Discard)
+					if err != nil {
+						b.Fatal(err)
+					}
+					size = s.size
+				}
+				b.ReportMetric(float64(size)/float64(total), "ratio")
+			})
+		}
+	}
+}

@@ -21,13 +21,14 @@ import (
 // Resolved is a Spec expanded for one platform: SRC made absolute with
 // placeholders replaced (a trailing "/" kept: copy the directory's contents)
 // and DEST cleaned (a DEST ending in "/" for a file or directory already has
-// the SRC's base name appended). Expand also walks the files once and keeps
-// the planned tar entries, so building the layer later does not walk again.
+// the SRC's base name appended). Expand also walks the files once to check
+// them, so bad input fails before anything is built or sent; it keeps
+// nothing of the walk, so memory does not grow with the number of files.
 type Resolved struct {
 	Files []File
 
-	shown   []File   // SRC as the user wrote it, expanded; for history
-	entries []*entry // planned tar entries, sorted; nil when not made by Expand
+	shown   []File // SRC as the user wrote it, expanded; for history
+	checked bool   // every file was walked and checked (made by Expand)
 }
 
 // Key identifies the layer content by its expanded SRC/DEST list, so a caller
@@ -110,16 +111,15 @@ func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) 
 		r.Files = append(r.Files, rf)
 		r.shown = append(r.shown, File{Src: src, Dest: dest})
 	}
-	entries, err := plan(r.Files)
-	if err != nil {
+	if err := walk(r.Files, nil); err != nil {
 		return Resolved{}, false, fmt.Errorf("%s: %w", itemName(spec.pos, -1), err)
 	}
-	r.entries = entries
+	r.checked = true
 	return r, true, nil
 }
 
 // checkSrc gives the common first error for a SRC with a message that says
-// what to do; plan repeats the checks for every file below it.
+// what to do; walk repeats the checks for every file below it.
 func checkSrc(f File, contents bool) error {
 	stat := os.Lstat
 	if contents {

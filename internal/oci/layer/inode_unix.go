@@ -7,12 +7,12 @@ import (
 	"syscall"
 )
 
-// inodeOf identifies the file behind fi so that hardlinks within a layer are
-// stored as tar hardlinks, not as copies.
-func inodeOf(fi fs.FileInfo) (inode, bool) {
+// inodeOf identifies the file behind fi, and counts its links, so that
+// hardlinks within a layer are stored as tar hardlinks, not as copies.
+func inodeOf(fi fs.FileInfo) (inode, uint64, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return inode{}, false
+		return inode{}, 0, false
 	}
-	return inode{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true //nolint:unconvert // Dev is int32 on some platforms
+	return inode{dev: uint64(st.Dev), ino: uint64(st.Ino)}, uint64(st.Nlink), true //nolint:unconvert // Dev and Nlink differ in size between platforms
 }

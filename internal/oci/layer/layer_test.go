@@ -226,12 +226,13 @@ func TestBuilderRemembersDigests(t *testing.T) {
 	if !errors.Is(err, ErrChanged) {
 		t.Errorf("reading after a file changed = %v, want ErrChanged", err)
 	}
-	// A changed size is caught before any byte of it is written.
+	// A changed size too: the walk keeps nothing of the first build but
+	// its digests (memory must not grow with the number of files).
 	if err := os.WriteFile(filepath.Join(ws, "static/css/site.css"), []byte("longer body{}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadAll(mustCompressed(t, l2)); !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "site.css") {
-		t.Errorf("reading after a file grew = %v, want ErrChanged naming site.css", err)
+	if _, err := io.ReadAll(mustCompressed(t, l2)); !errors.Is(err, ErrChanged) {
+		t.Errorf("reading after a file grew = %v, want ErrChanged", err)
 	}
 }
 

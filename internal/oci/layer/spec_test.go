@@ -220,7 +220,10 @@ func TestKeyAndHistory(t *testing.T) {
 	if bk(WithCompression(Gzip, 0)) == bk(WithCompression(Zstd, 0)) {
 		t.Error("Builder.Key() ignores compression")
 	}
-	if bk() != bk(WithCompression(Gzip, 6)) {
-		t.Error("Builder.Key() differs for the default gzip level and 6")
+	if bk() != bk(WithCompression(Gzip, DefaultLevel(Gzip))) {
+		t.Error("Builder.Key() differs for the default gzip level and its number")
+	}
+	if bk() == bk(WithCompression(Gzip, 6)) {
+		t.Error("Builder.Key() ignores the level")
 	}
 }

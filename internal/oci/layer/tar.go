@@ -17,17 +17,17 @@ var ErrChanged = errors.New("layer files changed while building")
 // blocks it bounds the memory a layer stream needs, whatever its size.
 const copyBufferSize = 128 << 10
 
-// writeTar writes the planned entries as a tar stream. Headers carry only
+// writeTar walks files and writes their entries as a tar stream. Headers carry only
 // what reproducibility allows: path, type, mode, size, link target, mtime
 // (created, whole seconds), uid/gid 0 and the names root/root. No atime,
 // ctime, xattrs or names looked up on this machine. FormatPAX is set so Go
 // never switches to GNU format; PAX records appear only for values USTAR
 // cannot hold (long paths, large sizes, times before 1970), and Go names their
 // headers deterministically.
-func writeTar(w io.Writer, entries []*entry, mtime time.Time) error {
+func writeTar(w io.Writer, files []File, mtime time.Time) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, copyBufferSize)
-	for _, e := range entries {
+	err := walk(files, func(e *entry) error {
 		hdr := &tar.Header{
 			Name:    e.name,
 			Mode:    e.mode,
@@ -50,10 +50,12 @@ func writeTar(w io.Writer, entries []*entry, mtime time.Time) error {
 			return fmt.Errorf("writing tar header for /%s: %w", e.name, err)
 		}
 		if e.kind == kindFile {
-			if err := copyFile(tw, e, buf); err != nil {
-				return err
-			}
+			return copyFile(tw, e, buf)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("closing tar stream: %w", err)
@@ -61,8 +63,8 @@ func writeTar(w io.Writer, entries []*entry, mtime time.Time) error {
 	return nil
 }
 
-// copyFile copies exactly the planned size of e; a file that changed type or
-// size since it was planned fails with ErrChanged instead of producing a tar
+// copyFile copies exactly the size of e seen by the walk; a file that changed
+// type or size since then fails with ErrChanged instead of producing a tar
 // whose header and content disagree.
 func copyFile(w io.Writer, e *entry, buf []byte) error {
 	f, err := os.Open(e.src)
@@ -75,14 +77,14 @@ func copyFile(w io.Writer, e *entry, buf []byte) error {
 		return fmt.Errorf("stat %s: %w", e.src, err)
 	}
 	if !fi.Mode().IsRegular() || fi.Size() != e.size {
-		return fmt.Errorf("%s: %w (planned %d bytes, now %d bytes, %s)", e.src, ErrChanged, e.size, fi.Size(), fi.Mode().Type())
+		return fmt.Errorf("%s: %w (%d bytes when listed, now %d bytes, %s)", e.src, ErrChanged, e.size, fi.Size(), fi.Mode().Type())
 	}
 	n, err := io.CopyBuffer(w, io.LimitReader(onlyReader{f}, e.size), buf)
 	if err != nil {
 		return fmt.Errorf("copying %s: %w", e.src, err)
 	}
 	if n != e.size {
-		return fmt.Errorf("%s: %w (planned %d bytes, read %d)", e.src, ErrChanged, e.size, n)
+		return fmt.Errorf("%s: %w (%d bytes when listed, read %d)", e.src, ErrChanged, e.size, n)
 	}
 	return nil
 }

@@ -10,48 +10,34 @@ import (
 	"strings"
 )
 
-// kind is the tar entry type of a planned entry.
-type kind uint8
-
-const (
-	kindDir kind = iota
-	kindFile
-	kindSymlink
-	kindHardlink
-)
-
-// inode identifies a file on disk for hardlink detection.
-type inode struct{ dev, ino uint64 }
-
-// entry is one planned tar entry. Only metadata is held, so a plan costs
-// memory per file, never per byte of content.
-type entry struct {
-	name     string // image path without leading or trailing "/", e.g. "usr/bin/app"
+// oEntry is an entry of the reference planner below: the implementation
+// of the layer's entry order before the walk streamed it, which planned
+// every entry of the tree in memory. TestWalkMatchesPlan holds the walk to
+// its output.
+type oEntry struct {
+	name     string
 	kind     kind
-	mode     int64  // permission bits plus setuid, setgid and sticky
-	src      string // file on disk, for kindFile
-	size     int64  // for kindFile
-	link     string // symlink target as stored, or hardlink target entry name
-	explicit bool   // from disk, as opposed to an implied parent directory
+	mode     int64
+	src      string
+	size     int64
+	link     string
+	explicit bool
 	ino      inode
 	hasIno   bool
 }
 
-// impliedDirMode is the mode of parent directories no SRC provides.
-const impliedDirMode = 0o755
-
 // planner collects the entries of one layer by image path.
 type planner struct {
-	byName map[string]*entry
+	byName map[string]*oEntry
 	origin map[string]string // image path → file on disk, for conflict messages
 }
 
-// plan walks files (resolved: absolute SRC, clean DEST) and returns the
+// oraclePlan walks files (resolved: absolute SRC, clean DEST) and returns the
 // layer's tar entries sorted by path, parents before children, each parent
 // once, with hardlinks resolved: the first path of an inode in sorted order
 // holds the content, later ones link to it.
-func plan(files []File) ([]*entry, error) {
-	pl := &planner{byName: map[string]*entry{}, origin: map[string]string{}}
+func oraclePlan(files []File) ([]*oEntry, error) {
+	pl := &planner{byName: map[string]*oEntry{}, origin: map[string]string{}}
 	for _, f := range files {
 		if err := pl.addFile(f); err != nil {
 			return nil, err
@@ -60,7 +46,7 @@ func plan(files []File) ([]*entry, error) {
 	if err := pl.addParents(); err != nil {
 		return nil, err
 	}
-	entries := make([]*entry, 0, len(pl.byName))
+	entries := make([]*oEntry, 0, len(pl.byName))
 	for _, e := range pl.byName {
 		entries = append(entries, e)
 	}
@@ -139,7 +125,7 @@ func (pl *planner) add(src, name string, fi fs.FileInfo) error {
 	if err := checkType(src, fi); err != nil {
 		return err
 	}
-	e := &entry{name: name, mode: modeBits(fi.Mode()), explicit: true}
+	e := &oEntry{name: name, mode: modeBits(fi.Mode()), explicit: true}
 	switch fi.Mode().Type() {
 	case fs.ModeDir:
 		e.kind = kindDir
@@ -151,7 +137,7 @@ func (pl *planner) add(src, name string, fi fs.FileInfo) error {
 		e.kind, e.link = kindSymlink, target
 	default:
 		e.kind, e.src, e.size = kindFile, src, fi.Size()
-		e.ino, e.hasIno = inodeOf(fi)
+		e.ino, _, e.hasIno = inodeOf(fi)
 	}
 	if old, ok := pl.byName[name]; ok {
 		// Directories merge, as copying two trees into one place does; the
@@ -185,34 +171,8 @@ func (pl *planner) addParents() error {
 				}
 				continue
 			}
-			pl.byName[dir] = &entry{name: dir, kind: kindDir, mode: impliedDirMode}
+			pl.byName[dir] = &oEntry{name: dir, kind: kindDir, mode: impliedDirMode}
 		}
 	}
 	return nil
-}
-
-func kindName(k kind) string {
-	switch k {
-	case kindDir:
-		return "directory"
-	case kindSymlink:
-		return "symlink"
-	}
-	return "file"
-}
-
-// modeBits keeps the permission bits exactly as on disk, plus the setuid,
-// setgid and sticky bits in their tar (Unix) positions.
-func modeBits(m fs.FileMode) int64 {
-	bits := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return bits
 }

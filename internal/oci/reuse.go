@@ -1,0 +1,265 @@
+package oci
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
+)
+
+// ReusedLayer is a new layer (built from files, or an uncompressed layer
+// of a docker archive) whose blob a target already held: it was neither
+// compressed nor uploaded, and a target that lacks it mounts it.
+type ReusedLayer struct {
+	// DiffID is the digest of the layer's tar.
+	DiffID string `json:"diffID"`
+	// Digest is the blob's digest, as the target holds it.
+	Digest string `json:"digest"`
+	// From is the repository the blob was found in.
+	From string `json:"from"`
+}
+
+// priorLayer is a layer of an image a target held before this run.
+type priorLayer struct {
+	desc v1.Descriptor
+	repo name.Repository
+}
+
+// reuser finds the layers the targets already hold by diffID and records
+// which it reused. It is stateless across runs: what it knows it read
+// from the targets at the start of this one.
+type reuser struct {
+	a *Assembler
+	// ready is closed once byDiff is read; nil when nothing is read.
+	ready  chan struct{}
+	byDiff map[v1.Hash][]priorLayer
+
+	mu     sync.Mutex
+	reused []ReusedLayer
+	// tags is what each tag read pointed at: a digest, or a 404 error.
+	tags map[string]priorTag
+}
+
+// priorTag is what a target tag pointed at when it was read before
+// building.
+type priorTag struct {
+	digest v1.Hash
+	err    error
+}
+
+// newReuser starts reading, when staging (a push), the image or index that
+// the first tag of each registry target repository points at, and the
+// config of each of its images, to learn their layers' diffIDs; the read
+// overlaps the caller's work until the first layer is staged. A tag that
+// is missing or cannot be read only means nothing is reused from it.
+// Without staging (a dry run) nothing is read or reused.
+func (a *Assembler) newReuser(ctx context.Context, staging bool, targets []Ref) *reuser {
+	r := &reuser{a: a, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
+	if !staging {
+		return r
+	}
+	r.ready = make(chan struct{})
+	go func() {
+		defer close(r.ready)
+		r.read(ctx, targets)
+	}()
+	return r
+}
+
+func (r *reuser) wait() {
+	if r.ready != nil {
+		<-r.ready
+	}
+}
+
+func (r *reuser) read(ctx context.Context, targets []Ref) {
+	a := r.a
+	var refs []name.Reference
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if t.Transport != Registry || t.Tag == "" || seen[t.Repo.String()] {
+			continue
+		}
+		seen[t.Repo.String()] = true
+		refs = append(refs, a.insecure.Repository(t.Repo).Tag(t.Tag))
+	}
+	g, gctx := newGroup(ctx, a.o.jobs)
+	for _, ref := range refs {
+		g.Go(func() error {
+			r.readTag(gctx, ref)
+			return nil
+		})
+	}
+	_ = g.Wait() // readTag only logs
+}
+
+func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
+	desc, err := r.a.puller.Get(ctx, ref)
+	r.mu.Lock()
+	switch {
+	case err == nil:
+		r.tags[ref.String()] = priorTag{digest: desc.Digest}
+	case statusOf(err) == http.StatusNotFound:
+		r.tags[ref.String()] = priorTag{err: err}
+	}
+	r.mu.Unlock()
+	if err != nil {
+		if statusOf(err) != http.StatusNotFound {
+			r.a.o.logger.Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
+		}
+		return
+	}
+	var imgs []v1.Image
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return
+		}
+		for _, d := range im.Manifests {
+			if !d.MediaType.IsImage() || d.Annotations[refTypeAnnotation] == attestationManifest {
+				continue
+			}
+			if img, err := idx.Image(d.Digest); err == nil {
+				imgs = append(imgs, img)
+			}
+		}
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return
+		}
+		imgs = append(imgs, img)
+	}
+	g, _ := newGroup(ctx, r.a.o.jobs)
+	for _, img := range imgs {
+		g.Go(func() error {
+			r.addImage(ref.Context(), img)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// addImage records img's layers by diffID.
+func (r *reuser) addImage(repo name.Repository, img v1.Image) {
+	m, err := img.Manifest()
+	if err != nil {
+		return
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, d := range m.Layers {
+		r.byDiff[cf.RootFS.DiffIDs[i]] = append(r.byDiff[cf.RootFS.DiffIDs[i]], priorLayer{desc: d, repo: repo})
+	}
+}
+
+// compressionOf is the compression of a layer media type: only a blob of
+// the compression asked for is reused.
+func compressionOf(mt types.MediaType) layer.Compression {
+	switch mt {
+	case types.OCILayer, types.DockerLayer:
+		return layer.Gzip
+	case types.OCILayerZStd:
+		return layer.Zstd
+	}
+	return ""
+}
+
+// stage wraps stage: a layer whose diffID a target already holds, in the
+// compression asked for, is that blob; any other is staged.
+func (r *reuser) stage(stage stageFunc) stageFunc {
+	return func(ctx context.Context, bl *layer.Builder) (v1.Layer, error) {
+		r.wait()
+		r.mu.Lock()
+		empty := len(r.byDiff) == 0
+		r.mu.Unlock()
+		if empty {
+			return stage(ctx, bl)
+		}
+		diffID, err := bl.DiffID()
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := r.find(ctx, diffID, bl); ok {
+			return l, nil
+		}
+		return stage(ctx, bl)
+	}
+}
+
+func (r *reuser) find(ctx context.Context, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := slices.IndexFunc(r.byDiff[diffID], func(p priorLayer) bool { return compressionOf(p.desc.MediaType) == bl.Compression() })
+	if i < 0 {
+		return nil, false
+	}
+	p := r.byDiff[diffID][i]
+	ref := p.repo.Digest(p.desc.Digest.String())
+	ropts := r.a.remoteOptions(ctx)
+	k := &knownLayer{digest: p.desc.Digest, diffID: diffID, size: p.desc.Size, mediaType: bl.MediaType(),
+		open: func() (io.ReadCloser, error) {
+			rl, err := remote.Layer(ref, ropts...)
+			if err != nil {
+				return nil, err
+			}
+			return rl.Compressed()
+		}}
+	l, err := partial.CompressedToLayer(k)
+	if err != nil {
+		return nil, false
+	}
+	r.reused = append(r.reused, ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
+	r.a.o.logger.Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
+	return &remote.MountableLayer{Layer: l, Reference: ref}, true
+}
+
+// priorTags is a copy of what the tags read pointed at.
+func (r *reuser) priorTags() map[string]priorTag {
+	r.wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.tags)
+}
+
+// headFirst is w.Head(ctx, ref), answered from the read before building
+// when ref was read then: the tag's HEAD before writing (which makes a
+// re-run write nothing) is then not sent again. A tag moved in between
+// only costs writing what is already there.
+func headFirst(ctx context.Context, w *push.Writer, as *Assembly, ref name.Reference) (v1.Hash, error) {
+	if p, ok := as.prior[ref.String()]; ok {
+		return p.digest, p.err
+	}
+	return w.Head(ctx, ref)
+}
+
+// list is the reused layers, each once, by digest.
+func (r *reuser) list() []ReusedLayer {
+	r.wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.reused)
+	slices.SortFunc(out, func(a, b ReusedLayer) int { return cmp.Compare(a.Digest, b.Digest) })
+	return slices.CompactFunc(out, func(a, b ReusedLayer) bool { return a.Digest == b.Digest })
+}
