@@ -126,18 +126,24 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	if len(plan.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
-	resolved := make([]Taggable, len(plan.Sources))
+	flat := make([][]*member, len(plan.Sources))
 	r := a.newReuser(ctx, plan.Stage && slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }), plan.Targets)
 	stage := r.stage(a.stager(plan.Stage, plan.Targets))
-	// Remote images keep the context they were read with for later lazy
-	// reads, and errgroup cancels its own context when Wait returns: so
-	// resolve with the caller's.
+	// Each source is resolved and flattened (its platforms read from the
+	// configs) at once with the others: on a real network those reads are
+	// round trips, and one after another they added up. Remote images keep
+	// the context they were read with for later lazy reads, and errgroup
+	// cancels its own context when Wait returns: so resolve with the
+	// caller's.
 	var g errgroup.Group
 	g.SetLimit(a.o.jobs)
 	for i, src := range plan.Sources {
 		g.Go(func() error {
 			t, err := a.resolve(ctx, src, stage)
-			resolved[i] = t
+			if err != nil {
+				return err
+			}
+			flat[i], err = flatten(src, t, plan.MediaType)
 			return err
 		})
 	}
@@ -146,13 +152,9 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	}
 
 	var members []*member
-	for i, t := range resolved {
-		ms, err := flatten(plan.Sources[i], t, plan.MediaType)
-		if err != nil {
-			return nil, err
-		}
-		members, err = merge(members, ms)
-		if err != nil {
+	for _, ms := range flat {
+		var err error
+		if members, err = merge(members, ms); err != nil {
 			return nil, err
 		}
 	}

@@ -68,8 +68,11 @@ func WithInsecureRegistries(registries []string) Option {
 	}
 }
 
-// WithJobs bounds concurrent uploads per repository and concurrent targets.
-// Default 4.
+// WithJobs bounds how much runs at once: sources read, layers built,
+// uploads per repository, targets, tags. Default 8: on a real network a
+// join is round trips more than bytes, and 8 at a time took the 8-platform
+// join with 20 ms per request from 0.46 to 0.34 × regctl's time (bench/)
+// while peak memory stayed under 90 MiB.
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
@@ -133,7 +136,7 @@ func New(opts ...Option) (*Assembler, error) {
 	o := options{
 		keychain:  authn.NewMultiKeychain(), // resolves to anonymous
 		transport: remote.DefaultTransport,
-		jobs:      4,
+		jobs:      8,
 		logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		userAgent: "oci-assemble",
 	}
