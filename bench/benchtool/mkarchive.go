@@ -36,25 +36,9 @@ func mkArchive(args []string) error {
 	if *tree == "" || *out == "" || *n < 1 {
 		return errors.New("need -tree, -out and -layers >= 1")
 	}
-	des, err := os.ReadDir(*tree)
+	groups, err := layerGroups(*tree, *n, *replace)
 	if err != nil {
 		return err
-	}
-	var dirs []string
-	for _, de := range des {
-		dirs = append(dirs, de.Name())
-	}
-	sort.Strings(dirs)
-	if len(dirs) < *n {
-		return fmt.Errorf("%s has %d top-level entries, fewer than %d layers", *tree, len(dirs), *n)
-	}
-	groups := make([][]string, *n)
-	for i, d := range dirs {
-		g := i * *n / len(dirs)
-		groups[g] = append(groups[g], filepath.Join(*tree, d))
-	}
-	if *replace != "" {
-		groups[*n-1] = []string{*replace}
 	}
 	f, err := os.Create(*out)
 	if err != nil {
@@ -68,41 +52,9 @@ func mkArchive(args []string) error {
 		w = zw
 	}
 	tw := tar.NewWriter(w)
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".layer-*")
+	diffIDs, names, err := writeLayers(tw, filepath.Dir(*out), groups)
 	if err != nil {
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	var diffIDs, names []string
-	for i, g := range groups {
-		if err := tmp.Truncate(0); err != nil {
-			return err
-		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		h := sha256.New()
-		if err := writeLayerTar(io.MultiWriter(tmp, h), g); err != nil {
-			return err
-		}
-		size, err := tmp.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return err
-		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		diffIDs = append(diffIDs, "sha256:"+sum)
-		name := sum + ".tar"
-		names = append(names, name)
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o444, Size: size, Typeflag: tar.TypeReg, ModTime: treeTime}); err != nil {
-			return err
-		}
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		if _, err := io.CopyN(tw, tmp, size); err != nil {
-			return fmt.Errorf("layer %d: %w", i, err)
-		}
 	}
 	cfg, err := json.Marshal(map[string]any{
 		"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:01Z",
@@ -139,6 +91,74 @@ func mkArchive(args []string) error {
 	}
 	fmt.Printf("%s: %d layers\n", *out, len(groups))
 	return f.Close()
+}
+
+// layerGroups splits tree's top-level entries, in sorted order, into n
+// groups, one per layer; replace, when set, is the last layer's tree.
+func layerGroups(tree string, n int, replace string) ([][]string, error) {
+	des, err := os.ReadDir(tree)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, de := range des {
+		dirs = append(dirs, de.Name())
+	}
+	sort.Strings(dirs)
+	if len(dirs) < n {
+		return nil, fmt.Errorf("%s has %d top-level entries, fewer than %d layers", tree, len(dirs), n)
+	}
+	groups := make([][]string, n)
+	for i, d := range dirs {
+		g := i * n / len(dirs)
+		groups[g] = append(groups[g], filepath.Join(tree, d))
+	}
+	if replace != "" {
+		groups[n-1] = []string{replace}
+	}
+	return groups, nil
+}
+
+// writeLayers writes one uncompressed layer tar per group into the
+// archive tw, named by its diffID as docker save names them, through a
+// temporary file in dir (the archive entry's size comes first).
+func writeLayers(tw *tar.Writer, dir string, groups [][]string) (diffIDs, names []string, err error) {
+	tmp, err := os.CreateTemp(dir, ".layer-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	for i, g := range groups {
+		if err := tmp.Truncate(0); err != nil {
+			return nil, nil, err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return nil, nil, err
+		}
+		h := sha256.New()
+		if err := writeLayerTar(io.MultiWriter(tmp, h), g); err != nil {
+			return nil, nil, err
+		}
+		size, err := tmp.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, nil, err
+		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		diffIDs = append(diffIDs, "sha256:"+sum)
+		name := sum + ".tar"
+		names = append(names, name)
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o444, Size: size, Typeflag: tar.TypeReg, ModTime: treeTime}); err != nil {
+			return nil, nil, err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return nil, nil, err
+		}
+		if _, err := io.CopyN(tw, tmp, size); err != nil {
+			return nil, nil, fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return diffIDs, names, nil
 }
 
 // writeLayerTar writes the trees under roots as one tar, each under its
