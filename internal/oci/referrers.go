@@ -328,7 +328,7 @@ func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 }
 
 // nextPage is the RFC 5988 Link header's next page, resolved against the
-// request, or "" on the last page.
+// request and on the request's host, or "" on the last page.
 func nextPage(resp *http.Response) (string, error) {
 	link := resp.Header.Get("Link")
 	if link == "" {
@@ -342,7 +342,13 @@ func nextPage(resp *http.Response) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("referrers Link header %q: %w", link, err)
 	}
-	return resp.Request.URL.ResolveReference(u).String(), nil
+	next := resp.Request.URL.ResolveReference(u)
+	if next.Scheme != resp.Request.URL.Scheme || next.Host != resp.Request.URL.Host {
+		// The next page goes with the registry's token: never to another
+		// host or scheme, as go-containerregistry's tag listing refuses.
+		return "", fmt.Errorf("referrers Link header %q leads off %s", link, resp.Request.URL.Host)
+	}
+	return next.String(), nil
 }
 
 // fallbackIndex reads a referrers tag schema index.

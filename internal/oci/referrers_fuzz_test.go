@@ -1,0 +1,53 @@
+package oci
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// FuzzReferrerDescriptor feeds a registry's referrer manifest, untrusted
+// JSON, to the descriptor and subject readers: no panic, and a
+// descriptor's digest and size are the bytes'.
+func FuzzReferrerDescriptor(f *testing.F) {
+	f.Add(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{"mediaType":"application/vnd.oci.empty.v1+json"},"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":2},"annotations":{"a":"b"}}`)
+	f.Add(`{"config":{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json"}}`)
+	f.Add(`{"subject":{"digest":"sha256:zz"}}`)
+	f.Add(`[]`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, raw string) {
+		_ = subjectOf([]byte(raw))
+		d, err := referrerDescriptor([]byte(raw), types.OCIManifestSchema1)
+		if err != nil {
+			return
+		}
+		if d.Size != int64(len(raw)) {
+			t.Errorf("size %d, want %d", d.Size, len(raw))
+		}
+	})
+}
+
+// FuzzNextPage feeds a registry's Link header, untrusted, to the
+// referrers pagination: no panic, and a next page stays on the registry.
+func FuzzNextPage(f *testing.F) {
+	f.Add(`</v2/app/referrers/sha256:ab?n=2&last=x>; rel="next"`)
+	f.Add(`<https://other.example/v2/app/referrers/x>; rel="next"`)
+	f.Add(`<>; rel="next"`)
+	f.Add(`>< rel="next"`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, link string) {
+		req := &http.Request{URL: &url.URL{Scheme: "https", Host: "reg.example", Path: "/v2/app/referrers/sha256:ab"}}
+		resp := &http.Response{Header: http.Header{}, Request: req}
+		resp.Header.Set("Link", link)
+		next, err := nextPage(resp)
+		if err != nil || next == "" {
+			return
+		}
+		if !strings.HasPrefix(next, "https://reg.example/") {
+			t.Errorf("next page %q from %q leaves the registry", next, link)
+		}
+	})
+}
