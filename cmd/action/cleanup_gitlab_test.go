@@ -4,10 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestGitLabCleanupWithoutJobToken: a GitLab job's variables without
@@ -17,17 +13,7 @@ import (
 func TestGitLabCleanupWithoutJobToken(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t, nil)
-	img, err := random.Image(128, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := name.NewTag(reg.host + "/o/app:tmp-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tmp, img); err != nil {
-		t.Fatal(err)
-	}
+	pushTemp(t, reg.host+"/o/app:tmp-1")
 	r := runAction(t, map[string]string{
 		"GITLAB_CI": "true", "CI_REGISTRY": reg.host, "CI_API_V4_URL": "https://gitlab.example/api/v4", "CI_PROJECT_ID": "1217",
 	},

@@ -165,17 +165,7 @@ func TestGitLabDotenv(t *testing.T) {
 func TestCleanupWiring(t *testing.T) {
 	t.Parallel()
 	reg := newRegistry(t, nil)
-	img, err := random.Image(128, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := name.NewTag(reg.host + "/o/app:tmp-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tmp, img); err != nil {
-		t.Fatal(err)
-	}
+	tmp := pushTemp(t, reg.host+"/o/app:tmp-1")
 	dir := t.TempDir()
 	r := runAction(t, githubVars(dir, map[string]string{
 		"images": layoutSources(t), "tags": reg.host + "/o/app:v1", "insecure-registries": reg.host,
@@ -201,4 +191,22 @@ func TestCleanupWiring(t *testing.T) {
 	if want := "::warning::tag " + kept; !strings.Contains(r.stdout, want) {
 		t.Errorf("stdout lacks %q", want)
 	}
+}
+
+// pushTemp pushes a small random image to ref, as a matrix job leaves a
+// temp tag.
+func pushTemp(t *testing.T, ref string) name.Tag {
+	t.Helper()
+	img, err := random.Image(128, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }

@@ -168,10 +168,7 @@ func TestArchiveToRegistryUnpacks(t *testing.T) {
 	t.Parallel()
 	needTools(t, "skopeo", "umoci")
 	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
-	a, err := New(WithInsecureRegistries([]string{reg.Host}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := insecureAssembler(t, reg)
 	ctx := context.Background()
 	tgts := targets(t, reg.Host+"/nix:1")
 	as, err := a.Assemble(ctx, Plan{Sources: []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, true)}}, Targets: tgts, Stage: true})

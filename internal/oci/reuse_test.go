@@ -139,10 +139,7 @@ func TestReusedLayersUnpack(t *testing.T) {
 	t.Parallel()
 	needTools(t, "skopeo", "umoci")
 	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
-	a, err := New(WithInsecureRegistries([]string{reg.Host}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := insecureAssembler(t, reg)
 	ws := t.TempDir()
 	releaseTree(t, ws, 1)
 	tgts := targets(t, reg.Host+"/app:latest")
