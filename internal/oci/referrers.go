@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -327,28 +328,11 @@ func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 	return im, nil
 }
 
-// nextPage is the RFC 5988 Link header's next page, resolved against the
-// request and on the request's host, or "" on the last page.
+// nextPage is the referrers list's next page (its Link header), on the
+// registry that sent this one, or "" on the last page.
 func nextPage(resp *http.Response) (string, error) {
-	link := resp.Header.Get("Link")
-	if link == "" {
-		return "", nil
-	}
-	start, end := strings.IndexByte(link, '<'), strings.IndexByte(link, '>')
-	if start < 0 || end <= start || !strings.Contains(link[end:], `rel="next"`) {
-		return "", nil
-	}
-	u, err := url.Parse(link[start+1 : end])
-	if err != nil {
-		return "", fmt.Errorf("referrers Link header %q: %w", link, err)
-	}
-	next := resp.Request.URL.ResolveReference(u)
-	if next.Scheme != resp.Request.URL.Scheme || next.Host != resp.Request.URL.Host {
-		// The next page goes with the registry's token: never to another
-		// host or scheme, as go-containerregistry's tag listing refuses.
-		return "", fmt.Errorf("referrers Link header %q leads off %s", link, resp.Request.URL.Host)
-	}
-	return next.String(), nil
+	u := resp.Request.URL
+	return stack.NextLink(resp.Header.Get("Link"), u, u.Scheme+"://"+u.Host)
 }
 
 // fallbackIndex reads a referrers tag schema index.

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
 
 // APIError is a refusal from a vendor REST API (GitHub, Docker Hub, GitLab).
@@ -122,79 +124,6 @@ func redact(raw string) string {
 	return raw
 }
 
-// nextLink returns the rel="next" target of an RFC 8288 Link header,
-// resolved against the request URL. It returns "" when there is none, and
-// an error when the target leaves base's scheme and host: pages are fetched
-// with the API token, which must not be sent anywhere else.
-func nextLink(header string, request *url.URL, base string) (string, error) {
-	for _, part := range splitLinks(header) {
-		part = strings.TrimSpace(part)
-		if !strings.HasPrefix(part, "<") {
-			continue
-		}
-		end := strings.IndexByte(part, '>')
-		if end < 0 {
-			continue
-		}
-		target, params := part[1:end], part[end+1:]
-		if !hasRelNext(params) {
-			continue
-		}
-		u, err := url.Parse(target)
-		if err != nil {
-			return "", fmt.Errorf("parsing Link target %q: %w", target, err)
-		}
-		if request != nil {
-			u = request.ResolveReference(u)
-		}
-		b, err := url.Parse(base)
-		if err != nil {
-			return "", fmt.Errorf("parsing API base %q: %w", base, err)
-		}
-		if u.Scheme != b.Scheme || !strings.EqualFold(u.Host, b.Host) {
-			return "", fmt.Errorf("next page %s is not on %s://%s; refusing to send the token there", redact(u.String()), b.Scheme, b.Host)
-		}
-		return u.String(), nil
-	}
-	return "", nil
-}
-
-// splitLinks splits a Link header on the commas between links, not the ones
-// inside <...> targets or quoted parameters.
-func splitLinks(h string) []string {
-	var parts []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(h); i++ {
-		switch c := h[i]; {
-		case c == '"' && depth == 0:
-			quoted = !quoted
-		case c == '<' && !quoted:
-			depth++
-		case c == '>' && !quoted && depth > 0:
-			depth--
-		case c == ',' && depth == 0 && !quoted:
-			parts = append(parts, h[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, h[start:])
-}
-
-func hasRelNext(params string) bool {
-	for _, p := range strings.Split(params, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
-			continue
-		}
-		for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
-			if strings.EqualFold(rel, "next") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // findPaged walks a vendor API listing: it GETs first and then each page
 // the Link headers name (at most maxPages, and only under base so a token
 // never leaves the API), decodes each page as a JSON array of T, and
@@ -217,7 +146,7 @@ func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, bas
 				return item, true, nil
 			}
 		}
-		if next, err = nextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
+		if next, err = stack.NextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
 			return zero, false, err
 		}
 	}

@@ -1,0 +1,90 @@
+package stack
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// NextLink returns the rel="next" target of an RFC 8288 Link header,
+// resolved against the request URL. It returns "" when there is none, and
+// an error when the target leaves base's scheme and host: pages are fetched
+// with a token (a vendor API's, a registry's), which must not be sent
+// anywhere else. It serves every paginated listing: the GitHub, GitLab and
+// Docker Hub APIs and the registry's referrers list.
+func NextLink(header string, request *url.URL, base string) (string, error) {
+	for _, part := range splitLinks(header) {
+		part = strings.TrimSpace(part)
+		if !strings.HasPrefix(part, "<") {
+			continue
+		}
+		end := strings.IndexByte(part, '>')
+		if end < 0 {
+			continue
+		}
+		target, params := part[1:end], part[end+1:]
+		if !hasRelNext(params) {
+			continue
+		}
+		u, err := url.Parse(target)
+		if err != nil {
+			return "", fmt.Errorf("parsing Link target %q: %w", target, err)
+		}
+		if request != nil {
+			u = request.ResolveReference(u)
+		}
+		b, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("parsing API base %q: %w", base, err)
+		}
+		if u.Scheme != b.Scheme || !strings.EqualFold(u.Host, b.Host) {
+			return "", fmt.Errorf("next page %s is not on %s://%s; refusing to send the token there", withoutQuery(u), b.Scheme, b.Host)
+		}
+		return u.String(), nil
+	}
+	return "", nil
+}
+
+// splitLinks splits a Link header on the commas between links, not the ones
+// inside <...> targets or quoted parameters.
+func splitLinks(h string) []string {
+	var parts []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case c == '<' && !quoted:
+			depth++
+		case c == '>' && !quoted && depth > 0:
+			depth--
+		case c == ',' && depth == 0 && !quoted:
+			parts = append(parts, h[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, h[start:])
+}
+
+func hasRelNext(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+			continue
+		}
+		for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutQuery renders u without its query, which some APIs accept tokens
+// in.
+func withoutQuery(u *url.URL) string {
+	c := *u
+	c.RawQuery = ""
+	return c.String()
+}
