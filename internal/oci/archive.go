@@ -70,7 +70,7 @@ func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFun
 	defer f.Close() //nolint:errcheck // read-only; a kept file is reopened or copied
 	ar := &archive{path: path, files: map[string]archiveFile{}, early: map[string]v1.Layer{}}
 	br := bufio.NewReader(f)
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+	if magic, err := br.Peek(2); err == nil && isGzip(magic) {
 		if err := a.gunzipStaging(ctx, br, ar, stage); err != nil {
 			if ar.f != nil {
 				ar.f.Close() //nolint:errcheck // failing already
@@ -345,11 +345,14 @@ type dockerTyped struct{ v1.Layer }
 
 func (l *dockerTyped) MediaType() (types.MediaType, error) { return types.DockerLayer, nil }
 
+// isGzip reports whether data that starts with magic is gzipped (RFC 1952).
+func isGzip(magic []byte) bool { return bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) }
+
 // compressedType is the media type of a layer that starts with magic, if
 // it is compressed.
 func compressedType(magic []byte) (types.MediaType, bool) {
 	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	case isGzip(magic):
 		return types.DockerLayer, true
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return types.OCILayerZStd, true
