@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -81,7 +82,7 @@ func (r *Registry) GetBlob(t testing.TB, repo, digest string) []byte {
 	return body
 }
 
-// Tags lists repo's tags; a repository that does not exist has none.
+// Tags lists repo's tags, sorted; a repository that does not exist has none.
 func (r *Registry) Tags(t testing.TB, repo string) []string {
 	t.Helper()
 	resp, body := r.do(t, http.MethodGet, fmt.Sprintf("/v2/%s/tags/list", repo), "")
@@ -97,6 +98,9 @@ func (r *Registry) Tags(t testing.TB, repo string) []string {
 	if err := json.Unmarshal(body, &list); err != nil {
 		t.Fatalf("tags list %s: %v", body, err)
 	}
+	// distribution 2.8 lists tags in its storage's directory order, not
+	// the lexical order the spec asks for; callers compare sorted lists.
+	slices.Sort(list.Tags)
 	return list.Tags
 }
 
