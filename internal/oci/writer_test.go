@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log"
@@ -15,6 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
@@ -216,4 +220,67 @@ func TestRefusedMountIsUploaded(t *testing.T) {
 	}
 	checkIndex(t, reg.host+"/one:1", as.Digest)
 	checkIndex(t, reg.host+"/two:1", as.Digest)
+}
+
+// TestBlobsUploadLargestFirst: with fewer jobs than blobs, the largest
+// blobs start first, so that a large one does not start last.
+func TestBlobsUploadLargestFirst(t *testing.T) {
+	t.Parallel()
+	src, dst := newRecorder(t), newRecorder(t)
+	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}), WithJobs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]int64{}
+	var sources []Ref
+	for i, arch := range []string{"amd64", "arm64", "s390x"} {
+		img, err := random.Image(int64(1000*(i+1)), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = cfg.DeepCopy()
+		cfg.OS, cfg.Architecture = "linux", arch
+		if img, err = mutate.ConfigFile(img, cfg); err != nil {
+			t.Fatal(err)
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := partial.ConfigLayer(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range append(ls, cl) {
+			d, _ := l.Digest()
+			sizes[d.String()], _ = l.Size()
+		}
+		ref, err := name.ParseReference(src.host + "/src:" + arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, targets(t, ref.String())...)
+	}
+	dst.seen.Take()
+	publish(t, a, sources, targets(t, dst.host+"/app:1"))
+
+	var order []int64
+	for _, q := range dst.seen.Take() {
+		if q.Method == http.MethodPut && strings.Contains(q.Path, "/blobs/uploads/") {
+			order = append(order, sizes[q.Query.Get("digest")])
+		}
+	}
+	if len(order) != len(sizes) {
+		t.Fatalf("%d blob PUTs, want %d", len(order), len(sizes))
+	}
+	if !slices.IsSortedFunc(order, func(a, b int64) int { return cmp.Compare(b, a) }) {
+		t.Errorf("blob sizes in upload order = %v, want largest first", order)
+	}
 }
