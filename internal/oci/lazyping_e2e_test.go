@@ -115,6 +115,11 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			if pings != 0 {
 				t.Errorf("%d pings, want none", pings)
 			}
+			// Each repository's transport pings; only the first HTTPS
+			// ping goes out, the others know it met plain HTTP.
+			if n := w.CountFunc(func(q registrytest.Request) bool { return q.Host == src.Host && q.Err != nil }); n != 1 {
+				t.Errorf("%d HTTPS attempts at the plain-HTTP source, want 1", n)
+			}
 			wantChallenges, wantTokens := 0, 0
 			if tt.token {
 				wantChallenges, wantTokens = 1, len(refs)

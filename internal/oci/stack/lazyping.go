@@ -200,6 +200,14 @@ func (p *lazyPing) ping(req *http.Request, host string) (*http.Response, error) 
 	}
 	switch scheme := req.URL.Scheme; {
 	case scheme == "https" && p.insecure.Has(host):
+		p.mu.Lock()
+		plain := p.plain[host]
+		p.mu.Unlock()
+		if plain {
+			// Its first HTTPS ping met plain HTTP: each repository's
+			// transport pings again, and the answer would be the same.
+			return nil, fmt.Errorf("%s: %w (its first ping met plain HTTP)", host, http.ErrSchemeMismatch)
+		}
 		resp, err := p.inner.RoundTrip(req)
 		p.mu.Lock()
 		p.plain[host] = err != nil && servesPlainHTTP(err)
