@@ -135,6 +135,9 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	// the context they were read with for later lazy reads, and errgroup
 	// cancels its own context when Wait returns: so resolve with the
 	// caller's.
+	// Their referrers are looked for in the same goroutine, while other
+	// sources are still being read.
+	f := newReferrerFinder(a)
 	var g errgroup.Group
 	g.SetLimit(a.o.jobs)
 	for i, src := range plan.Sources {
@@ -143,8 +146,15 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			if err != nil {
 				return err
 			}
-			flat[i], err = flatten(src, t, plan.MediaType)
-			return err
+			if flat[i], err = flatten(src, t, plan.MediaType); err != nil || !plan.Referrers {
+				return err
+			}
+			for _, m := range flat[i] {
+				if err := f.member(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -158,16 +168,9 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
-	var warnings []string
-	if plan.Referrers {
-		var err error
-		if warnings, err = a.findReferrers(ctx, members); err != nil {
-			return nil, err
-		}
-	}
 	as, err := a.finish(members, plan, r)
 	if as != nil {
-		as.Warnings = append(warnings, as.Warnings...)
+		as.Warnings = append(f.warnings, as.Warnings...)
 	}
 	return as, err
 }

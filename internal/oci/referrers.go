@@ -16,7 +16,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
-	"golang.org/x/sync/errgroup"
 )
 
 // Referrer is a manifest that refers to a platform manifest of the index,
@@ -386,39 +385,26 @@ func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*htt
 	return rs.client, rs.clientErr
 }
 
-// findReferrers finds the referrers of every member read from a registry
+// member finds the referrers of a member read from a registry
 // or an OCI layout; a docker archive holds none.
-// Its warnings say what could not be looked for.
-func (a *Assembler) findReferrers(ctx context.Context, members []*member) ([]string, error) {
-	f := newReferrerFinder(a)
-	// Remote manifests keep the context they were read with for lazy
-	// blob reads; errgroup cancels its own when Wait returns.
-	var g errgroup.Group
-	g.SetLimit(a.o.jobs)
-	for _, m := range members {
-		switch m.source.Transport {
-		case Layout:
-			rs, err := layoutReferrers(m.source.Path, m.digest, 0, map[v1.Hash]bool{m.digest: true})
-			if err != nil {
-				return f.warnings, fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
-			}
-			m.referrers = rs
-			continue
-		case DockerArchive:
-			continue // an archive holds images only
+func (f *referrerFinder) member(ctx context.Context, m *member) error {
+	var err error
+	switch m.source.Transport {
+	case Layout:
+		m.referrers, err = layoutReferrers(m.source.Path, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+		if err != nil {
+			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
 		}
-		g.Go(func() error {
-			repo := a.insecure.Repository(m.source.Repo)
-			rs, err := f.find(ctx, repo, m.digest, 0, map[v1.Hash]bool{m.digest: true})
-			if err != nil {
-				return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", repo, m.digest, err)
-			}
-			m.referrers = rs
-			return nil
-		})
+	case DockerArchive:
+		// an archive holds images only
+	default:
+		repo := f.a.insecure.Repository(m.source.Repo)
+		m.referrers, err = f.find(ctx, repo, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+		if err != nil {
+			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", repo, m.digest, err)
+		}
 	}
-	err := g.Wait()
-	return f.warnings, err
+	return nil
 }
 
 // addReferrers records the members' referrers in the assembly. before
