@@ -93,7 +93,14 @@ func (r *testRegistry) seed(t *testing.T, repo string) (Ref, v1.Hash) {
 // randomImage is a random image of two layers for linux/arch.
 func randomImage(t *testing.T, arch string) v1.Image {
 	t.Helper()
-	img, err := random.Image(512, 2)
+	return randomImageOf(t, arch, 512, 2)
+}
+
+// randomImageOf is a random image of layers layers of size bytes each
+// for linux/arch.
+func randomImageOf(t *testing.T, arch string, size, layers int64) v1.Image {
+	t.Helper()
+	img, err := random.Image(size, layers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
@@ -234,19 +232,7 @@ func TestBlobsUploadLargestFirst(t *testing.T) {
 	sizes := map[string]int64{}
 	var sources []Ref
 	for i, arch := range []string{"amd64", "arm64", "s390x"} {
-		img, err := random.Image(int64(1000*(i+1)), 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg = cfg.DeepCopy()
-		cfg.OS, cfg.Architecture = "linux", arch
-		if img, err = mutate.ConfigFile(img, cfg); err != nil {
-			t.Fatal(err)
-		}
+		img := randomImageOf(t, arch, int64(1000*(i+1)), 3)
 		ls, err := img.Layers()
 		if err != nil {
 			t.Fatal(err)
