@@ -14,6 +14,8 @@ import (
 type indexContents struct {
 	blobs           []v1.Layer
 	images, indexes []Taggable
+	// uses[i] are the digests of the blobs images[i] names.
+	uses [][]v1.Hash
 }
 
 // contentsOf walks idx once; it is the one walk of an index's tree, for
@@ -35,10 +37,12 @@ func contentsOf(idx v1.ImageIndex) (*indexContents, error) {
 				}
 				c.indexes = append(c.indexes, m)
 			case v1.Image:
-				if err := c.addBlobs(m, seen); err != nil {
+				uses, err := c.addBlobs(m, seen)
+				if err != nil {
 					return err
 				}
 				c.images = append(c.images, m)
+				c.uses = append(c.uses, uses)
 			default:
 				return fmt.Errorf("index child %T is not a manifest", m)
 			}
@@ -48,26 +52,30 @@ func contentsOf(idx v1.ImageIndex) (*indexContents, error) {
 	return c, walk(idx)
 }
 
-func (c *indexContents) addBlobs(img v1.Image, seen map[v1.Hash]bool) error {
+// addBlobs adds the blobs of img not seen before and returns the digests
+// of all the blobs it names.
+func (c *indexContents) addBlobs(img v1.Image, seen map[v1.Hash]bool) ([]v1.Hash, error) {
 	ls, err := img.Layers()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cl, err := partial.ConfigLayer(img)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var uses []v1.Hash
 	for _, l := range append(ls, cl) {
 		d, err := l.Digest()
 		if err != nil {
-			return err
+			return nil, err
 		}
+		uses = append(uses, d)
 		if !seen[d] {
 			seen[d] = true
 			c.blobs = append(c.blobs, l)
 		}
 	}
-	return nil
+	return uses, nil
 }
 
 // mountSources are the repositories the blobs were read from, for the
