@@ -39,10 +39,13 @@ type Plan struct {
 	// platform images read from registries and layouts, to copy them
 	// with the index.
 	Referrers bool
-	// Stage streams the uncompressed layers of docker-archive sources to
-	// the first target while they are compressed, as Build.Stage does
-	// for new layers; without it they are compressed once for their
-	// digests and sent again when published.
+	// Stage says Publish follows (it is false for a dry run, which asks
+	// the targets nothing). The uncompressed layers of docker-archive
+	// sources are then streamed to the first target while they are
+	// compressed, as Build.Stage does for new layers (without it they are
+	// compressed once for their digests and sent again when published),
+	// and the targets' first tags are read while the sources are
+	// (peekTargets).
 	Stage bool
 }
 
@@ -127,7 +130,12 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	flat := make([][]*member, len(plan.Sources))
-	r := a.newReuser(ctx, plan.Stage && slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }), plan.Targets)
+	var r *reuser
+	if plan.Stage && !slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
+		r = a.peekTargets(ctx, plan.Targets, plan.Sources)
+	} else {
+		r = a.newReuser(ctx, plan.Stage, plan.Targets)
+	}
 	stage := r.stage(a.stager(plan.Stage, plan.Targets))
 	// Each source is resolved and flattened (its platforms read from the
 	// configs) at once with the others: on a real network those reads are
