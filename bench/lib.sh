@@ -83,10 +83,31 @@ go_tool() {
   PATH="$GOBIN:$PATH" command -v "$name" || die "$name not found after go install"
 }
 
+# RELEASE_FLAGS build a Go tool the way its releases are built, static and
+# stripped: crane's and regctl's release binaries are (CGO_ENABLED=0,
+# -ldflags "-s -w"), and so is oci-assemble in its image (Dockerfile). A
+# default go build links libc dynamically and starts a few milliseconds
+# slower, which the join, two regctl runs, would count.
+RELEASE_FLAGS=(-trimpath -ldflags "-s -w")
+
+# release_tool NAME VERSION_CMD WANT PACKAGE@VERSION: the peer NAME, built
+# with RELEASE_FLAGS into RELEASE_BIN once per version.
+release_tool() {
+  local name=$1 vcmd=$2 want=$3 pkg=$4 have
+  have="$(PATH="$RELEASE_BIN:$PATH" bash -c "$vcmd" 2>/dev/null || true)"
+  if [[ "$have" != *"$want"* ]] || [ ! -x "$RELEASE_BIN/$name" ]; then
+    log "bench: go install $pkg (as released: CGO_ENABLED=0 ${RELEASE_FLAGS[*]})"
+    mkdir -p "$RELEASE_BIN"
+    CGO_ENABLED=0 GOBIN="$RELEASE_BIN" go install "${RELEASE_FLAGS[@]}" "$pkg" || die "could not install $pkg"
+  fi
+  echo "$RELEASE_BIN/$name"
+}
+
 # setup_tools locates or installs every tool and builds the helpers and the
 # oci-assemble binary from this checkout.
 setup_tools() {
   GOBIN="$(go env GOPATH)/bin"
+  RELEASE_BIN="${BENCH_RELEASE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/oci-assemble-bench/bin}"
   command -v go >/dev/null || die "go is not on PATH"
   [ -x /usr/bin/time ] || apt_install time
   command -v zstd >/dev/null || apt_install zstd
@@ -94,9 +115,9 @@ setup_tools() {
   command -v skopeo >/dev/null || apt_install skopeo
   command -v unshare >/dev/null || apt_install util-linux
   skopeo_cmd
-  CRANE="$(go_tool crane 'crane version' "$CRANE_VERSION" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION")"
+  CRANE="$(release_tool crane 'crane version' "$CRANE_VERSION" "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION")"
   [ -n "$CRANE" ] || exit 1
-  REGCTL="$(go_tool regctl "regctl version --format '{{.VCSTag}}'" "$REGCTL_VERSION" "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION")"
+  REGCTL="$(release_tool regctl "regctl version --format '{{.VCSTag}}'" "$REGCTL_VERSION" "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION")"
   [ -n "$REGCTL" ] || exit 1
   case "${BENCH_REGISTRY:-v3}" in
     v3)
@@ -113,7 +134,8 @@ setup_tools() {
   BENCHTOOL="$WORK/bin/benchtool"
   COUNTPROXY="$WORK/bin/countproxy"
   OA="$WORK/bin/oci-assemble"
-  (cd "$ROOT" && go build -o "$OA" ./cmd/action) || die "building oci-assemble (go build ./cmd/action) failed"
+  (cd "$ROOT" && CGO_ENABLED=0 go build "${RELEASE_FLAGS[@]}" -o "$OA" ./cmd/action) ||
+    die "building oci-assemble (go build ./cmd/action) failed"
 }
 
 tool_versions() {
