@@ -108,6 +108,7 @@ bench_join() {
   echo
   "$BENCHTOOL" summary -in "$RESULTS" -group join -baseline regctl
   echo
+  join_watch
   echo "What each published (read back with crane):"
   echo
   for t in "${JOIN_TOOLS[@]}"; do
@@ -129,6 +130,37 @@ bench_join() {
   for t in "${JOIN_TOOLS[@]}"; do
     local f="$WORK/counts/join-$t.tsv"
     echo "- $t: $(total "$f" 2) requests ($(awk "BEGIN {printf \"%.2f\", $(total "$f" 2) / $MIN_JOIN_REQ}") × the minimum), $(total "$f" 3) bytes sent ($(awk "BEGIN {printf \"%.4f\", $(total "$f" 3) / $MIN_JOIN_BYTES}") × the minimum)"
+  done
+  echo
+}
+
+# join_watch runs each tool BENCH_WATCH_REPS more times (default 5,
+# alternating) under benchtool cpuwatch and prints where the time went:
+# both cores busy, cores waiting for the disk (a registry's fsync), or
+# neither (round trips, process starts).
+join_watch() {
+  local wreps="${BENCH_WATCH_REPS:-5}" rep t f="$WORK/watch.tsv"
+  : >"$f"
+  for rep in $(seq "$wreps"); do
+    for t in "${JOIN_TOOLS[@]}"; do
+      printf '%s\t%s\n' "$t" "$("$BENCHTOOL" cpuwatch -- bash -c 'join_run "$@"' _ "$t" "$TIMED_A" "$TIMED_B" "watch-$t-$rep" 2>"$WORK/logs/watch-$t-$rep.log")" >>"$f" ||
+        die "$t (cpuwatch run $rep) failed: $(tail -5 "$WORK/logs/watch-$t-$rep.log")"
+    done
+  done
+  echo "Where the time went, medians of $wreps more runs per tool under \`benchtool cpuwatch\` (the machine's CPU counters every 10 ms):"
+  echo "saturated = at least 90 % of the cores busy (the tool and the registries); disk = less, with a quarter or more of the cores"
+  echo "waiting for the disk (the registries' fsync of each blob); other = cores idle while a round trip or a process start is awaited."
+  echo
+  echo "| tool | wall s | saturated s | disk s | other s |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  for t in "${JOIN_TOOLS[@]}"; do
+    printf '| %s |' "$t"
+    local col
+    for col in 2 3 4 5; do
+      printf ' %s |' "$(awk -F'\t' -v t="$t" -v c="$col" '$1 == t {print $c}' "$f" | sort -n |
+        awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
+    done
+    echo
   done
   echo
 }

@@ -1,7 +1,7 @@
 // Command benchtool holds the helpers bench/run.sh needs that the shell does
 // badly: generating the seeded input tree, pushing the join benchmark's
-// per-platform source images, finding a free port, and turning raw
-// measurements into median tables.
+// per-platform source images, finding a free port, turning raw
+// measurements into median tables, and telling where a run's time went.
 //
 //	benchtool gentree  -dir DIR -bytes N -files N -seed N
 //	benchtool pushsrc  -registry HOST -repo NAME -bytes N -seed N
@@ -9,6 +9,7 @@
 //	benchtool freeport
 //	benchtool summary  -in FILE -group NAME -baseline TOOL [-target TOOL=RATIO]... [-rss-target MIB]
 //	benchtool counts   LABEL=FILE...
+//	benchtool cpuwatch -- CMD ARGS...
 //
 // Each prints to stdout and exits non-zero with one line on stderr when it
 // fails.
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|mkarchive|freeport|summary|counts [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|mkarchive|freeport|summary|counts|cpuwatch [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
@@ -32,6 +33,7 @@ func main() {
 		"mkarchive": mkArchive,
 		"summary":   summary,
 		"counts":    counts,
+		"cpuwatch":  cpuWatch,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
