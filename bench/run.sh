@@ -23,7 +23,9 @@
 # BENCH_REGISTRY (v3: distribution v3; v2: Debian's docker-registry 2.8),
 # BENCH_LATENCY (0; e.g. 20ms: timed join and noop runs go through proxies
 # holding each request that long), BENCH_KEEP (1 keeps the work directory),
-# BENCH_TMPDIR, BENCH_RESULTS (file to copy the raw measurements to).
+# BENCH_TMPDIR, BENCH_RESULTS (file to copy the raw measurements to),
+# BENCH_WATCH_REPS (5: join runs per tool under benchtool cpuwatch),
+# BENCH_RELEASE_BIN (where crane and regctl are built as released).
 # See bench/README.md.
 set -euo pipefail
 
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
     --reps=*) REPS="${1#*=}"; shift ;;
     --big) BIG=1; shift ;;
     layer|nix|release|many|join|noop|all) what+=("$1"); shift ;;
-    -h|--help) sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (try --help)" ;;
   esac
 done
