@@ -31,7 +31,7 @@ func cpuWatch(args []string) error {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		return errors.New("usage: benchtool cpuwatch -- CMD ARGS...")
+		return errors.New("usage: benchtool cpuwatch -- CMD ARGS")
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
