@@ -9,11 +9,10 @@
 #                 image copy B/app:v1 B/app:latest
 #   crane         index append -m A/src:amd64 ... -t B/app:v1; tag B/app:v1 latest
 #                 (crane cannot annotate an index: it does a little less)
-# Each timed join goes to a repository of its own on B, which is as fresh as
-# a new registry: A and B are different registries, so nothing can be
-# mounted. Timed runs go straight to the registries; one more run per tool
-# goes through a counting proxy in front of each registry for the request
-# counts (the proxy costs time, not requests).
+# Each timed join goes to a new registry B, started with empty storage
+# (fresh_target). Timed runs go straight to the registries; one more run
+# per tool goes through a counting proxy in front of each registry for the
+# request counts (the proxy costs time, not requests).
 
 JOIN_TOOLS=(oci-assemble regctl crane)
 JOIN_ANNOTATION="org.opencontainers.image.description=bench"
@@ -63,6 +62,19 @@ join_setup() {
   export OA REGCTL CRANE WORK SRC_LIST REG_A JOIN_ANNOTATION
 }
 
+# fresh_target restarts registry B with empty storage (on a new port) and
+# its proxy with it, so that a timed join finds nothing an earlier one left.
+fresh_target() {
+  restart_registry B
+  measure_registries "$REGPID_A" "$REGPID_B"
+  stop_pid "$PROXYPID_B"
+  start_proxy B "$REG_B" "${BENCH_LATENCY:-0}"
+  TIMED_B=$REG_B
+  if [ "${BENCH_LATENCY:-0}" != 0 ]; then
+    TIMED_B=$PROXY_B
+  fi
+}
+
 latency_note() {
   if [ "${BENCH_LATENCY:-0}" != 0 ]; then
     echo ", every request held ${BENCH_LATENCY} by the proxies (BENCH_LATENCY)"
@@ -99,16 +111,22 @@ bench_join() {
   local rep t
   for rep in $(seq "$REPS"); do
     for t in "${JOIN_TOOLS[@]}"; do
+      fresh_target
       measure join "$t" "$rep" bash -c 'join_run "$@"' _ "$t" "$TIMED_A" "$TIMED_B" "join-$t-$rep"
     done
   done
+  # The counted runs share one new B, each in a repository of its own: the
+  # sources are on A, so nothing can be mounted and the counts are a fresh
+  # registry's.
+  join_watch >"$WORK/watch.md"
+  fresh_target
   for t in "${JOIN_TOOLS[@]}"; do counted "$t" join "count-$t"; done
 
   echo "Wall time, $REPS run(s) per tool, ABC ABC ...$(latency_note):"
   echo
   "$BENCHTOOL" summary -in "$RESULTS" -group join -baseline regctl
   echo
-  join_watch
+  cat "$WORK/watch.md"
   echo "What each published (read back with crane):"
   echo
   for t in "${JOIN_TOOLS[@]}"; do
@@ -143,6 +161,7 @@ join_watch() {
   : >"$f"
   for rep in $(seq "$wreps"); do
     for t in "${JOIN_TOOLS[@]}"; do
+      fresh_target
       printf '%s\t%s\n' "$t" "$("$BENCHTOOL" cpuwatch -- bash -c 'join_run "$@"' _ "$t" "$TIMED_A" "$TIMED_B" "watch-$t-$rep" 2>"$WORK/logs/watch-$t-$rep.log")" >>"$f" ||
         die "$t (cpuwatch run $rep) failed: $(tail -5 "$WORK/logs/watch-$t-$rep.log")"
     done
