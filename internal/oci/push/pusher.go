@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -85,6 +86,7 @@ type Pusher struct {
 
 	mu      sync.Mutex
 	writers map[string]*Writer // by repository
+	failed  map[string]error   // by repository and scopes: see Writer
 }
 
 // New returns a Pusher.
@@ -100,14 +102,18 @@ func New(opts ...Option) (*Pusher, error) {
 			return nil, err
 		}
 	}
-	return &Pusher{o: o, writers: map[string]*Writer{}}, nil
+	return &Pusher{o: o, writers: map[string]*Writer{}, failed: map[string]error{}}, nil
 }
 
 // Writer returns the Writer of repo, authenticated to push there and to
 // pull from the repositories of mountFrom that are on repo's registry (a
 // mount needs both in one token). A repository asked for again gets the
 // same Writer unless it now needs a repository its token does not cover;
-// then a Writer with the wider token replaces it.
+// then a Writer with the wider token replaces it. A Writer that could not
+// be made is not tried again for the same repositories: the error is
+// returned again, so that a refused credential is sent once, however many
+// phases ask (the retry transport below has already retried what a
+// second try could fix).
 func (p *Pusher) Writer(ctx context.Context, repo name.Repository, mountFrom ...name.Repository) (*Writer, error) {
 	var from []string
 	for _, r := range mountFrom {
@@ -125,8 +131,15 @@ func (p *Pusher) Writer(ctx context.Context, repo name.Repository, mountFrom ...
 		slices.Sort(from)
 		from = slices.Compact(from)
 	}
+	key := repo.String() + " " + strings.Join(slices.Sorted(slices.Values(from)), " ")
+	if err := p.failed[key]; err != nil {
+		return nil, err
+	}
 	w, err := p.newWriter(ctx, repo, from)
 	if err != nil {
+		if ctx.Err() == nil {
+			p.failed[key] = err
+		}
 		return nil, err
 	}
 	p.writers[repo.String()] = w

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -164,3 +165,50 @@ func TestWriterPushesAndDeletes(t *testing.T) {
 		t.Errorf("Head after Delete = %v, want 404", err)
 	}
 }
+
+// A credential the registry refuses is sent once: asking the Pusher again
+// for the same repository returns the same error without a second login.
+func TestRefusedCredentialIsSentOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tokens := 0
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/token" {
+			mu.Lock()
+			tokens++
+			mu.Unlock()
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="test"`)
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(WithKeychain(staticKeychain{&authn.Basic{Username: "ci", Password: "wrong"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, first := p.Writer(ctx, repo)
+	_, second := p.Writer(ctx, repo)
+	if first == nil || second == nil {
+		t.Fatalf("Writer errors = %v, %v; want the refusal twice", first, second)
+	}
+	if first.Error() != second.Error() {
+		t.Errorf("second error %q, want the first again: %q", second, first)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if tokens != 1 {
+		t.Errorf("%d token requests, want 1", tokens)
+	}
+}
+
+type staticKeychain struct{ auth authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }
