@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -67,12 +66,5 @@ func (r *reuser) peek(ctx context.Context, d *registryDest, t *repoTarget, mount
 	}
 	ref := t.repo.Tag(t.tags[0])
 	got, err := w.Head(ctx, ref)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case err == nil:
-		r.tags[ref.String()] = priorTag{digest: got}
-	case statusOf(err) == http.StatusNotFound:
-		r.tags[ref.String()] = priorTag{err: err}
-	}
+	r.recordTag(ref, got, err)
 }

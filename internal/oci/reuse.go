@@ -107,14 +107,11 @@ func (r *reuser) read(ctx context.Context, targets []Ref) {
 
 func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 	desc, err := r.a.puller.Get(ctx, ref)
-	r.mu.Lock()
-	switch {
-	case err == nil:
-		r.tags[ref.String()] = priorTag{digest: desc.Digest}
-	case statusOf(err) == http.StatusNotFound:
-		r.tags[ref.String()] = priorTag{err: err}
+	var d v1.Hash
+	if err == nil {
+		d = desc.Digest
 	}
-	r.mu.Unlock()
+	r.recordTag(ref, d, err)
 	if err != nil {
 		if statusOf(err) != http.StatusNotFound {
 			r.a.o.logger.Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
@@ -233,6 +230,20 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, bl *layer.Builder) (v
 	r.reused = append(r.reused, ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
 	r.a.o.logger.Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
 	return &remote.MountableLayer{Layer: l, Reference: ref}, true
+}
+
+// recordTag records what ref pointed at when it was read: digest, or a
+// 404 (the tag is missing). Another error records nothing, so the push
+// reads the tag again and reports what it meets.
+func (r *reuser) recordTag(ref name.Reference, digest v1.Hash, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err == nil:
+		r.tags[ref.String()] = priorTag{digest: digest}
+	case statusOf(err) == http.StatusNotFound:
+		r.tags[ref.String()] = priorTag{err: err}
+	}
 }
 
 // priorTags is a copy of what the tags read pointed at.
