@@ -170,17 +170,7 @@ join_watch() {
   echo "saturated = at least 90 % of the cores busy (the tool and the registries); disk = less, with a quarter or more of the cores"
   echo "waiting for the disk (the registries' fsync of each blob); other = cores idle while a round trip or a process start is awaited."
   echo
-  echo "| tool | wall s | saturated s | disk s | other s |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
-  for t in "${JOIN_TOOLS[@]}"; do
-    printf '| %s |' "$t"
-    local col
-    for col in 2 3 4 5; do
-      printf ' %s |' "$(awk -F'\t' -v t="$t" -v c="$col" '$1 == t {print $c}' "$f" | sort -n |
-        awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
-    done
-    echo
-  done
+  "$BENCHTOOL" watchtable -in "$f"
   echo
 }
 

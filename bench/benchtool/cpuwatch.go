@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,4 +127,53 @@ func readCPU() (cpuCounters, error) {
 		}
 	}
 	return c, nil
+}
+
+// watchTable prints the markdown table of cpuwatch lines collected as
+// "TOOL<TAB>wall<TAB>saturated<TAB>disk<TAB>other", one row per tool in
+// the order tools first appear, each column the median of its runs.
+//
+//	benchtool watchtable -in FILE
+func watchTable(args []string) error {
+	fs := flag.NewFlagSet("watchtable", flag.ContinueOnError)
+	in := fs.String("in", "", "file of TOOL and cpuwatch lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var tools []string
+	cols := map[string][4][]float64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if len(fields) != 5 {
+			return fmt.Errorf("%s: want 5 tab-separated fields, got %q", *in, sc.Text())
+		}
+		c, seen := cols[fields[0]]
+		if !seen {
+			tools = append(tools, fields[0])
+		}
+		for i, s := range fields[1:] {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", *in, err)
+			}
+			c[i] = append(c[i], v)
+		}
+		cols[fields[0]] = c
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	fmt.Println("| tool | wall s | saturated s | disk s | other s |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
+	for _, t := range tools {
+		c := cols[t]
+		fmt.Printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", t, median(c[0]), median(c[1]), median(c[2]), median(c[3]))
+	}
+	return nil
 }

@@ -10,6 +10,7 @@
 //	benchtool summary  -in FILE -group NAME -baseline TOOL [-target TOOL=RATIO]... [-rss-target MIB]
 //	benchtool counts   LABEL=FILE...
 //	benchtool cpuwatch -- CMD ARGS...
+//	benchtool watchtable -in FILE
 //
 // Each prints to stdout and exits non-zero with one line on stderr when it
 // fails.
@@ -23,17 +24,18 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|mkarchive|freeport|summary|counts|cpuwatch [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool gentree|pushsrc|mkarchive|freeport|summary|counts|cpuwatch|watchtable [flags]")
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) error{
-		"gentree":   genTree,
-		"pushsrc":   pushSources,
-		"freeport":  freePort,
-		"mkarchive": mkArchive,
-		"summary":   summary,
-		"counts":    counts,
-		"cpuwatch":  cpuWatch,
+		"gentree":    genTree,
+		"pushsrc":    pushSources,
+		"freeport":   freePort,
+		"mkarchive":  mkArchive,
+		"summary":    summary,
+		"counts":     counts,
+		"cpuwatch":   cpuWatch,
+		"watchtable": watchTable,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
