@@ -21,7 +21,7 @@ func TestWriteDotenv(t *testing.T) {
 		},
 	}
 	path := filepath.Join(t.TempDir(), "oci-assemble.env")
-	if err := writeDotenv(path, md); err != nil {
+	if err := writeDotenv(path, md, func(s string) string { return s }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
