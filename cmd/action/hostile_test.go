@@ -24,6 +24,9 @@ const (
 	// hostileBearer is a registry token no input names: only its shape
 	// gives it away.
 	hostileBearer = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJyb2JvdCJ9.c2lnbmF0dXJl"
+	// hostileJobToken is GitLab's CI_JOB_TOKEN, known to the program only
+	// in a GitLab job.
+	hostileJobToken = "glcbt-64_hostile-job-token"
 )
 
 var hostileBasic = base64.StdEncoding.EncodeToString([]byte(hostileUser + ":" + hostilePassword))
@@ -34,7 +37,8 @@ func hostileMessage() string {
 		"::stop-commands::INJECTED\r::error::INJECTED\u2028::warning::INJECTED\u0085::notice::INJECTED " +
 		"##[error]INJECTED \x1b[2K\x1b]8;;https://evil.example\x07link\x1b]8;;\x07 \u202egnp.exe " +
 		"| pipe | `tick` <img src=https://evil.example/x.png> [link](https://evil.example) " +
-		"Authorization: Basic " + hostileBasic + " Bearer " + hostileBearer + " password " + hostilePassword
+		"Authorization: Basic " + hostileBasic + " Bearer " + hostileBearer + " password " + hostilePassword +
+		" JOB-TOKEN: " + hostileJobToken + " token " + hostileJobToken
 }
 
 // hostileRegistry is go-containerregistry's in-memory registry that
@@ -100,7 +104,7 @@ func TestHostileRegistryText(t *testing.T) {
 				vars = githubVars(dir, in)
 			} else {
 				if tt.platform == "gitlab" {
-					vars["GITLAB_CI"] = "true"
+					vars["GITLAB_CI"], vars["CI_JOB_TOKEN"] = "true", hostileJobToken
 				}
 				for k, v := range in {
 					args = append(args, "--"+k, v)
@@ -116,7 +120,11 @@ func TestHostileRegistryText(t *testing.T) {
 			if tt.platform == "github" {
 				masks = []string{hostilePassword, hostileBasic}
 			}
-			checkSecrets(t, r, dir, masks, []string{hostilePassword, hostileBasic, hostileBearer})
+			secrets := []string{hostilePassword, hostileBasic, hostileBearer}
+			if tt.platform == "gitlab" {
+				secrets = append(secrets, hostileJobToken)
+			}
+			checkSecrets(t, r, dir, masks, secrets)
 			if tt.platform == "github" {
 				checkHostileOutputs(t, dir, tt.want == exitOK)
 			}
