@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"unicode"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 )
@@ -256,4 +261,36 @@ func withoutCodeSpans(s string) string {
 		i += n + end + n
 	}
 	return b.String()
+}
+
+// TestPrintAssemblyInert: the platforms and the index printed before
+// publishing, annotations from a source included, are inert lines.
+func TestPrintAssemblyInert(t *testing.T) {
+	t.Parallel()
+	ann := map[string]string{}
+	for i, v := range hostileValues {
+		ann[fmt.Sprintf("org.example.%d", i)] = v
+	}
+	idx := mutate.Annotations(empty.Index, ann).(v1.ImageIndex)
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &oci.Assembly{Index: idx, Digest: d}
+	for _, v := range hostileValues {
+		as.Manifests = append(as.Manifests, oci.Manifest{Platform: v, Digest: "sha256:aa", Source: v})
+	}
+	for _, github := range []bool{true, false} {
+		var stdout bytes.Buffer
+		vars := map[string]string{"GITHUB_ACTIONS": fmt.Sprint(github)}
+		u := newUI(env{getenv: func(k string) string { return vars[k] }, stdout: &stdout, stderr: &stdout})
+		u.printAssembly(as)
+		lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+		if want := 2*len(hostileValues) + 8; len(lines) != want { // platforms, "index", the JSON
+			t.Errorf("printed %d lines, want %d:\n%s", len(lines), want, stdout.String())
+		}
+		for _, line := range lines {
+			checkInertLine(t, line)
+		}
+	}
 }
