@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -155,7 +157,7 @@ func (r *redactor) redactJSON(doc []byte) ([]byte, error) {
 	if json.Valid(out) {
 		return out, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(doc)))
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
@@ -201,8 +203,15 @@ type recordKeychain struct {
 	record func(authn.AuthConfig)
 }
 
+var _ authn.ContextKeychain = recordKeychain{}
+
 func (k recordKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	a, err := k.kc.Resolve(res)
+	return k.ResolveContext(context.Background(), res)
+}
+
+// ResolveContext passes ctx on to a keychain that takes one.
+func (k recordKeychain) ResolveContext(ctx context.Context, res authn.Resource) (authn.Authenticator, error) {
+	a, err := authn.Resolve(ctx, k.kc, res)
 	if err != nil || a == authn.Anonymous {
 		return a, err
 	}
@@ -214,8 +223,16 @@ type recordAuth struct {
 	record func(authn.AuthConfig)
 }
 
+var _ authn.ContextAuthenticator = recordAuth{}
+
 func (a recordAuth) Authorization() (*authn.AuthConfig, error) {
-	cfg, err := a.a.Authorization()
+	return a.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext passes ctx on to an authenticator that takes one
+// (a credential helper's).
+func (a recordAuth) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	cfg, err := authn.Authorization(ctx, a.a)
 	if err == nil && cfg != nil {
 		a.record(*cfg)
 	}
