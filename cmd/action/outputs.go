@@ -124,7 +124,8 @@ func summary(md metadata, redact func(string) string) string {
 	code := func(s string) string { return mdCode(redact(s), true) }
 	text := func(s string) string { return mdText(redact(s)) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "### oci-assemble\n\nIndex %s (%s, %d bytes)\n\n", mdCode(md.Digest, false), text(md.MediaType), md.Size)
+	// The index's digest and media type are this program's own.
+	fmt.Fprintf(&b, "### oci-assemble\n\nIndex `%s` (%s, %d bytes)\n\n", md.Digest, md.MediaType, md.Size)
 	b.WriteString("| Platform | Digest | Size |\n| --- | --- | --- |\n")
 	for _, m := range md.Manifests {
 		fmt.Fprintf(&b, "| %s | %s | %d |\n", text(m.Platform), code(m.Digest), m.Size)
