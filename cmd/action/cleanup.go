@@ -56,7 +56,7 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 // API, and GitLab's API in a GitLab CI job.
 func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, asm *oci.Assembler) []cleanup.Option {
 	opts := []cleanup.Option{
-		cleanup.WithKeychain(kc),
+		cleanup.WithKeychain(u.recorded(kc)),
 		cleanup.WithTransport(asm.Transport()),
 		cleanup.WithRemoteOptions(asm.RetryOptions()...),
 		cleanup.WithLogger(u.logger),
@@ -103,10 +103,4 @@ func cleanupTargets(spec *inputs.Spec) string {
 }
 
 // warn is a ::warning annotation in GitHub, "warning: ..." elsewhere.
-func (u *ui) warn(msg string) {
-	if u.github {
-		u.gha.Warningf("%s", msg)
-		return
-	}
-	fmt.Fprintf(u.e.stderr, "warning: %s\n", msg)
-}
+func (u *ui) warn(msg string) { u.annotate("warning", msg) }

@@ -21,7 +21,7 @@ func TestWriteDotenv(t *testing.T) {
 		},
 	}
 	path := filepath.Join(t.TempDir(), "oci-assemble.env")
-	if err := writeDotenv(path, md); err != nil {
+	if err := writeDotenv(path, md, func(s string) string { return s }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
@@ -35,5 +35,34 @@ func TestWriteDotenv(t *testing.T) {
 		"OCI_ASSEMBLE_DIGEST_WINDOWS_AMD64_10_0_17763_1234=sha256:dddd\n"
 	if string(got) != want {
 		t.Errorf("writeDotenv() wrote\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestWriteDotenvHostile: a value that could start a variable, drive a
+// terminal or carry a credential is left out of the report.
+func TestWriteDotenvHostile(t *testing.T) {
+	t.Parallel()
+	r := newRedactor()
+	r.add("secret-value")
+	md := metadata{
+		Digest: "sha256:aaaa",
+		Image:  "reg.example/o/app@sha256:aaaa\rOCI_ASSEMBLE_DIGEST=sha256:evil",
+		Manifests: []oci.Manifest{
+			{Platform: "linux/amd64", Digest: "sha256:bbbb\x1b[2K"},
+			{Platform: "linux/arm64", Digest: "sha256:cccc\u2028OCI_ASSEMBLE_DIGEST=sha256:evil"},
+			{Platform: "linux/s390x", Digest: "sha256:secret-value"},
+			{Platform: "linux/ppc64le", Digest: "sha256:dddd"},
+		},
+	}
+	path := filepath.Join(t.TempDir(), "oci-assemble.env")
+	if err := writeDotenv(path, md, r.redact); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "OCI_ASSEMBLE_DIGEST=sha256:aaaa\nOCI_ASSEMBLE_DIGEST_LINUX_PPC64LE=sha256:dddd\n"; string(got) != want {
+		t.Errorf("writeDotenv() wrote %q, want %q", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ func TestMasks(t *testing.T) {
 		token    = "ght-input-41d7"
 		jobToken = "glcbt-job-token-77aa"
 	)
+	// basic is what Basic authentication sends for u and the password.
+	basic := base64.StdEncoding.EncodeToString([]byte("u:" + password))
 	tests := []struct {
 		name     string
 		github   bool
@@ -24,11 +27,11 @@ func TestMasks(t *testing.T) {
 		wantCode int
 		wantMask []string // masked once each, under GitHub only
 	}{{
-		name:     "GitHub masks the registry-auth password and the github-token",
+		name:     "GitHub masks the registry-auth password, its Basic credential and the github-token",
 		github:   true,
 		auth:     "- registry: HOST\n  username: u\n  password: " + password,
 		wantCode: exitOK,
-		wantMask: []string{password, token},
+		wantMask: []string{password, token, basic},
 	}, {
 		name:     "GitHub masks a password in registry-auth that does not parse",
 		github:   true,
@@ -80,7 +83,7 @@ func TestMasks(t *testing.T) {
 			if r.code != tt.wantCode {
 				t.Fatalf("exit code = %d, want %d", r.code, tt.wantCode)
 			}
-			checkSecrets(t, r, dir, tt.wantMask, []string{password, token, jobToken})
+			checkSecrets(t, r, dir, tt.wantMask, []string{password, token, jobToken, basic})
 		})
 	}
 }

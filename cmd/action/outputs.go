@@ -73,43 +73,62 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cl
 		return err
 	}
 	if u.e.getenv("GITHUB_OUTPUT") != "" {
-		u.gha.SetOutput("digest", md.Digest)
-		u.gha.SetOutput("image", md.Image)
-		u.gha.SetOutput("manifests", string(mansJSON))
-		u.gha.SetOutput("metadata", string(mdJSON))
-		u.gha.SetOutput("deleted-tags", strings.Join(md.DeletedTags, "\n"))
-		u.gha.SetOutput("kept-tags", strings.Join(md.KeptTags, "\n"))
+		if err := u.writeOutputs([]output{
+			{name: "digest", value: md.Digest},
+			{name: "image", value: md.Image},
+			{name: "manifests", value: string(mansJSON), json: true},
+			{name: "metadata", value: string(mdJSON), json: true},
+			{name: "deleted-tags", value: lines(md.DeletedTags)},
+			{name: "kept-tags", value: lines(md.KeptTags)},
+		}); err != nil {
+			return err
+		}
 	}
 	if spec.Dotenv != "" {
-		if err := writeDotenv(spec.Dotenv, md); err != nil {
+		if err := writeDotenv(spec.Dotenv, md, u.red.redact); err != nil {
 			return err
 		}
 	}
 	if !u.github {
-		fmt.Fprintf(u.e.stdout, "digest=%s\n", md.Digest)
+		u.println("digest=" + md.Digest)
 		if md.Image != "" {
-			fmt.Fprintf(u.e.stdout, "image=%s\n", md.Image)
+			u.println("image=" + md.Image)
 		}
 	}
-	if u.github && u.e.getenv("GITHUB_STEP_SUMMARY") != "" {
-		u.gha.AddStepSummary(summary(md))
+	if path := u.e.getenv("GITHUB_STEP_SUMMARY"); u.github && path != "" {
+		if err := appendFile(path, summary(md, u.red.redact)+"\n"); err != nil {
+			return fmt.Errorf("writing the step summary: %w", err)
+		}
 	}
 	if md.Image != "" {
-		if u.github {
-			u.gha.Noticef("published %s", md.Image)
-		} else {
-			fmt.Fprintf(u.e.stdout, "published %s\n", md.Image)
-		}
+		u.notice("published " + md.Image)
 	}
 	return nil
 }
 
-func summary(md metadata) string {
+// lines joins a list output one entry a line: an entry's own line breaks
+// and control characters are escaped, so a registry's text cannot add an
+// entry.
+func lines(entries []string) string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = escapeControls(e)
+	}
+	return strings.Join(out, "\n")
+}
+
+// summary is the step summary in markdown. Every value from a source or
+// a registry is redacted, then shown as a code span or escaped text
+// (mdCode, mdText), never as markdown or HTML of its own.
+func summary(md metadata, redact func(string) string) string {
+	code := func(s string) string { return mdCode(redact(s), true) }
+	text := func(s string) string { return mdText(redact(s)) }
 	var b strings.Builder
+	// The index's digest and media type are this program's own.
 	fmt.Fprintf(&b, "### oci-assemble\n\nIndex `%s` (%s, %d bytes)\n\n", md.Digest, md.MediaType, md.Size)
 	b.WriteString("| Platform | Digest | Size |\n| --- | --- | --- |\n")
 	for _, m := range md.Manifests {
-		fmt.Fprintf(&b, "| %s | `%s` | %d |\n", m.Platform, m.Digest, m.Size)
+		fmt.Fprintf(&b, "| %s | %s | %d |\n", text(m.Platform), code(m.Digest), m.Size)
 	}
 	if n := referrerCount(md.Manifests); n > 0 {
 		verb := "found"
@@ -120,7 +139,11 @@ func summary(md metadata) string {
 	}
 	for _, t := range md.Targets {
 		if len(t.SkippedReferrers) > 0 {
-			fmt.Fprintf(&b, "\n`%s` was published without %d referrer(s): %s\n", t.Ref, len(t.SkippedReferrers), strings.Join(t.SkippedReferrers, "; "))
+			skipped := make([]string, len(t.SkippedReferrers))
+			for i, r := range t.SkippedReferrers {
+				skipped[i] = text(r)
+			}
+			fmt.Fprintf(&b, "\n%s was published without %d referrer(s): %s\n", mdCode(redact(t.Ref), false), len(t.SkippedReferrers), strings.Join(skipped, "; "))
 		}
 	}
 	if len(md.Targets) > 0 {
@@ -128,9 +151,13 @@ func summary(md metadata) string {
 		for _, t := range md.Targets {
 			tags := "(by digest)"
 			if len(t.Tags) > 0 {
-				tags = "`" + strings.Join(t.Tags, "`, `") + "`"
+				cells := make([]string, len(t.Tags))
+				for i, tag := range t.Tags {
+					cells[i] = code(tag)
+				}
+				tags = strings.Join(cells, ", ")
 			}
-			fmt.Fprintf(&b, "| `%s` | %s |\n", t.Ref, tags)
+			fmt.Fprintf(&b, "| %s | %s |\n", code(t.Ref), tags)
 		}
 	} else if !md.Pushed {
 		b.WriteString("\nDry run: nothing was pushed.\n")
@@ -138,13 +165,13 @@ func summary(md metadata) string {
 	if len(md.DeletedTags)+len(md.WouldDelete)+len(md.KeptTags) > 0 {
 		b.WriteString("\n| Temp tag | Result |\n| --- | --- |\n")
 		for _, t := range md.DeletedTags {
-			fmt.Fprintf(&b, "| `%s` | deleted |\n", t)
+			fmt.Fprintf(&b, "| %s | deleted |\n", code(t))
 		}
 		for _, t := range md.WouldDelete {
-			fmt.Fprintf(&b, "| `%s` | would be deleted (dry run) |\n", t)
+			fmt.Fprintf(&b, "| %s | would be deleted (dry run) |\n", code(t))
 		}
 		for _, t := range md.KeptTags {
-			fmt.Fprintf(&b, "| %s | kept |\n", strings.ReplaceAll(t, "|", "\\|"))
+			fmt.Fprintf(&b, "| %s | kept |\n", text(t))
 		}
 	}
 	return b.String()

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sethvargo/go-githubactions"
@@ -38,7 +40,7 @@ func run(ctx context.Context, e env) int {
 		return exitInput
 	}
 	asm, err := oci.New(
-		oci.WithKeychain(kc),
+		oci.WithKeychain(ui.recorded(kc)),
 		oci.WithInsecureRegistries(spec.InsecureRegistries),
 		oci.WithLogger(ui.logger),
 		oci.WithUserAgent("oci-assemble/"+version),
@@ -71,7 +73,7 @@ func run(ctx context.Context, e env) int {
 // readSpec reads and validates every input. A nil spec ends the run with
 // the code: exitOK after --help, exitInput after an invalid input.
 func (u *ui) readSpec() (*inputs.Spec, int) {
-	raw, err := inputs.Read(u.e.getenv, u.e.args, u.e.stdout)
+	raw, err := inputs.Read(u.e.getenv, u.e.args, u.stdout)
 	if errors.Is(err, inputs.ErrHelp) {
 		return nil, exitOK
 	}
@@ -162,13 +164,21 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 	return res, exitOK
 }
 
-// ui is the edge where the GitHub and GitLab protocols live.
+// ui is the edge where the GitHub and GitLab protocols live. Everything
+// it writes passes the redactor: stdout and stderr through redactWriter,
+// the output, summary and dotenv files value by value.
 type ui struct {
 	e      env
+	stdout io.Writer // e.stdout, redacted
+	stderr io.Writer // e.stderr, redacted
 	gha    *githubactions.Action
-	logger *slog.Logger
-	github bool
-	gitlab bool
+	// maskGHA writes ::add-mask:: to e.stdout unredacted: the runner must
+	// read the very value it is asked to mask.
+	maskGHA *githubactions.Action
+	red     *redactor
+	logger  *slog.Logger
+	github  bool
+	gitlab  bool
 	// explain turns a registry's 401/403 into guidance naming the
 	// credential's source; nil before the keychain exists.
 	explain func(error, name.Reference) error
@@ -178,12 +188,12 @@ type ui struct {
 	now     func() time.Time
 }
 
-// mask hides secret in the runner's log, once per value. Only GitHub's
-// runner reads ::add-mask::; anywhere else the line would print the very
-// secret it is meant to hide, so nothing is written (GitLab masks the
-// CI/CD variables marked masked on its own, and this program prints no
-// secret).
+// mask keeps secret out of everything the program writes (redactor) and,
+// in GitHub, out of the runner's log with ::add-mask::, once per value.
+// Only GitHub's runner reads ::add-mask::; anywhere else the line would
+// print the very secret it is meant to hide.
 func (u *ui) mask(secret string) {
+	u.red.add(secret)
 	if !u.github {
 		return
 	}
@@ -193,19 +203,34 @@ func (u *ui) mask(secret string) {
 		return
 	}
 	u.masked[secret] = true
-	u.gha.AddMask(secret)
+	u.maskGHA.AddMask(secret)
+}
+
+// recorded is kc, recording each credential as it is sent: the Basic
+// credential base64(user:password) is a secret no input names.
+func (u *ui) recorded(kc authn.Keychain) authn.Keychain {
+	return recordKeychain{kc: kc, record: func(cfg authn.AuthConfig) {
+		for _, s := range u.red.addAuth(cfg) {
+			u.mask(s)
+		}
+	}}
 }
 
 func newUI(e env) *ui {
+	red := newRedactor()
 	u := &ui{
-		e:      e,
-		gha:    githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(e.stdout)),
-		github: e.getenv("GITHUB_ACTIONS") == "true",
-		gitlab: e.getenv("GITLAB_CI") == "true",
-		masked: map[string]bool{},
-		now:    time.Now,
+		e:       e,
+		stdout:  redactWriter{w: e.stdout, r: red},
+		stderr:  redactWriter{w: e.stderr, r: red},
+		maskGHA: githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(e.stdout)),
+		red:     red,
+		github:  e.getenv("GITHUB_ACTIONS") == "true",
+		gitlab:  e.getenv("GITLAB_CI") == "true",
+		masked:  map[string]bool{},
+		now:     time.Now,
 	}
-	u.logger = slog.New(newLineHandler(e.stdout))
+	u.gha = githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(u.stdout))
+	u.logger = slog.New(newLineHandler(u.stdout, red.redact))
 	return u
 }
 
@@ -225,13 +250,42 @@ func (u *ui) fail(err error) {
 		lines = append(lines, err.Error())
 	}
 	for _, l := range lines {
-		l = strings.Join(strings.Fields(strings.ReplaceAll(l, "\n", "; ")), " ")
-		if u.github {
-			u.gha.Errorf("%s", l)
-		} else {
-			fmt.Fprintf(u.e.stderr, "error: %s\n", l)
-		}
+		u.annotate("error", l)
 	}
+}
+
+// annotate reports msg as one line: a ::error, ::warning or ::notice
+// annotation in GitHub, "level: msg" on stderr elsewhere. msg is
+// redacted and put on one line with its control characters escaped, so a
+// registry's text can neither add a line nor start a workflow command.
+func (u *ui) annotate(level, msg string) {
+	msg = inertLine(oneLine(u.red.redact(msg)))
+	if u.github {
+		switch level {
+		case "error":
+			u.gha.Errorf("%s", msg)
+		case "warning":
+			u.gha.Warningf("%s", msg)
+		default:
+			u.gha.Noticef("%s", msg)
+		}
+		return
+	}
+	fmt.Fprintf(u.stderr, "%s: %s\n", level, msg)
+}
+
+// notice is a ::notice annotation in GitHub, a plain line elsewhere.
+func (u *ui) notice(msg string) {
+	if u.github {
+		u.annotate("notice", msg)
+		return
+	}
+	u.println(msg)
+}
+
+// println writes one line of text to stdout, redacted and inert.
+func (u *ui) println(line string) {
+	fmt.Fprintf(u.stdout, "%s\n", inertLine(oneLine(u.red.redact(line))))
 }
 
 func isInputErrors(errs []error) bool {
@@ -252,9 +306,9 @@ func (u *ui) group(title string) {
 		u.gha.Group(title)
 	case u.gitlab:
 		u.section = sectionName(title)
-		fmt.Fprintf(u.e.stdout, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", u.now().Unix(), u.section, title)
+		fmt.Fprintf(u.stdout, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", u.now().Unix(), u.section, title)
 	default:
-		fmt.Fprintf(u.e.stdout, "== %s\n", title)
+		u.println("== " + title)
 	}
 }
 
@@ -263,7 +317,7 @@ func (u *ui) endGroup() {
 	case u.github:
 		u.gha.EndGroup()
 	case u.gitlab && u.section != "":
-		fmt.Fprintf(u.e.stdout, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", u.now().Unix(), u.section)
+		fmt.Fprintf(u.stdout, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", u.now().Unix(), u.section)
 		u.section = ""
 	}
 }
@@ -289,7 +343,12 @@ func (u *ui) printAssembly(as *oci.Assembly) {
 	if err == nil {
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, raw, "", "  ") == nil {
-			fmt.Fprintf(u.e.stdout, "index %s:\n%s\n", as.Digest, pretty.String())
+			// A source's annotations are in it: each line made inert.
+			out := []string{"index " + as.Digest.String() + ":"}
+			for _, l := range strings.Split(pretty.String(), "\n") {
+				out = append(out, inertLine(escapeControls(u.red.redact(l))))
+			}
+			fmt.Fprintf(u.stdout, "%s\n", strings.Join(out, "\n"))
 		}
 	}
 }
