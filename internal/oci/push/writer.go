@@ -59,15 +59,20 @@ func (w *Writer) Holds(l v1.Layer) bool {
 	return ok && ml.Reference.Context().String() == w.repo.String()
 }
 
-// mountSource is the repository a layer can be mounted from: where it
-// was read, when that is on the same registry; else w's own.
-func (w *Writer) mountSource(l v1.Layer) name.Repository {
-	if ml, ok := l.(*remote.MountableLayer); ok {
-		if from := ml.Reference.Context(); from.RegistryStr() == w.repo.RegistryStr() {
-			return from
-		}
+// mountSource is the repository a layer can be mounted from: another
+// repository of w's registry that it was read from, so holds it. There is
+// none for a layer read elsewhere: a mount is asked only from a
+// repository known to hold the blob.
+func (w *Writer) mountSource(l v1.Layer) (name.Repository, bool) {
+	ml, ok := l.(*remote.MountableLayer)
+	if !ok {
+		return name.Repository{}, false
 	}
-	return w.repo
+	from := ml.Reference.Context()
+	if from.RegistryStr() != w.repo.RegistryStr() || from.String() == w.repo.String() {
+		return name.Repository{}, false
+	}
+	return from, true
 }
 
 // WriteBlob makes sure l's blob is in w's repository. A layer the
@@ -84,19 +89,50 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 	if w.Holds(l) {
 		return nil
 	}
-	return w.o.sessions(ctx, func() error { return w.uploadBlobTo(ctx, l, d, w.mountSource(l)) })
+	from, ok := w.mountSource(l)
+	if !ok {
+		there, err := w.hasBlob(ctx, d)
+		if err != nil || there {
+			return err
+		}
+	}
+	return w.o.sessions(ctx, func() error { return w.uploadBlob(ctx, l, d, from, ok) })
 }
 
-// uploadBlobTo is one upload session: POST with mount from the
-// repository from, then PUT the body unless the blob was mounted or
-// already there.
-func (w *Writer) uploadBlobTo(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository) error {
-	loc, mounted, err := w.startUpload(ctx, &d, from)
-	if err != nil && from.String() != w.repo.String() {
-		// A registry may refuse a mount it cannot serve with an error
-		// instead of the spec's 202: upload without it.
-		w.o.logger.Debug("mount refused; uploading", "digest", d.String(), "from", from.String(), "error", err)
-		loc, mounted, err = w.startUpload(ctx, &d, w.repo)
+// hasBlob asks whether w's repository holds the blob d ("checking if
+// content exists in the registry", a HEAD of the blob): the existence
+// check before a plain upload, as go-containerregistry's writer makes it.
+// A mount cannot serve as one: registries that refuse mounts refuse a
+// mount from the target itself too (Harbor 401, goharbor/harbor#17097;
+// Docker Hub 403, goreleaser/goreleaser#5853).
+func (w *Writer) hasBlob(ctx context.Context, d v1.Hash) (bool, error) {
+	resp, err := w.send(ctx, http.MethodHead, w.url("/blobs/"+d.String()).String(), 0, nil, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return false, err
+	}
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+// uploadBlob is one upload session: with mount, a POST that asks to mount
+// d from the repository from, else (or when the registry refuses the
+// mount with an error) a plain POST without mount and from; then the PUT
+// of the body unless the blob was mounted.
+func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository, mount bool) error {
+	var (
+		loc     string
+		mounted bool
+		err     error
+	)
+	if mount {
+		loc, mounted, err = w.startMount(ctx, d, from)
+		if err != nil {
+			// A registry may refuse a mount it cannot serve with an error
+			// instead of the spec's 202: upload without it.
+			w.o.logger.Debug("mount refused; uploading", "digest", d.String(), "from", from.String(), "error", err)
+		}
+	}
+	if !mount || err != nil {
+		loc, err = w.startUpload(ctx)
 	}
 	if err != nil || mounted {
 		return err
@@ -149,7 +185,7 @@ func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 
 // stream is one streamed upload session.
 func (w *Writer) stream(ctx context.Context, l v1.Layer) error {
-	loc, _, err := w.startUpload(ctx, nil, w.repo)
+	loc, err := w.startUpload(ctx)
 	if err != nil {
 		return err
 	}
@@ -179,14 +215,23 @@ func withDigest(loc string, d v1.Hash) string {
 	return u.String()
 }
 
-// startUpload POSTs an upload; with a digest it asks to mount it from
-// the repository from. It returns whether the blob is now in w's
-// repository, or else where to send it.
-func (w *Writer) startUpload(ctx context.Context, d *v1.Hash, from name.Repository) (string, bool, error) {
-	u := w.url("/blobs/uploads/")
-	if d != nil {
-		u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
+// startUpload POSTs a plain upload, without mount and from, and returns
+// where to send the blob ("pushing blobs", POST then PUT).
+func (w *Writer) startUpload(ctx context.Context) (string, error) {
+	resp, err := w.send(ctx, http.MethodPost, w.url("/blobs/uploads/").String(), 0, nil, http.StatusAccepted)
+	if err != nil {
+		return "", err
 	}
+	return nextLocation(resp)
+}
+
+// startMount POSTs a request to mount d from the repository from
+// ("mounting a blob from another repository"). It returns whether the
+// blob is now in w's repository, or else where to send it: a registry
+// that does not mount answers 202 with an upload session.
+func (w *Writer) startMount(ctx context.Context, d v1.Hash, from name.Repository) (string, bool, error) {
+	u := w.url("/blobs/uploads/")
+	u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
 	resp, err := w.send(ctx, http.MethodPost, u.String(), 0, nil, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return "", false, err
