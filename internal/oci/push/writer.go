@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
 
 // Writer writes blobs and manifests to one repository through one
@@ -271,6 +272,10 @@ func (w *Writer) send(ctx context.Context, method, u string, size int64, body fu
 // read (a little of it, so the connection can be used again) and closed;
 // its header and request are kept.
 func (w *Writer) do(req *http.Request, ok ...int) (*http.Response, error) {
+	// A request w makes acts for w's registry wherever the registry sends
+	// it (an upload Location, a redirect, a token realm): the transport
+	// holds it to that registry's reach.
+	req = req.WithContext(stack.WithRegistry(req.Context(), w.repo.RegistryStr()))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -283,10 +288,11 @@ func (w *Writer) do(req *http.Request, ok ...int) (*http.Response, error) {
 	return resp, nil
 }
 
-// nextLocation resolves an upload's Location against the request. It
-// refuses a Location on another host that is a private, loopback or
-// link-local address: the blob's bytes would go to an internal service a
-// registry must not be able to point us at.
+// nextLocation resolves an upload's Location against the request. The
+// distribution spec lets it be an absolute URL on another host (object
+// storage); where it may lead is the transport's rule, held at the
+// address dialled (stack.WithRegistry marks every request of a Writer),
+// not a check of its spelling here. Only http and https are followed.
 func nextLocation(resp *http.Response) (string, error) {
 	loc := resp.Header.Get("Location")
 	if loc == "" {
@@ -294,13 +300,11 @@ func nextLocation(resp *http.Response) (string, error) {
 	}
 	u, err := url.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("upload to %s: Location %q: %w", resp.Request.URL.Redacted(), loc, err)
+		return "", fmt.Errorf("upload to %s: the registry sent an unusable Location: %w", resp.Request.URL.Redacted(), err)
 	}
 	to := resp.Request.URL.ResolveReference(u)
-	if h := to.Hostname(); h != resp.Request.URL.Hostname() {
-		if ip := net.ParseIP(h); ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
-			return "", fmt.Errorf("upload to %s: refusing Location on internal address %s", resp.Request.URL.Redacted(), h)
-		}
+	if to.Scheme != "http" && to.Scheme != "https" {
+		return "", fmt.Errorf("upload to %s: the registry sent a Location with scheme %q", resp.Request.URL.Redacted(), to.Scheme)
 	}
 	return to.String(), nil
 }
