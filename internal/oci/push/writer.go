@@ -281,12 +281,24 @@ func (w *Writer) do(req *http.Request, ok ...int) (*http.Response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// An answer is read only as far as maxBody, whatever the registry
+	// sends: an error document is a few hundred bytes, and the rest of a
+	// success is not read.
+	body := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(body, maxBody), body}
 	if err := transport.CheckError(resp, ok...); err != nil {
 		return nil, err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp, nil
 }
+
+// maxBody bounds what do reads of an answer; distribution-spec error
+// documents ("Error Codes") are far smaller.
+const maxBody = 64 << 10
 
 // nextLocation resolves an upload's Location against the request. The
 // distribution spec lets it be an absolute URL on another host (object

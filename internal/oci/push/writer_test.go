@@ -1,9 +1,19 @@
 package push
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 func TestNextLocation(t *testing.T) {
@@ -31,5 +41,51 @@ func TestNextLocation(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("Location %q: got %q, %v; want %q, ok %v", tc.loc, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestErrorAnswerIsBounded: a registry answering an upload with an error
+// of many megabytes gets at most maxBody of it read, and the error is
+// still its answer, with the status callers branch on, not a complaint
+// about the body's size.
+func TestErrorAnswerIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for range 64 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w, err := p.Writer(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := random.Layer(100, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Upload(ctx, l)
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("Upload = %v, want a *transport.Error", err)
+	}
+	if got := len(err.Error()); got > 2*maxBody {
+		t.Errorf("error of %d bytes, want it to hold at most %d of the answer", got, maxBody)
 	}
 }
