@@ -66,6 +66,13 @@ func WithRegistry(ctx context.Context, host string) context.Context {
 	return context.WithValue(ctx, registryKey{}, host)
 }
 
+// RegistryOf returns the registry host ctx was marked with by
+// WithRegistry.
+func RegistryOf(ctx context.Context) (string, bool) {
+	h, ok := ctx.Value(registryKey{}).(string)
+	return h, ok && h != ""
+}
+
 // dialGuard is the bottom of the stack. A request a registry sent to a
 // host other than its own — a 3xx redirect (blob reads redirected to
 // storage), an upload Location on another host, a token realm — may not
@@ -214,7 +221,7 @@ func (g *dialGuard) sendOpen(req *http.Request) (*http.Response, error) {
 // was marked with (WithRegistry), else the host of the first request of
 // its redirect chain.
 func originOf(req *http.Request) string {
-	if h, ok := req.Context().Value(registryKey{}).(string); ok && h != "" {
+	if h, ok := RegistryOf(req.Context()); ok {
 		return h
 	}
 	first := req
