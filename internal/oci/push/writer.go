@@ -111,7 +111,11 @@ func (w *Writer) hasBlob(ctx context.Context, d v1.Hash) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return resp.StatusCode == http.StatusOK, nil
+	if resp.StatusCode != http.StatusOK {
+		return false, nil
+	}
+	w.o.logger.Info("blob already there", "digest", d.String(), "in", w.repo.RepositoryStr())
+	return true, nil
 }
 
 // uploadBlob is one upload session: with mount, a POST that asks to mount

@@ -195,8 +195,13 @@ func (g *dialGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if floor == reachLoopback {
 		return g.open.RoundTrip(req)
 	}
-	if err := g.precheck(req, floor); err != nil {
+	proxied, err := g.precheck(req, floor)
+	if err != nil {
 		return nil, fmt.Errorf("%s sent the request to %s: %w", origin, req.URL.Host, err)
+	}
+	if proxied {
+		// The dial is to the proxy the user configured, not to the host.
+		return g.open.RoundTrip(req)
 	}
 	resp, err := g.confined[floor].RoundTrip(req)
 	if err != nil && errors.Is(err, ErrInternalAddress) {
@@ -302,36 +307,37 @@ func (g *dialGuard) resolve(ctx context.Context, host string) ([]netip.Addr, err
 }
 
 // precheck is the rule for a request whose dial this guard does not see:
-// through a proxy, or through a base that is not an *http.Transport.
-func (g *dialGuard) precheck(req *http.Request, floor reach) error {
+// through a proxy (it reports that the request is proxied), or through a
+// base that is not an *http.Transport.
+func (g *dialGuard) precheck(req *http.Request, floor reach) (bool, error) {
 	proxied := false
 	if g.proxy != nil {
 		u, err := g.proxy(req)
 		if err != nil {
-			return err
+			return false, err
 		}
 		proxied = u != nil
 	}
 	if !g.check && !proxied {
-		return nil // the dialer checks every address
+		return false, nil // the dialer checks every address
 	}
 	host := strings.ToLower(strings.TrimSuffix(req.URL.Hostname(), "."))
 	if internalName(host) {
-		return fmt.Errorf("%w: %s is an internal name", ErrInternalAddress, host)
+		return proxied, fmt.Errorf("%w: %s is an internal name", ErrInternalAddress, host)
 	}
 	addrs, err := g.resolve(req.Context(), host)
 	if err != nil {
 		if proxied && !looksNumeric(host) {
-			return nil // a name only the proxy resolves: the proxy's to judge
+			return true, nil // a name only the proxy resolves: the proxy's to judge
 		}
-		return fmt.Errorf("%w: %s does not resolve: %w", ErrInternalAddress, host, err)
+		return proxied, fmt.Errorf("%w: %s does not resolve: %w", ErrInternalAddress, host, err)
 	}
 	for _, a := range addrs {
 		if r := g.reachOf(a); r < floor {
-			return fmt.Errorf("%w: %s is a %s address", ErrInternalAddress, a.Unmap(), r)
+			return proxied, fmt.Errorf("%w: %s is a %s address", ErrInternalAddress, a.Unmap(), r)
 		}
 	}
-	return nil
+	return proxied, nil
 }
 
 // internalName reports whether host is a name that stands for the

@@ -316,3 +316,55 @@ func TestReachOf(t *testing.T) {
 		}
 	}
 }
+
+// TestDialGuardThroughAProxy: through an HTTP proxy the dialled address
+// is the proxy's (here on loopback, as a corporate proxy is often on the
+// private network): a hop to a name only the proxy can resolve goes to
+// it, and a hop to an internal name or address is refused before it.
+func TestDialGuardThroughAProxy(t *testing.T) {
+	t.Parallel()
+	proxy, hits := countingServer(t, "127.0.0.1:0")
+	proxyURL, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := hopRegistry(t, "127.0.0.2:0")
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.Proxy = func(r *http.Request) (*url.URL, error) {
+		if r.URL.Host == reg {
+			return nil, nil // as NO_PROXY would
+		}
+		return proxyURL, nil
+	}
+	g := newDialGuard(base, hosts.NewInsecure(), publicFor("127.0.0.2"), withResolver(fakeDNS()))
+	c := &http.Client{Transport: g}
+	for _, tc := range []struct {
+		name, host string
+		allowed    bool
+	}{
+		{name: "name the proxy resolves", host: "storage.test", allowed: true},
+		{name: "localhost", host: "localhost:9"},
+		{name: "internal name", host: "metadata.google.internal"},
+		{name: "short address", host: "127.1"},
+		{name: "hex address", host: "0x7f000001"},
+		{name: "metadata address", host: "169.254.169.254"},
+		{name: "name resolving to loopback", host: "inward.test"},
+	} {
+		for _, kind := range []string{"redirect", "location"} {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				before := hits.Load()
+				err := hop(context.Background(), c, kind, reg, "http://"+tc.host+"/v2/app/blobs/x")
+				switch {
+				case tc.allowed && err != nil:
+					t.Fatalf("hop to %s: %v", tc.host, err)
+				case tc.allowed && hits.Load() == before:
+					t.Errorf("hop to %s did not reach the proxy", tc.host)
+				case !tc.allowed && !errors.Is(err, ErrInternalAddress):
+					t.Errorf("hop to %s = %v, want ErrInternalAddress", tc.host, err)
+				case !tc.allowed && hits.Load() != before:
+					t.Errorf("hop to %s reached the proxy", tc.host)
+				}
+			})
+		}
+	}
+}
