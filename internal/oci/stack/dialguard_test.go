@@ -15,7 +15,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
+	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
 
 // countingServer serves on addr ("127.0.0.1:0", "[::1]:0") and counts
@@ -366,5 +371,68 @@ func TestDialGuardThroughAProxy(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestTokenRealmIsHeld: a registry on a public address whose challenge
+// names a token realm that resolves to the runner's loopback gets no
+// token request
+// sent there, for a registry read without credentials (lazyPing builds
+// the token transport).
+func TestTokenRealmIsHeld(t *testing.T) {
+	t.Parallel()
+	realm, hits := countingServer(t, "127.0.0.1:0")
+	// By a name that resolves to loopback: go-containerregistry refuses a
+	// realm spelt as an internal address itself.
+	realmURL := "http://inward.test:" + strconv.Itoa(realm.Listener.Addr().(*net.TCPAddr).Port) + "/token"
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("listening on 127.0.0.2: %v", err)
+	}
+	reg := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realmURL+`",service="reg",scope="repository:app:pull"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	reg.Listener.Close()
+	reg.Listener = l
+	reg.Start()
+	t.Cleanup(reg.Close)
+	host := l.Addr().String()
+
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.Proxy = nil
+	insecure := hosts.NewInsecure(host)
+	rt, err := retry.New(&pingCache{inner: newDialGuard(base, insecure, publicFor("127.0.0.2"), withResolver(fakeDNS()))}, retry.WithAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &credentialLog{inner: authn.NewMultiKeychain(), hosts: map[string]bool{}}
+	r, err := name.NewRegistry(host, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := creds.Resolve(r); err != nil {
+		t.Fatal(err)
+	}
+	lazy := newLazyPing(rt, creds, insecure, "test")
+	ctx := context.Background()
+	scopes := []string{r.Repo("app").Scope(transport.PullScope)}
+	tr, err := transport.NewWithContext(ctx, r, authn.Anonymous, lazy, scopes)
+	if err == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/v2/app/manifests/1", http.NoBody)
+		var resp *http.Response
+		if resp, err = (&http.Client{Transport: tr}).Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	if !errors.Is(err, ErrInternalAddress) {
+		t.Errorf("read with a realm on loopback = %v, want ErrInternalAddress", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the loopback realm received %d requests, want none", n)
 	}
 }
