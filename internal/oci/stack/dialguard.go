@@ -84,8 +84,8 @@ func RegistryOf(ctx context.Context) (string, bool) {
 // A registry on loopback or on the private network is trusted that far,
 // as the user chose it; so is a target host listed in insecure-registries.
 //
-// The rule holds at the address dialled: every name is resolved here and
-// each address checked before it is connected to, so spellings
+// The rule holds at the address dialled: the dialer checks each address
+// a name resolves to just before it connects to it, so spellings
 // (localhost., 0x7f000001, 127.1, ::ffff:127.0.0.1), names that resolve
 // inward and a DNS answer that changes between two lookups all meet the
 // same check; a name that does not resolve fails closed. Requests held to
@@ -158,9 +158,9 @@ func newDialGuard(base http.RoundTripper, insecure hosts.Insecure, opts ...guard
 	return g
 }
 
-// dialer connects only to addresses of reach floor or more public, and
-// records the reach of each address connected to for its host. Its
-// timeouts are remote.DefaultTransport's.
+// dialer connects only to addresses of reach floor or more public. It
+// replaces the base transport's dialer, with remote.DefaultTransport's
+// timeouts.
 func (g *dialGuard) dialer(floor reach) *net.Dialer {
 	return &net.Dialer{
 		Timeout:   30 * time.Second,
