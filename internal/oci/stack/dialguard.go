@@ -246,11 +246,12 @@ func hostname(hostport string) string {
 	return (&url.URL{Host: hostport}).Hostname()
 }
 
-// bodyLeaves refuses a redirect that would send a form body to another
-// host than the one it was sent to: a 307 or 308 answer to a token
-// request (RFC 6749 section 4.3, the password or refresh token in the
-// body) is followed with the body, and net/http strips only headers on a
-// redirect to another host.
+// bodyLeaves refuses a redirect that would send a login body to another
+// host than the one it was sent to: a 307 or 308 is followed with the
+// body (RFC 9110 section 15.4.8), and net/http strips only headers on a
+// redirect to another host. A login body is a form (an OAuth2 token
+// request, RFC 6749 section 4.3: a password or refresh token) or JSON (a
+// vendor API's login, as Docker Hub's POST /v2/auth/token).
 func bodyLeaves(req *http.Request) error {
 	if req.Response == nil || req.Response.Request == nil || req.Body == nil || req.Body == http.NoBody {
 		return nil
@@ -258,9 +259,10 @@ func bodyLeaves(req *http.Request) error {
 	if sameHost(req.Response.Request.URL.Host, req.URL.Host) {
 		return nil
 	}
-	ct := strings.ToLower(req.Header.Get("Content-Type"))
-	if strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
-		return fmt.Errorf("refusing to send a login form from %s to %s on a %d redirect", req.Response.Request.URL.Host, req.URL.Host, req.Response.StatusCode)
+	ct, _, _ := strings.Cut(strings.ToLower(req.Header.Get("Content-Type")), ";")
+	switch strings.TrimSpace(ct) {
+	case "application/x-www-form-urlencoded", "multipart/form-data", "application/json":
+		return fmt.Errorf("refusing to send a login body from %s to %s on a %d redirect", req.Response.Request.URL.Host, req.URL.Host, req.Response.StatusCode)
 	}
 	return nil
 }

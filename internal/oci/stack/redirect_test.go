@@ -133,3 +133,64 @@ func TestNoCredentialLeavesItsHost(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginBodyStaysOnItsHost: a login POST (a form or JSON with a
+// password) answered with 307 or 308 to another host is not sent there;
+// the same redirect on its own host is followed.
+func TestLoginBodyStaysOnItsHost(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-password"
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		sameHost                bool
+	}{
+		{name: "json 307", contentType: "application/json", body: `{"identifier":"ci","secret":"` + secret + `"}`, status: http.StatusTemporaryRedirect},
+		{name: "json 308", contentType: "application/json; charset=utf-8", body: `{"secret":"` + secret + `"}`, status: http.StatusPermanentRedirect},
+		{name: "form 307", contentType: "application/x-www-form-urlencoded", body: "password=" + secret, status: http.StatusTemporaryRedirect},
+		{name: "json 307 on its own host", contentType: "application/json", body: `{"secret":"` + secret + `"}`, status: http.StatusTemporaryRedirect, sameHost: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCollector(t)
+			target := "http://" + c.host() + "/login"
+			if tc.sameHost {
+				target = c.URL + "/login"
+			}
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target, tc.status)
+			}))
+			t.Cleanup(api.Close)
+			st, err := New(http.DefaultTransport.(*http.Transport).Clone(), authn.NewMultiKeychain(),
+				hosts.NewInsecure(strings.TrimPrefix(api.URL, "http://"), c.host(), strings.TrimPrefix(c.URL, "http://")),
+				slog.New(slog.DiscardHandler), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, api.URL+"/login", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			resp, err := (&http.Client{Transport: st.Retry}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			got := c.requests()
+			if tc.sameHost {
+				if err != nil || len(got) != 1 {
+					t.Errorf("redirect on its own host: %v, %d requests; want it followed", err, len(got))
+				}
+				return
+			}
+			if err == nil {
+				t.Error("the redirect was followed, want it refused")
+			}
+			for _, g := range got {
+				if strings.Contains(g, secret) {
+					t.Errorf("the other host received %q", g)
+				}
+			}
+		})
+	}
+}
