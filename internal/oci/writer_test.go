@@ -146,7 +146,8 @@ func checkIndex(t *testing.T, ref string, want v1.Hash) {
 }
 
 // TestPublishSendsTheSpecMinimum: a first publish to another registry
-// sends each blob as one mount POST (the existence check) and one PUT,
+// sends each blob as one HEAD (the existence check), one plain POST and
+// one PUT,
 // each manifest as one PUT, reads the first tag before and every tag
 // after, and no ping (no credentials); a second publish reads the tags
 // and writes nothing.
@@ -169,7 +170,8 @@ func TestPublishSendsTheSpecMinimum(t *testing.T) {
 	want := map[string]int{
 		"GET ping":      0,     // no credentials: no ping (lazyPing)
 		"HEAD manifest": 1 + 2, // the first tag before, both tags after
-		"POST mount":    6,     // 2 × (2 layers and a config)
+		"HEAD blob":     6,     // 2 × (2 layers and a config)
+		"POST upload":   6,
 		"PUT upload":    6,
 		"PUT manifest":  2 + 2, // 2 images by digest, the index by each tag
 	}

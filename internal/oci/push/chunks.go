@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -27,7 +28,7 @@ const humanChunk = "4 MiB"
 // Each chunk is held in memory, so a chunk refused for a moment is sent
 // again by the retry transport.
 func (w *Writer) uploadChunks(ctx context.Context, l v1.Layer) error {
-	loc, _, err := w.startUpload(ctx, nil, w.repo)
+	loc, err := w.startUpload(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,13 +79,13 @@ func (w *Writer) patchChunk(ctx context.Context, loc string, chunk []byte, off i
 }
 
 // uploadWhole is one upload session that sends l in the PUT that closes
-// it ("monolithic" upload), after asking whether the blob is there.
+// it ("monolithic" upload), a plain POST before it.
 func (w *Writer) uploadWhole(ctx context.Context, l v1.Layer) error {
 	d, err := l.Digest()
 	if err != nil {
 		return err
 	}
-	return w.uploadBlobTo(ctx, l, d, w.repo)
+	return w.uploadBlob(ctx, l, d, name.Repository{}, false)
 }
 
 // isStatus reports whether err is a registry's answer with status to a

@@ -63,7 +63,8 @@ func WithSessions(run func(context.Context, func() error) error) Option {
 	}
 }
 
-// WithLogger receives a line per refused mount. Default: discard.
+// WithLogger receives a line per blob already there and per refused
+// mount. Default: discard.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {

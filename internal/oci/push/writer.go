@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
 
 // Writer writes blobs and manifests to one repository through one
@@ -59,15 +60,20 @@ func (w *Writer) Holds(l v1.Layer) bool {
 	return ok && ml.Reference.Context().String() == w.repo.String()
 }
 
-// mountSource is the repository a layer can be mounted from: where it
-// was read, when that is on the same registry; else w's own.
-func (w *Writer) mountSource(l v1.Layer) name.Repository {
-	if ml, ok := l.(*remote.MountableLayer); ok {
-		if from := ml.Reference.Context(); from.RegistryStr() == w.repo.RegistryStr() {
-			return from
-		}
+// mountSource is the repository a layer can be mounted from: another
+// repository of w's registry that it was read from, so holds it. There is
+// none for a layer read elsewhere: a mount is asked only from a
+// repository known to hold the blob.
+func (w *Writer) mountSource(l v1.Layer) (name.Repository, bool) {
+	ml, ok := l.(*remote.MountableLayer)
+	if !ok {
+		return name.Repository{}, false
 	}
-	return w.repo
+	from := ml.Reference.Context()
+	if from.RegistryStr() != w.repo.RegistryStr() || from.String() == w.repo.String() {
+		return name.Repository{}, false
+	}
+	return from, true
 }
 
 // WriteBlob makes sure l's blob is in w's repository. A layer the
@@ -84,19 +90,54 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 	if w.Holds(l) {
 		return nil
 	}
-	return w.o.sessions(ctx, func() error { return w.uploadBlobTo(ctx, l, d, w.mountSource(l)) })
+	from, ok := w.mountSource(l)
+	if !ok {
+		there, err := w.hasBlob(ctx, d)
+		if err != nil || there {
+			return err
+		}
+	}
+	return w.o.sessions(ctx, func() error { return w.uploadBlob(ctx, l, d, from, ok) })
 }
 
-// uploadBlobTo is one upload session: POST with mount from the
-// repository from, then PUT the body unless the blob was mounted or
-// already there.
-func (w *Writer) uploadBlobTo(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository) error {
-	loc, mounted, err := w.startUpload(ctx, &d, from)
-	if err != nil && from.String() != w.repo.String() {
-		// A registry may refuse a mount it cannot serve with an error
-		// instead of the spec's 202: upload without it.
-		w.o.logger.Debug("mount refused; uploading", "digest", d.String(), "from", from.String(), "error", err)
-		loc, mounted, err = w.startUpload(ctx, &d, w.repo)
+// hasBlob asks whether w's repository holds the blob d ("checking if
+// content exists in the registry", a HEAD of the blob): the existence
+// check before a plain upload, as go-containerregistry's writer makes it.
+// A mount cannot serve as one: registries that refuse mounts refuse a
+// mount from the target itself too (Harbor 401, goharbor/harbor#17097;
+// Docker Hub 403, goreleaser/goreleaser#5853).
+func (w *Writer) hasBlob(ctx context.Context, d v1.Hash) (bool, error) {
+	resp, err := w.send(ctx, http.MethodHead, w.url("/blobs/"+d.String()).String(), 0, nil, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, nil
+	}
+	w.o.logger.Info("blob already there", "digest", d.String(), "in", w.repo.RepositoryStr())
+	return true, nil
+}
+
+// uploadBlob is one upload session: with mount, a POST that asks to mount
+// d from the repository from, else (or when the registry refuses the
+// mount with an error) a plain POST without mount and from; then the PUT
+// of the body unless the blob was mounted.
+func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository, mount bool) error {
+	var (
+		loc     string
+		mounted bool
+		err     error
+	)
+	if mount {
+		loc, mounted, err = w.startMount(ctx, d, from)
+		if err != nil {
+			// A registry may refuse a mount it cannot serve with an error
+			// instead of the spec's 202: upload without it.
+			w.o.logger.Debug("mount refused; uploading", "digest", d.String(), "from", from.String(), "error", err)
+		}
+	}
+	if !mount || err != nil {
+		loc, err = w.startUpload(ctx)
 	}
 	if err != nil || mounted {
 		return err
@@ -149,7 +190,7 @@ func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 
 // stream is one streamed upload session.
 func (w *Writer) stream(ctx context.Context, l v1.Layer) error {
-	loc, _, err := w.startUpload(ctx, nil, w.repo)
+	loc, err := w.startUpload(ctx)
 	if err != nil {
 		return err
 	}
@@ -179,14 +220,23 @@ func withDigest(loc string, d v1.Hash) string {
 	return u.String()
 }
 
-// startUpload POSTs an upload; with a digest it asks to mount it from
-// the repository from. It returns whether the blob is now in w's
-// repository, or else where to send it.
-func (w *Writer) startUpload(ctx context.Context, d *v1.Hash, from name.Repository) (string, bool, error) {
-	u := w.url("/blobs/uploads/")
-	if d != nil {
-		u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
+// startUpload POSTs a plain upload, without mount and from, and returns
+// where to send the blob ("pushing blobs", POST then PUT).
+func (w *Writer) startUpload(ctx context.Context) (string, error) {
+	resp, err := w.send(ctx, http.MethodPost, w.url("/blobs/uploads/").String(), 0, nil, http.StatusAccepted)
+	if err != nil {
+		return "", err
 	}
+	return nextLocation(resp)
+}
+
+// startMount POSTs a request to mount d from the repository from
+// ("mounting a blob from another repository"). It returns whether the
+// blob is now in w's repository, or else where to send it: a registry
+// that does not mount answers 202 with an upload session.
+func (w *Writer) startMount(ctx context.Context, d v1.Hash, from name.Repository) (string, bool, error) {
+	u := w.url("/blobs/uploads/")
+	u.RawQuery = url.Values{"mount": {d.String()}, "from": {from.RepositoryStr()}}.Encode()
 	resp, err := w.send(ctx, http.MethodPost, u.String(), 0, nil, http.StatusCreated, http.StatusAccepted)
 	if err != nil {
 		return "", false, err
@@ -226,22 +276,39 @@ func (w *Writer) send(ctx context.Context, method, u string, size int64, body fu
 // read (a little of it, so the connection can be used again) and closed;
 // its header and request are kept.
 func (w *Writer) do(req *http.Request, ok ...int) (*http.Response, error) {
+	// A request w makes acts for w's registry wherever the registry sends
+	// it (an upload Location, a redirect, a token realm): the transport
+	// holds it to that registry's reach.
+	req = req.WithContext(stack.WithRegistry(req.Context(), w.repo.RegistryStr()))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// An answer is read only as far as maxBody, whatever the registry
+	// sends: an error document is a few hundred bytes, and the rest of a
+	// success is not read.
+	body := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(body, maxBody), body}
 	if err := transport.CheckError(resp, ok...); err != nil {
 		return nil, err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp, nil
 }
 
-// nextLocation resolves an upload's Location against the request. It
-// refuses a Location on another host that is a private, loopback or
-// link-local address: the blob's bytes would go to an internal service a
-// registry must not be able to point us at.
+// maxBody bounds what do reads of an answer; distribution-spec error
+// documents ("Error Codes") are far smaller.
+const maxBody = 64 << 10
+
+// nextLocation resolves an upload's Location against the request. The
+// distribution spec lets it be an absolute URL on another host (object
+// storage); where it may lead is the transport's rule, held at the
+// address dialled (stack.WithRegistry marks every request of a Writer),
+// not a check of its spelling here. Only http and https are followed.
 func nextLocation(resp *http.Response) (string, error) {
 	loc := resp.Header.Get("Location")
 	if loc == "" {
@@ -249,13 +316,11 @@ func nextLocation(resp *http.Response) (string, error) {
 	}
 	u, err := url.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("upload to %s: Location %q: %w", resp.Request.URL.Redacted(), loc, err)
+		return "", fmt.Errorf("upload to %s: the registry sent an unusable Location: %w", resp.Request.URL.Redacted(), err)
 	}
 	to := resp.Request.URL.ResolveReference(u)
-	if h := to.Hostname(); h != resp.Request.URL.Hostname() {
-		if ip := net.ParseIP(h); ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
-			return "", fmt.Errorf("upload to %s: refusing Location on internal address %s", resp.Request.URL.Redacted(), h)
-		}
+	if to.Scheme != "http" && to.Scheme != "https" {
+		return "", fmt.Errorf("upload to %s: the registry sent a Location with scheme %q", resp.Request.URL.Redacted(), to.Scheme)
 	}
 	return to.String(), nil
 }

@@ -24,9 +24,10 @@
 //     request's context ends, and retries a 404 on a manifest or blob this
 //     process wrote (see below). A caller reads a response body after
 //     RoundTrip has returned, beyond any retry, so Transport reads an
-//     error response's body before returning it (a cut there is retried
-//     like a reset) and resumes a manifest or blob GET cut mid-body with a
-//     Range request.
+//     error response's body before returning it (at most 64 KiB of it; a
+//     cut there is retried like a reset) and resumes a manifest or blob
+//     GET cut mid-body with a Range request, at most four times its
+//     attempts for one body.
 //
 //  2. Above Transport, ggcr retries single requests again. We rely on two
 //     things of its exported options: remote.WithRetryStatusCodes() with

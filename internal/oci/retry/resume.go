@@ -45,7 +45,14 @@ type resumingBody struct {
 	addressed bool
 	broken    error // a transient read error, to resume from on the next Read
 	err       error // the error that ended the body for good
+	resumes   int   // resumptions so far
 }
+
+// maxResumes bounds how many times one body is resumed, as a multiple of
+// the attempts a request gets: each resumption has its own attempts, and
+// a server that cuts every continuation after a few bytes would
+// otherwise be asked for the rest for as long as it sends any.
+const maxResumes = 4
 
 func (b *resumingBody) Read(p []byte) (int, error) {
 	for {
@@ -55,6 +62,11 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 		if b.broken != nil {
 			cause := b.broken
 			b.broken = nil
+			b.resumes++
+			if b.resumes > maxResumes*b.t.o.attempts {
+				b.err = fmt.Errorf("%s cut %d times: %w", b.req.URL.Path, b.resumes, cause)
+				return 0, b.err
+			}
 			if err := b.resume(cause); err != nil {
 				b.err = err
 				return 0, err

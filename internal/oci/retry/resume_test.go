@@ -152,3 +152,58 @@ func TestRangeStart(t *testing.T) {
 		})
 	}
 }
+
+// TestResumesAreBounded: a server that cuts every answer after a few
+// bytes is asked for the rest a bounded number of times, not for as long
+// as it sends any.
+func TestResumesAreBounded(t *testing.T) {
+	t.Parallel()
+	content := bytes.Repeat([]byte("z"), 64<<10)
+	const digest = "sha256:" + "c0ffee" + "00000000000000000000000000000000000000000000000000000000bb"
+	var hits counter
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.next()
+		start := 0
+		if rg := r.Header.Get("Range"); rg != "" {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+			if err != nil {
+				t.Errorf("Range %q", rg)
+				return
+			}
+			start = n
+			w.Header().Set("Content-Range", "bytes "+strconv.Itoa(n)+"-"+strconv.Itoa(len(content)-1)+"/"+strconv.Itoa(len(content)))
+		}
+		w.Header().Set("Docker-Content-Digest", digest)
+		w.Header().Set("Content-Length", strconv.Itoa(len(content)-start))
+		if start > 0 {
+			w.WriteHeader(http.StatusPartialContent)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+		w.Write(content[start:min(start+16, len(content))])
+		rc := http.NewResponseController(w)
+		if err := rc.Flush(); err != nil {
+			t.Errorf("flush: %v", err)
+		}
+		conn, _, err := rc.Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}))
+	defer srv.Close()
+	tr, _, _ := newTestTransport(t, WithAttempts(3))
+	resp, err := tr.RoundTrip(request(t, t.Context(), http.MethodGet, srv.URL+"/v2/o/app/blobs/"+digest, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Error("reading a body cut every 16 bytes ended without error")
+	}
+	if got, limit := hits.get(), maxResumes*3+1; got > limit {
+		t.Errorf("%d requests for one body, want at most %d", got, limit)
+	}
+}

@@ -188,32 +188,27 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return next, nil
 }
 
-// maxErrorBody bounds what bufferBody holds in memory. An error document
-// (distribution-spec "Error Codes") is a few hundred bytes; the rest of a
-// larger body is passed on unread.
+// maxErrorBody bounds what is read of an error response's body. An error
+// document (distribution-spec "Error Codes") is a few hundred bytes; the
+// rest of a larger body is dropped unread, so that a registry answering
+// an error with gigabytes cannot make a caller that reads it all
+// (transport.CheckError does) hold them in memory.
 const maxErrorBody = 64 << 10
 
 // bufferBody reads resp's body into memory, up to maxErrorBody, so that a
-// connection cut in it shows up now, and returns what it read. It closes
-// the body on error.
+// connection cut in it shows up now, returns what it read, and leaves
+// resp with that as its body. It closes the body.
 func bufferBody(resp *http.Response) ([]byte, error) {
 	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close() // all read, or the rest dropped
 	if err != nil {
-		resp.Body.Close()
 		return nil, err
 	}
-	if len(buf) < maxErrorBody {
-		resp.Body.Close() // all read: the connection can be reused
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
-		return buf, nil
+	resp.Body = io.NopCloser(bytes.NewReader(buf))
+	if resp.ContentLength > int64(len(buf)) {
+		resp.ContentLength = int64(len(buf))
 	}
-	resp.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), Closer: resp.Body}
 	return buf, nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 // discard reads a little of a response that will not be returned, so

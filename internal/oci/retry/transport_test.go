@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -106,6 +107,9 @@ func TestRetryAfter(t *testing.T) {
 		{"date in the past", now.Add(-time.Hour).Format(http.TimeFormat), 30 * time.Second, 0},
 		{"capped seconds", "120", 30 * time.Second, 30 * time.Second},
 		{"capped date", now.Add(time.Hour).Format(http.TimeFormat), 7 * time.Second, 7 * time.Second},
+		// A hostile registry asking for eleven days is held to the cap.
+		{"hostile seconds at the default cap", "999999", 0, 30 * time.Second},
+		{"hostile date at the default cap", "Fri, 31 Dec 9999 23:59:59 GMT", 0, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +124,11 @@ func TestRetryAfter(t *testing.T) {
 				io.WriteString(w, "ok")
 			}))
 			defer srv.Close()
-			tr, clock, _ := newTestTransport(t, WithRetryAfterCap(tt.cap))
+			var opts []Option
+			if tt.cap > 0 {
+				opts = append(opts, WithRetryAfterCap(tt.cap))
+			}
+			tr, clock, _ := newTestTransport(t, opts...)
 			resp, err := tr.RoundTrip(request(t, t.Context(), http.MethodGet, srv.URL+"/v2/o/app/blobs/sha256:00", nil))
 			if err != nil {
 				t.Fatal(err)
@@ -430,5 +438,35 @@ func TestRetriesAnErrorBodyCutMidway(t *testing.T) {
 	}
 	if got, want := hits.get(), 2; got != want {
 		t.Errorf("requests = %d, want %d", got, want)
+	}
+}
+
+// TestErrorBodyIsBounded: a registry that answers an error with a body of
+// many megabytes hands the caller at most maxErrorBody of it, whether it
+// is retried or returned.
+func TestErrorBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusBadRequest, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(status)
+				chunk := bytes.Repeat([]byte("x"), 1<<20)
+				for range 64 {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}))
+			defer srv.Close()
+			tr, _, _ := newTestTransport(t, WithAttempts(2))
+			resp, err := tr.RoundTrip(request(t, t.Context(), http.MethodGet, srv.URL+"/v2/o/app/manifests/1", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(readAll(t, resp)); got > maxErrorBody {
+				t.Errorf("error body of %d bytes reached the caller, want at most %d", got, maxErrorBody)
+			}
+		})
 	}
 }

@@ -153,6 +153,11 @@ func okPing() *cachedPing {
 
 // RoundTrip implements http.RoundTripper.
 func (p *lazyPing) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, ok := RegistryOf(req.Context()); !ok && req.Response == nil {
+		// The token request a 401 here leads to acts for this registry:
+		// a realm on another host is held to the registry's reach.
+		req = req.WithContext(WithRegistry(req.Context(), req.URL.Host))
+	}
 	if req.Header.Get("Authorization") != "" {
 		return p.inner.RoundTrip(req)
 	}

@@ -1,10 +1,66 @@
 package stack
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 )
+
+// MaxPages is the page count Pages is meant to be called with where a
+// listing has no bound of its own: a thousand pages of a hundred entries
+// is more tags or versions than any repository a release touches holds,
+// and a registry that pages on past it is not listing anything.
+const MaxPages = 1000
+
+// ErrTooManyPages is returned by Pages for a listing that has a next page
+// past its bound.
+var ErrTooManyPages = errors.New("the listing has more pages than the bound")
+
+// Pages walks a listing paginated with Link headers (RFC 8288; the
+// distribution spec's tag and referrer lists, and the GitHub, GitLab and
+// Docker Hub APIs). It calls page with the URL of each page, from first,
+// and follows the rel="next" link of the header page returns, resolved
+// against that page's URL. It ends without error at a page that has no
+// next, and with an error at a link that leaves first's scheme and host
+// (see NextLink), at a page it has fetched already, after maxPages pages
+// that still have a next (ErrTooManyPages), or when ctx is done.
+func Pages(ctx context.Context, first string, maxPages int, page func(ctx context.Context, u string) (http.Header, error)) error {
+	start, err := url.Parse(first)
+	if err != nil {
+		return fmt.Errorf("parsing the listing's URL: %w", err)
+	}
+	base := start.Scheme + "://" + start.Host
+	seen := map[string]bool{}
+	for u, n := first, 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		seen[u] = true
+		h, err := page(ctx, u)
+		if err != nil {
+			return err
+		}
+		cur, err := url.Parse(u)
+		if err != nil {
+			return err
+		}
+		next, err := NextLink(h.Get("Link"), cur, base)
+		switch {
+		case err != nil:
+			return err
+		case next == "":
+			return nil
+		case seen[next]:
+			return fmt.Errorf("page %d of %s links back to %s", n, withoutQuery(start), withoutQuery(cur))
+		case n >= maxPages:
+			return fmt.Errorf("%w: %s has more than %d pages", ErrTooManyPages, withoutQuery(start), maxPages)
+		}
+		u = next
+	}
+}
 
 // NextLink returns the rel="next" target of an RFC 8288 Link header,
 // resolved against the request URL. It returns "" when there is none, and

@@ -1,6 +1,10 @@
 package stack
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -63,4 +67,63 @@ func FuzzNextLink(f *testing.F) {
 			t.Fatalf("NextLink(%q) = %q: leaves the API host", header, got)
 		}
 	})
+}
+
+// TestPagesIsBounded: a listing whose pages link on forever, back to an
+// earlier page, or off the registry ends with an error; one that ends is
+// walked to its last page.
+func TestPagesIsBounded(t *testing.T) {
+	t.Parallel()
+	const first = "https://reg.example/v2/app/tags/list?n=100"
+	for _, tc := range []struct {
+		name string
+		// link is the Link header of page n (from 1).
+		link    func(n int) string
+		max     int
+		calls   int
+		wantErr error
+		anyErr  bool
+	}{
+		{name: "ends", link: func(n int) string {
+			if n == 3 {
+				return ""
+			}
+			return fmt.Sprintf(`</v2/app/tags/list?n=100&last=t%d>; rel="next"`, n)
+		}, max: 10, calls: 3},
+		{name: "forever", link: func(n int) string {
+			return fmt.Sprintf(`</v2/app/tags/list?n=100&last=t%d>; rel="next"`, n)
+		}, max: 50, calls: 50, wantErr: ErrTooManyPages},
+		{name: "cycle", link: func(n int) string {
+			return `</v2/app/tags/list?n=100&last=t0>; rel="next"`
+		}, max: 50, calls: 2, anyErr: true},
+		{name: "back to the first page", link: func(n int) string {
+			return `<` + first + `>; rel="next"`
+		}, max: 50, calls: 1, anyErr: true},
+		{name: "off the registry", link: func(n int) string {
+			return `<https://evil.example/v2/app/tags/list?last=x>; rel="next"`
+		}, max: 50, calls: 1, anyErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			calls := 0
+			err := Pages(context.Background(), first, tc.max, func(_ context.Context, u string) (http.Header, error) {
+				calls++
+				if !strings.HasPrefix(u, "https://reg.example/") {
+					t.Errorf("page %d fetched from %s", calls, u)
+				}
+				return http.Header{"Link": {tc.link(calls)}}, nil
+			})
+			switch {
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Errorf("Pages = %v, want %v", err, tc.wantErr)
+			case tc.anyErr && err == nil:
+				t.Error("Pages = nil, want an error")
+			case tc.wantErr == nil && !tc.anyErr && err != nil:
+				t.Errorf("Pages = %v, want nil", err)
+			}
+			if calls != tc.calls {
+				t.Errorf("%d pages fetched, want %d", calls, tc.calls)
+			}
+		})
+	}
 }

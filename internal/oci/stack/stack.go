@@ -1,6 +1,9 @@
 // Package stack builds the HTTP transport under every registry request
 // oci-assemble makes, from the network up:
 //
+//   - a dial guard: a request a registry sends to another host (a
+//     redirect, an upload Location, a token realm) connects to no address
+//     more internal than the registry's own (see dialGuard);
 //   - a plain-HTTP guard: only registries listed as insecure are reached
 //     without TLS (go-containerregistry tries plain HTTP for loopback and
 //     RFC 1918 addresses on its own, and a release pipeline must not send
@@ -44,7 +47,7 @@ func New(base http.RoundTripper, keychain authn.Keychain, insecure hosts.Insecur
 	// Retries sit outside the progress log so that it sees each attempt
 	// and counts only the bytes of the one that succeeded.
 	rt, err := retry.New(&pingCache{inner: &progressTransport{
-		inner:  &schemeGuard{inner: base, insecure: insecure},
+		inner:  &schemeGuard{inner: newDialGuard(base, insecure), insecure: insecure},
 		logger: logger,
 	}}, append([]retry.Option{retry.WithLogger(logger)}, retryOpts...)...)
 	if err != nil {

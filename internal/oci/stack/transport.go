@@ -36,7 +36,7 @@ func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // progressTransport logs one line per blob upload (size and throughput)
-// and per cross-repository mount. It watches requests rather than wrapping
+// and per cross-repository mount (the writer logs a blob already there). It watches requests rather than wrapping
 // layers: the writers mount a layer only when it is a
 // *remote.MountableLayer, and a wrapper would hide that.
 type progressTransport struct {
@@ -88,11 +88,7 @@ func (p *progressTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	q := req.URL.Query()
 	switch {
 	case req.Method == http.MethodPost && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
-		if to := repoOf(path); q.Get("from") == to {
-			p.logger.Info("blob already there", "digest", q.Get("mount"), "in", to)
-		} else {
-			p.logger.Info("blob mounted", "digest", q.Get("mount"), "from", q.Get("from"), "to", to)
-		}
+		p.logger.Info("blob mounted", "digest", q.Get("mount"), "from", q.Get("from"), "to", repoOf(path))
 	case req.Method == http.MethodPut && q.Get("digest") != "" && resp.StatusCode == http.StatusCreated:
 		p.mu.Lock()
 		up := p.uploads[path]
