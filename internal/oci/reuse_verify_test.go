@@ -21,6 +21,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // rawManifest is a manifest pushed as it is, whatever it says.
@@ -369,4 +370,28 @@ func compressLikeBuilder(b *testing.B, tarb []byte, c layer.Compression) []byte 
 		b.Fatal(err)
 	}
 	return blob
+}
+
+// TestReuseProvesTheBlobUnpacks: on a real registry, a target whose
+// image's config names the diffID of a layer this build makes, for a
+// blob of other files, gets the workspace's files, as skopeo and umoci
+// unpack them.
+func TestReuseProvesTheBlobUnpacks(t *testing.T) {
+	t.Parallel()
+	needTools(t, "skopeo", "umoci")
+	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	a := insecureAssembler(t, reg)
+	ws := t.TempDir()
+	want := releaseTree(t, ws, 1)
+	ref := reg.Host + "/app:latest"
+	tgts := targets(t, ref)
+	assembleAndPublish(t, a, Plan{Build: releaseBuild(t, ws), Targets: tgts})
+	bad := replaceFirstLayer(t, ref, gzipped(t, tarOf(t, map[string]string{"opt/part0/file.txt": "not what the workspace holds\n"})))
+	as := assembleAndPublish(t, a, Plan{Build: releaseBuild(t, ws), Targets: tgts})
+	for _, r := range as.Reused {
+		if r.Digest == bad.String() {
+			t.Errorf("reused %s, which is not the layer", bad)
+		}
+	}
+	unpackAndCheck(t, ref, want)
 }
