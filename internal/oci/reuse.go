@@ -3,7 +3,6 @@ package oci
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -22,8 +21,9 @@ import (
 )
 
 // ReusedLayer is a new layer (built from files, or an uncompressed layer
-// of a docker archive) whose blob a target already held: it was neither
-// compressed nor uploaded, and a target that lacks it mounts it.
+// of a docker archive) whose blob a target already held, read back and
+// found to be that layer: it was neither compressed nor uploaded, and a
+// target that lacks it mounts it.
 type ReusedLayer struct {
 	// DiffID is the digest of the layer's tar.
 	DiffID string `json:"diffID"`
@@ -248,7 +248,11 @@ func (r *reuser) candidates(diffID v1.Hash, c layer.Compression) []priorLayer {
 func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *layer.Builder) (v1.Layer, bool) {
 	for _, p := range r.candidates(diffID, bl.Compression()) {
 		err := r.prove(ctx, p, bl.Compression(), diffID, tarSize)
-		if errors.Is(err, errNotTheLayer) {
+		if err != nil && ctx.Err() == nil {
+			// Not only a blob that is not the layer: one the registry
+			// serves with bytes other than its digest's fails in the
+			// client's own check, and a blob that cannot be read at all
+			// costs an upload the user should hear of.
 			r.warn(fmt.Sprintf("not reusing %s from %q as layer %s: %v; the layer is uploaded anew", p.desc.Digest, p.repo.String(), diffID, err))
 		}
 		if err != nil {

@@ -42,14 +42,23 @@ const maxReuseTries = 2
 // tar; a blob larger by a sixteenth is not that layer.
 func maxBlobFor(tarSize int64) int64 { return tarSize + tarSize/16 + 64<<10 }
 
+// worthChecking refuses, before it is read, a blob whose size cannot be
+// that of a compressed tar of tarSize bytes.
+func worthChecking(want v1.Descriptor, tarSize int64) error {
+	if want.Size < 0 || want.Size > maxBlobFor(tarSize) {
+		return fmt.Errorf("%w: %d bytes for a tar of %d", errNotTheLayer, want.Size, tarSize)
+	}
+	return nil
+}
+
 // verifyBlob reads a compressed blob once and reports whether it is
 // want.Digest (want.Size bytes) and decompresses with c into the tar
 // whose digest is diffID and whose size is tarSize. Nothing past what
 // those sizes allow is read or decompressed. A mismatch wraps
 // errNotTheLayer; an error reading r is returned as it is.
 func verifyBlob(r io.Reader, c layer.Compression, want v1.Descriptor, diffID v1.Hash, tarSize int64) error {
-	if want.Size < 0 || want.Size > maxBlobFor(tarSize) {
-		return fmt.Errorf("%w: %d bytes for a tar of %d", errNotTheLayer, want.Size, tarSize)
+	if err := worthChecking(want, tarSize); err != nil {
+		return err
 	}
 	ch, err := v1.Hasher(want.Digest.Algorithm)
 	if err != nil {
@@ -195,9 +204,8 @@ func (r *reuser) prove(ctx context.Context, p priorLayer, c layer.Compression, d
 }
 
 func (r *reuser) fetchAndVerify(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
-	if p.desc.Size > maxBlobFor(tarSize) || p.desc.Size < 0 {
-		// Not fetched at all.
-		return verifyBlob(nil, c, p.desc, diffID, tarSize)
+	if err := worthChecking(p.desc, tarSize); err != nil {
+		return err
 	}
 	rl, err := remote.Layer(p.repo.Digest(p.desc.Digest.String()), r.a.remoteOptions(ctx)...)
 	if err != nil {

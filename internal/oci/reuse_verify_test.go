@@ -9,10 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -394,4 +399,83 @@ func TestReuseProvesTheBlobUnpacks(t *testing.T) {
 		}
 	}
 	unpackAndCheck(t, ref, want)
+}
+
+// TestReuseRefusesABlobServedWrong: a registry that answers a blob's
+// digest with other bytes, here the same bytes the config claims to be
+// another layer's, does not get them published: the layer is uploaded
+// anew, with one warning.
+func TestReuseRefusesABlobServedWrong(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tamper := map[string][]byte{} // blob path: what is served for it
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		b, ok := tamper[req.URL.Path]
+		mu.Unlock()
+		if ok && req.Method == http.MethodGet {
+			w.Write(b) //nolint:errcheck // test server
+			return
+		}
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	a, err := New(WithInsecureRegistries([]string{host}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	want := releaseTree(t, ws, 1)
+	ref := host + "/app:latest"
+	tgts := targets(t, ref)
+	first := assembleAndPublish(t, a, Plan{Build: releaseBuild(t, ws), Targets: tgts})
+	idx, err := remote.Index(mustRef(t, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := idx.Image(mustImageDigest(t, idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := gzipped(t, tarOf(t, map[string]string{"opt/part0/file.txt": "served instead\n"}))
+	mu.Lock()
+	tamper["/v2/app/blobs/"+m.Layers[0].Digest.String()] = other
+	mu.Unlock()
+
+	second := assembleAndPublish(t, a, Plan{Build: releaseBuild(t, ws), Targets: tgts})
+	if n := len(second.Reused); n != 3 {
+		t.Errorf("reused %d layers, want the 3 served right: %+v", n, second.Reused)
+	}
+	if n := len(second.Warnings); n != 1 || !strings.Contains(second.Warnings[0], m.Layers[0].Digest.String()) {
+		t.Errorf("warnings %q, want one naming %s", second.Warnings, m.Layers[0].Digest)
+	}
+	mu.Lock()
+	clear(tamper)
+	mu.Unlock()
+	if second.Digest != first.Digest {
+		t.Errorf("published %s, want %s (the same files)", second.Digest, first.Digest)
+	}
+	got := publishedFiles(t, ref)
+	for i := range want {
+		for n, w := range want[i] {
+			if got[i][n] != w {
+				t.Errorf("layer %d: /%s = %q, want %q", i, n, got[i][n], w)
+			}
+		}
+	}
+}
+
+func mustImageDigest(t *testing.T, idx v1.ImageIndex) v1.Hash {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im.Manifests[0].Digest
 }
