@@ -5,9 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,9 +67,19 @@ func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFun
 	}
 	defer f.Close() //nolint:errcheck // read-only; a kept file is reopened or copied
 	ar := &archive{path: path, files: map[string]archiveFile{}, early: map[string]v1.Layer{}}
-	br := bufio.NewReader(f)
+	cr := &countReader{r: f}
+	br := bufio.NewReader(cr)
 	if magic, err := br.Peek(2); err == nil && isGzip(magic) {
-		if err := a.gunzipStaging(ctx, br, ar, stage); err != nil {
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		size := fi.Size()
+		if !fi.Mode().IsRegular() {
+			size = 0 // a pipe: bounded by what was read so far
+		}
+		limit := func() int64 { return expansionLimit(size, cr.n) }
+		if err := a.gunzipStaging(ctx, br, ar, stage, limit); err != nil {
 			if ar.f != nil {
 				ar.f.Close() //nolint:errcheck // failing already
 			}
@@ -91,26 +99,29 @@ func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFun
 
 // gunzipStaging decompresses r into an unnamed temporary file (gone when
 // the file is closed or the process ends), indexing it and staging the
-// files that are uncompressed tars on the way.
-func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive, stage stageFunc) error {
+// files that are uncompressed tars on the way. No more than limit() bytes
+// are decompressed.
+func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive, stage stageFunc, limit func() int64) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err
 	}
-	if ar.f, err = os.CreateTemp("", "oci-assemble-archive-*"); err != nil {
+	if ar.f, err = a.createTemp("", "oci-assemble-archive-*"); err != nil {
 		return err
 	}
 	if err := os.Remove(ar.f.Name()); err != nil {
 		return err
 	}
 	cw := &countWriter{w: ar.f}
-	tr := tar.NewReader(io.TeeReader(zr, cw))
+	br := &boundedReader{r: ctxReader{ctx: ctx, r: zr}, limit: limit}
+	tr := tar.NewReader(io.TeeReader(br, cw))
 	// Staged layers are read again later with the context they were
 	// staged with: stage with the caller's, as stageAll does.
 	var g errgroup.Group
 	g.SetLimit(a.o.jobs)
 	var mu sync.Mutex
 	head := make([]byte, 512)
+	early := 0 // at most maxArchiveLayers files are staged early
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -124,18 +135,22 @@ func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive,
 			continue
 		}
 		name, off := cleanArchiveName(hdr.Name), cw.n
-		ar.files[name] = archiveFile{off: off, size: hdr.Size}
+		if err := ar.add(hdr, off); err != nil {
+			_ = g.Wait()
+			return err
+		}
 		k, err := io.ReadFull(tr, head[:min(int64(len(head)), hdr.Size)])
 		if err == nil {
 			_, err = io.Copy(io.Discard, tr)
 		}
 		if err != nil {
 			_ = g.Wait()
-			return fmt.Errorf("decompressing %s: %w", hdr.Name, err)
+			return fmt.Errorf("decompressing %q: %w", hdr.Name, err)
 		}
-		if k < len(head) || string(head[257:262]) != "ustar" {
+		if k < len(head) || string(head[257:262]) != "ustar" || early == maxArchiveLayers {
 			continue
 		}
+		early++
 		s := io.NewSectionReader(ar.f, off, hdr.Size)
 		b, err := layer.FromTar(ar.path+"\x00"+name, v1.Hash{}, func() (io.ReadCloser, error) {
 			return io.NopCloser(io.NewSectionReader(s, 0, s.Size())), nil
@@ -152,7 +167,15 @@ func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive,
 			return err
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// The rest (a tar's zero padding) is read too, for the gzip trailer's
+	// checksum (RFC 1952 §2.3.1), within the same bound.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return fmt.Errorf("decompressing: %w", err)
+	}
+	return nil
 }
 
 // countWriter counts the bytes written through it.
@@ -185,70 +208,95 @@ func (a *archive) index() error {
 		if err != nil {
 			return err
 		}
-		a.files[cleanArchiveName(hdr.Name)] = archiveFile{off: off, size: hdr.Size}
+		if err := a.add(hdr, off); err != nil {
+			return err
+		}
 	}
 }
 
 func cleanArchiveName(n string) string { return strings.TrimPrefix(path.Clean("/"+n), "/") }
 
-// section reads one file of the archive; it fails with a message naming
-// the file when the archive has no such file.
+// section reads one file of the archive, by a name from manifest.json; it
+// fails with a message naming the file when the archive has no such file.
+// Files are only ever looked up among the archive's own.
 func (a *archive) section(name string) (*io.SectionReader, error) {
+	if err := checkArchiveName(name); err != nil {
+		return nil, err
+	}
 	af, ok := a.files[cleanArchiveName(name)]
 	if !ok {
-		return nil, fmt.Errorf("%s is not in the archive", name)
+		return nil, fmt.Errorf("%q is not in the archive", name)
 	}
 	return io.NewSectionReader(a.f, af.off, af.size), nil
 }
 
-func (a *archive) readAll(name string) ([]byte, error) {
+// readAll reads one file of the archive whole, if it is at most limit
+// bytes.
+func (a *archive) readAll(name string, limit int64) ([]byte, error) {
 	s, err := a.section(name)
 	if err != nil {
 		return nil, err
+	}
+	if s.Size() > limit {
+		return nil, fmt.Errorf("%q is %d bytes, more than the %d allowed: %w", name, s.Size(), limit, errArchiveLimit)
 	}
 	return io.ReadAll(s)
 }
 
 // resolveArchive reads a docker archive of one image. Its uncompressed
 // layers are staged by stage, compressed once while they are sent, and
-// must match the diffIDs of the image's config.
+// must match the diffIDs of the image's config, as its compressed ones
+// must.
 func (a *Assembler) resolveArchive(ctx context.Context, src Ref, stage stageFunc) (v1.Image, error) {
-	fail := func(err error) error { return fmt.Errorf("%w %s: reading docker archive: %v", ErrSource, src, err) }
+	fail := func(err error) error { return fmt.Errorf("%w %s: reading docker archive: %w", ErrSource, src, err) }
 	ar, err := a.openArchive(ctx, src.Path, stage)
 	if err != nil {
 		return nil, fail(err)
 	}
-	raw, err := ar.readAll("manifest.json")
+	img, err := a.archiveImage(ctx, ar, stage)
 	if err != nil {
+		ar.f.Close() //nolint:errcheck // failing already; frees a temporary file
 		return nil, fail(err)
+	}
+	return img, nil
+}
+
+// archiveImage reads the image of an opened archive.
+func (a *Assembler) archiveImage(ctx context.Context, ar *archive, stage stageFunc) (v1.Image, error) {
+	raw, err := ar.readAll("manifest.json", maxArchiveJSON)
+	if err != nil {
+		return nil, err
 	}
 	var ms []archiveManifest
 	if err := json.Unmarshal(raw, &ms); err != nil {
-		return nil, fail(fmt.Errorf("manifest.json: %w", err))
+		return nil, fmt.Errorf("manifest.json: %w", err)
 	}
 	if len(ms) != 1 {
-		return nil, fail(fmt.Errorf("it holds %d images; only an archive of one image can be a source", len(ms)))
+		return nil, fmt.Errorf("it holds %d images; only an archive of one image can be a source", len(ms))
+	}
+	if len(ms[0].Layers) > maxArchiveLayers {
+		return nil, fmt.Errorf("manifest.json lists %d layers, more than %d: %w", len(ms[0].Layers), maxArchiveLayers, errArchiveLimit)
 	}
 	img := &archiveImage{}
-	if img.config, err = ar.readAll(ms[0].Config); err != nil {
-		return nil, fail(err)
+	if img.config, err = ar.readAll(ms[0].Config, maxArchiveConfig); err != nil {
+		return nil, err
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(img.config))
 	if err != nil {
-		return nil, fail(fmt.Errorf("config %s: %w", ms[0].Config, err))
+		return nil, fmt.Errorf("config %q: %w", ms[0].Config, err)
 	}
 	if len(cf.RootFS.DiffIDs) != len(ms[0].Layers) {
-		return nil, fail(fmt.Errorf("the config lists %d layers, manifest.json %d", len(cf.RootFS.DiffIDs), len(ms[0].Layers)))
+		return nil, fmt.Errorf("the config lists %d layers, manifest.json %d", len(cf.RootFS.DiffIDs), len(ms[0].Layers))
 	}
 	if img.layers, err = a.archiveLayers(ctx, ar, ms[0].Layers, cf.RootFS.DiffIDs, stage); err != nil {
-		return nil, fail(err)
+		return nil, err
 	}
 	if err := img.makeManifest(); err != nil {
-		return nil, fail(err)
+		return nil, err
 	}
 	ext, err := partial.CompressedToImage(img)
 	if err != nil {
-		return nil, fail(err)
+		return nil, err
 	}
 	return &archiveV1Image{Image: ext, layers: img.layers}, nil
 }
@@ -273,22 +321,21 @@ func (i *archiveV1Image) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 }
 
 // archiveLayers makes each layer of the archive: a compressed one is sent
-// as it is; an uncompressed one is staged.
+// as it is, once its content is checked against its diffID (while the
+// others are staged); an uncompressed one is staged, and its diffID
+// checked as it is.
 func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []string, diffIDs []v1.Hash, stage stageFunc) ([]v1.Layer, error) {
 	layers := make([]v1.Layer, len(names))
 	var streams []*layer.Builder
+	var blobs []*archiveBlob
 	at := map[string][]int{}
+	byName := map[string]*archiveBlob{}
 	for i, n := range names {
+		if err := checkArchiveName(n); err != nil {
+			return nil, err
+		}
 		if l, ok := ar.early[cleanArchiveName(n)]; ok {
-			l = dockerLayer(l)
-			got, err := l.DiffID()
-			if err != nil {
-				return nil, err
-			}
-			if got != diffIDs[i] {
-				return nil, fmt.Errorf("layer %s has diffID %s, its config says %s", n, got, diffIDs[i])
-			}
-			layers[i] = l
+			layers[i] = dockerLayer(l)
 			continue
 		}
 		s, err := ar.section(n)
@@ -298,7 +345,13 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 		magic := make([]byte, 4)
 		k, _ := s.ReadAt(magic, 0)
 		if mt, ok := compressedType(magic[:k]); ok {
-			layers[i] = &archiveBlob{s: s, diffID: diffIDs[i], mt: mt}
+			b := byName[cleanArchiveName(n)]
+			if b == nil {
+				b = &archiveBlob{name: n, s: s, mt: mt}
+				byName[cleanArchiveName(n)] = b
+				blobs = append(blobs, b)
+			}
+			layers[i] = b
 			continue
 		}
 		open := func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(s, 0, s.Size())), nil }
@@ -311,24 +364,41 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 		}
 		at[b.Key()] = append(at[b.Key()], i)
 	}
-	staged, err := a.stageAll(ctx, stage, streams)
-	if err != nil {
+	var staged map[string]v1.Layer
+	var g errgroup.Group
+	g.Go(func() error { return a.checkBlobs(ctx, blobs) })
+	g.Go(func() (err error) {
+		staged, err = a.stageAll(ctx, stage, streams)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	for key, is := range at {
-		l := dockerLayer(staged[key])
+		for _, i := range is {
+			layers[i] = dockerLayer(staged[key])
+		}
+	}
+	for i, l := range layers {
 		got, err := l.DiffID()
 		if err != nil {
 			return nil, err
 		}
-		for _, i := range is {
-			if got != diffIDs[i] {
-				return nil, fmt.Errorf("layer %s has diffID %s, its config says %s", names[i], got, diffIDs[i])
-			}
-			layers[i] = l
+		if got != diffIDs[i] {
+			return nil, fmt.Errorf("layer %q has diffID %s, its config says %s: %w", names[i], got, diffIDs[i], errArchiveMismatch)
 		}
 	}
 	return layers, nil
+}
+
+// checkBlobs hashes the compressed layers of an archive, a few at once.
+func (a *Assembler) checkBlobs(ctx context.Context, blobs []*archiveBlob) error {
+	var g errgroup.Group
+	g.SetLimit(a.o.jobs)
+	for _, b := range blobs {
+		g.Go(func() error { return b.check(ctx) })
+	}
+	return g.Wait()
 }
 
 // dockerLayer describes a staged gzip layer with the Docker media type,
@@ -358,41 +428,6 @@ func compressedType(magic []byte) (types.MediaType, bool) {
 		return types.OCILayerZStd, true
 	}
 	return "", false
-}
-
-// archiveBlob is a layer stored compressed in the archive: sent as it is,
-// its digest hashed from it once.
-type archiveBlob struct {
-	s      *io.SectionReader
-	diffID v1.Hash
-	mt     types.MediaType
-
-	once   sync.Once
-	digest v1.Hash
-	err    error
-}
-
-var _ v1.Layer = (*archiveBlob)(nil)
-
-func (l *archiveBlob) Digest() (v1.Hash, error) {
-	l.once.Do(func() {
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(l.s, 0, l.s.Size())); err != nil {
-			l.err = err
-			return
-		}
-		l.digest = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}
-	})
-	return l.digest, l.err
-}
-func (l *archiveBlob) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *archiveBlob) Size() (int64, error)                { return l.s.Size(), nil }
-func (l *archiveBlob) MediaType() (types.MediaType, error) { return l.mt, nil }
-func (l *archiveBlob) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(io.NewSectionReader(l.s, 0, l.s.Size())), nil
-}
-func (l *archiveBlob) Uncompressed() (io.ReadCloser, error) {
-	return nil, errors.New("reading an archive's compressed layer uncompressed is not supported")
 }
 
 // archiveImage is the image of an archive: its config as it is, and a

@@ -26,7 +26,7 @@ var archiveLayers = []map[string]string{
 	{"nix/store/bbb-data/share/data.txt": "data\n"},
 }
 
-func tarOf(t *testing.T, files map[string]string) []byte {
+func tarOf(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -198,6 +198,7 @@ func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, 
 	}
 	as.addReferrers(members, before)
 	as.Reused, as.prior = r.list(), r.priorTags()
+	as.Warnings = append(as.Warnings, r.warned()...)
 	return as, nil
 }
 

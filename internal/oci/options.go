@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,6 +28,9 @@ type options struct {
 	logger    *slog.Logger
 	userAgent string
 	retry     []retry.Option
+	// createTemp makes a docker archive's temporary file; nil is
+	// os.CreateTemp. Tests watch the file through it.
+	createTemp func(dir, pattern string) (*os.File, error)
 }
 
 // WithKeychain sets where registry credentials come from. Default: anonymous.

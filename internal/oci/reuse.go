@@ -3,6 +3,7 @@ package oci
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -20,8 +21,9 @@ import (
 )
 
 // ReusedLayer is a new layer (built from files, or an uncompressed layer
-// of a docker archive) whose blob a target already held: it was neither
-// compressed nor uploaded, and a target that lacks it mounts it.
+// of a docker archive) whose blob a target already held, read back and
+// found to be that layer: it was neither compressed nor uploaded, and a
+// target that lacks it mounts it.
 type ReusedLayer struct {
 	// DiffID is the digest of the layer's tar.
 	DiffID string `json:"diffID"`
@@ -48,6 +50,10 @@ type reuser struct {
 
 	mu     sync.Mutex
 	reused []ReusedLayer
+	// proofs are the blobs checked before reuse (prove).
+	proofs map[proofKey]*proof
+	// warnings name the blobs that failed their proof, once each.
+	warnings []string
 	// tags is what each tag read pointed at: a digest, or a 404 error.
 	tags map[string]priorTag
 }
@@ -133,6 +139,9 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 			if !d.MediaType.IsImage() || d.Annotations[refTypeAnnotation] == attestationManifest {
 				continue
 			}
+			if len(imgs) == maxPriorImages {
+				break
+			}
 			if img, err := idx.Image(d.Digest); err == nil {
 				imgs = append(imgs, img)
 			}
@@ -154,10 +163,23 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 	_ = g.Wait()
 }
 
+// Bounds on what is read of a target's previous image: reuse only saves
+// work, so what passes them is not read (nothing is reused from it).
+const (
+	// maxPriorImages bounds the images of a previous index that are read;
+	// an index of every platform Go builds for has fewer than 64.
+	maxPriorImages = 128
+	// maxPriorConfig bounds a previous image's config, read whole into
+	// memory; configs of images with hundreds of layers and a long
+	// history are well under 1 MiB. The read itself is verified against
+	// the manifest's size and digest.
+	maxPriorConfig = 8 << 20
+)
+
 // addImage records img's layers by diffID.
 func (r *reuser) addImage(repo name.Repository, img v1.Image) {
 	m, err := img.Manifest()
-	if err != nil {
+	if err != nil || m.Config.Size < 0 || m.Config.Size > maxPriorConfig {
 		return
 	}
 	cf, err := img.ConfigFile()
@@ -184,7 +206,8 @@ func compressionOf(mt types.MediaType) layer.Compression {
 }
 
 // stage wraps stage: a layer whose diffID a target already holds, in the
-// compression asked for, is that blob; any other is staged.
+// compression asked for, is that blob once it is proven to be the layer
+// (prove); any other is staged.
 func (r *reuser) stage(stage stageFunc) stageFunc {
 	return func(ctx context.Context, bl *layer.Builder) (v1.Layer, error) {
 		r.wait()
@@ -194,25 +217,57 @@ func (r *reuser) stage(stage stageFunc) stageFunc {
 		if empty {
 			return stage(ctx, bl)
 		}
-		diffID, err := bl.DiffID()
+		diffID, size, err := tarSums(bl)
 		if err != nil {
 			return nil, err
 		}
-		if l, ok := r.find(ctx, diffID, bl); ok {
+		if l, ok := r.find(ctx, diffID, size, bl); ok {
 			return l, nil
 		}
 		return stage(ctx, bl)
 	}
 }
 
-func (r *reuser) find(ctx context.Context, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
+// candidates are the blobs, each once, that the targets hold for diffID
+// in compression c; at most maxReuseTries.
+func (r *reuser) candidates(diffID v1.Hash, c layer.Compression) []priorLayer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	i := slices.IndexFunc(r.byDiff[diffID], func(p priorLayer) bool { return compressionOf(p.desc.MediaType) == bl.Compression() })
-	if i < 0 {
-		return nil, false
+	var out []priorLayer
+	for _, p := range r.byDiff[diffID] {
+		if compressionOf(p.desc.MediaType) != c || slices.ContainsFunc(out, func(q priorLayer) bool { return q.desc.Digest == p.desc.Digest }) {
+			continue
+		}
+		if out = append(out, p); len(out) == maxReuseTries {
+			break
+		}
 	}
-	p := r.byDiff[diffID][i]
+	return out
+}
+
+func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *layer.Builder) (v1.Layer, bool) {
+	for _, p := range r.candidates(diffID, bl.Compression()) {
+		err := r.prove(ctx, p, bl.Compression(), diffID, tarSize)
+		if err != nil && ctx.Err() == nil {
+			// Not only a blob that is not the layer: one the registry
+			// serves with bytes other than its digest's fails in the
+			// client's own check, and a blob that cannot be read at all
+			// costs an upload the user should hear of.
+			r.warn(fmt.Sprintf("not reusing %s from %q as layer %s: %v; the layer is uploaded anew", p.desc.Digest, p.repo.String(), diffID, err))
+		}
+		if err != nil {
+			r.a.o.logger.Debug("a layer the target holds is not reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(),
+				"from", p.repo.String(), "error", err)
+			continue
+		}
+		return r.reuse(ctx, p, diffID, bl)
+	}
+	return nil, false
+}
+
+// reuse describes p's blob, proven to be the layer diffID names, as a
+// layer to publish: read from where it is, mounted where it is not.
+func (r *reuser) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
 	ref := p.repo.Digest(p.desc.Digest.String())
 	ropts := r.a.remoteOptions(ctx)
 	k := &knownLayer{digest: p.desc.Digest, diffID: diffID, size: p.desc.Size, mediaType: bl.MediaType(),
@@ -227,9 +282,28 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, bl *layer.Builder) (v
 	if err != nil {
 		return nil, false
 	}
+	r.mu.Lock()
 	r.reused = append(r.reused, ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
+	r.mu.Unlock()
 	r.a.o.logger.Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
 	return &remote.MountableLayer{Layer: l, Reference: ref}, true
+}
+
+// warn records a warning for the user, once.
+func (r *reuser) warn(w string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.warnings, w) {
+		r.warnings = append(r.warnings, w)
+	}
+}
+
+// warned is what the user should be told.
+func (r *reuser) warned() []string {
+	r.wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.warnings)
 }
 
 // recordTag records what ref pointed at when it was read: digest, or a

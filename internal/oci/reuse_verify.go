@@ -1,0 +1,220 @@
+package oci
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+)
+
+// A target's previous image is the registry's word, and so is its config:
+// a config may name the diffID of a layer we build while its manifest
+// points at a blob holding other files. Publishing that blob under our
+// layer would ship those files. So a blob is reused only once it is
+// proven to be the layer: its bytes hash to its digest, and decompressed
+// they hash to the diffID of the tar we would otherwise build (OCI
+// image-spec config.md, "rootfs.diff_ids": the digest of the uncompressed
+// layer). One streaming read does both.
+
+// errNotTheLayer is a blob that is not the layer its image's config says
+// it is.
+var errNotTheLayer = errors.New("blob is not the layer its image's config names")
+
+// maxReuseTries bounds how many blobs of one diffID are checked: past a
+// blob that failed its proof, building the layer costs less than fetching
+// more of what the same registry offers.
+const maxReuseTries = 2
+
+// maxBlobFor is the largest blob worth checking for a tar of tarSize
+// bytes. Gzip and zstd store incompressible data in blocks with a few
+// bytes of framing (RFC 1951 §3.2.4: 5 bytes per stored block of up to
+// 64 KiB; RFC 8878 §3.1.1.2: 3 bytes per raw block of up to 128 KiB), so
+// a real compressed layer is never more than a little larger than its
+// tar; a blob larger by a sixteenth is not that layer.
+func maxBlobFor(tarSize int64) int64 { return tarSize + tarSize/16 + 64<<10 }
+
+// worthChecking refuses, before it is read, a blob whose size cannot be
+// that of a compressed tar of tarSize bytes.
+func worthChecking(want v1.Descriptor, tarSize int64) error {
+	if want.Size < 0 || want.Size > maxBlobFor(tarSize) {
+		return fmt.Errorf("%w: %d bytes for a tar of %d", errNotTheLayer, want.Size, tarSize)
+	}
+	return nil
+}
+
+// verifyBlob reads a compressed blob once and reports whether it is
+// want.Digest (want.Size bytes) and decompresses with c into the tar
+// whose digest is diffID and whose size is tarSize. Nothing past what
+// those sizes allow is read or decompressed. A mismatch wraps
+// errNotTheLayer; an error reading r is returned as it is.
+func verifyBlob(r io.Reader, c layer.Compression, want v1.Descriptor, diffID v1.Hash, tarSize int64) error {
+	if err := worthChecking(want, tarSize); err != nil {
+		return err
+	}
+	ch, err := v1.Hasher(want.Digest.Algorithm)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotTheLayer, err)
+	}
+	dh, err := v1.Hasher(diffID.Algorithm)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotTheLayer, err)
+	}
+	cr := &hashingReader{r: io.LimitReader(r, want.Size+1), h: ch}
+	n, err := decompressInto(dh, cr, c, tarSize)
+	if cr.err != nil {
+		return cr.err
+	}
+	if err != nil {
+		return fmt.Errorf("%w: decompressing: %v", errNotTheLayer, err)
+	}
+	// The decompressor may stop before the end of the blob; the rest is
+	// hashed too, since the digest covers every byte.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return err
+	}
+	switch got := (v1.Hash{Algorithm: want.Digest.Algorithm, Hex: fmt.Sprintf("%x", ch.Sum(nil))}); {
+	case cr.n != want.Size:
+		return fmt.Errorf("%w: %d bytes or more, its manifest says %d", errNotTheLayer, cr.n, want.Size)
+	case got != want.Digest:
+		return fmt.Errorf("%w: its bytes hash to %s", errNotTheLayer, got)
+	}
+	if n > tarSize {
+		return fmt.Errorf("%w: it decompresses to more than the %d bytes of the layer", errNotTheLayer, tarSize)
+	}
+	if got := (v1.Hash{Algorithm: diffID.Algorithm, Hex: fmt.Sprintf("%x", dh.Sum(nil))}); got != diffID {
+		return fmt.Errorf("%w: it decompresses to %s", errNotTheLayer, got)
+	}
+	return nil
+}
+
+// decompressInto decompresses r with c into w, stopping one byte past
+// limit: n > limit means there was more.
+func decompressInto(w io.Writer, r io.Reader, c layer.Compression, limit int64) (int64, error) {
+	var zr io.ReadCloser
+	switch c {
+	case layer.Gzip:
+		// Every member, as a runtime reads it (RFC 1952 §2.2): its diffID
+		// is of them all.
+		gr, err := pgzip.NewReader(r)
+		if err != nil {
+			return 0, err
+		}
+		zr = gr
+	case layer.Zstd:
+		// A frame's window is memory the decoder holds. Beyond the 8 MiB
+		// every decoder must support (RFC 8878 §3.1.1.1.2), a window
+		// larger than the whole tar is not asked for by that layer.
+		zd, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(uint64(max(8<<20, min(limit, 1<<29)))))
+		if err != nil {
+			return 0, err
+		}
+		zr = zd.IOReadCloser()
+	default:
+		return 0, fmt.Errorf("compression %q", c)
+	}
+	defer zr.Close() //nolint:errcheck // read-only
+	// Short of limit+1, the decompressor reached its end, where a gzip
+	// member's checksum is checked.
+	return io.CopyBuffer(w, io.LimitReader(zr, limit+1), make([]byte, 256<<10))
+}
+
+// hashingReader hashes and counts what is read through it, and keeps the
+// first error of the underlying reader apart from the decompressor's.
+type hashingReader struct {
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n]) //nolint:errcheck // hash.Hash.Write never fails
+	h.n += int64(n)
+	if err != nil && err != io.EOF && h.err == nil {
+		h.err = err
+	}
+	return n, err
+}
+
+// tarSums is the digest and size of bl's tar, made and hashed without
+// compressing (from files: one read of every file).
+func tarSums(bl *layer.Builder) (v1.Hash, int64, error) {
+	l, err := bl.Layer()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer rc.Close() //nolint:errcheck // read-only
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, rc, make([]byte, 256<<10))
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}, n, nil
+}
+
+// proofKey is one blob checked against one diffID.
+type proofKey struct{ digest, diffID v1.Hash }
+
+// proof is the result of checking one blob, shared by every layer that
+// asks for it.
+type proof struct {
+	done chan struct{}
+	err  error
+}
+
+// prove fetches p's blob and checks that it is the layer diffID names
+// (verifyBlob); each blob is fetched once for every layer that asks.
+func (r *reuser) prove(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
+	k := proofKey{p.desc.Digest, diffID}
+	r.mu.Lock()
+	if r.proofs == nil {
+		r.proofs = map[proofKey]*proof{}
+	}
+	pr, ok := r.proofs[k]
+	if !ok {
+		pr = &proof{done: make(chan struct{})}
+		r.proofs[k] = pr
+	}
+	r.mu.Unlock()
+	if ok {
+		select {
+		case <-pr.done:
+			return pr.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer close(pr.done)
+	pr.err = r.fetchAndVerify(ctx, p, c, diffID, tarSize)
+	return pr.err
+}
+
+func (r *reuser) fetchAndVerify(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
+	if err := worthChecking(p.desc, tarSize); err != nil {
+		return err
+	}
+	rl, err := remote.Layer(p.repo.Digest(p.desc.Digest.String()), r.a.remoteOptions(ctx)...)
+	if err != nil {
+		return err
+	}
+	rc, err := rl.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close() //nolint:errcheck // read-only
+	return verifyBlob(rc, c, p.desc, diffID, tarSize)
+}
