@@ -19,7 +19,7 @@ const secret = "token=outside-the-workspace\n"
 // confineTree makes root/ws, the workspace, and root/outside, a directory
 // beside it holding a secret, plus symlinks in the workspace that lead
 // out, stay in, or sit inside a copied directory.
-func confineTree(t *testing.T) (ws, outside string) {
+func confineTree(t testing.TB) (ws, outside string) {
 	t.Helper()
 	root := t.TempDir()
 	ws, outside = filepath.Join(root, "ws"), filepath.Join(root, "outside")
