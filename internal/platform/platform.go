@@ -1,7 +1,8 @@
 // Package platform owns what oci-assemble knows about image platforms: how
-// a user writes one (Parse), how one is shown (String), when two are the
-// same platform (Normalize, Key), when an image's platform is selected by a
-// filter (Match), and how one names an environment variable (EnvName).
+// a user writes one (Parse), when one read from a source is safe to use
+// (Check), how one is shown (String), when two are the same platform
+// (Normalize, Key), when an image's platform is selected by a filter
+// (Match), and how one names an environment variable (EnvName).
 //
 // Every other package calls these, so an input, a message and a match
 // agree on what linux/arm64 means. The model is the OCI image index's

@@ -187,7 +187,7 @@ func (w *workspaceRoot) confine(abs string, contents bool) (string, error) {
 		return "", &inputError{msg: "cannot be read: " + err.Error(), err: err}
 	}
 	if !within(w.real, real) {
-		return "", &inputError{msg: fmt.Sprintf("leads through a symlink to %s, outside the workspace; write an absolute SRC to copy files from there", real), err: ErrOutside}
+		return "", &inputError{msg: fmt.Sprintf("leads through a symlink to %q, outside the workspace; write an absolute SRC to copy files from there", real), err: ErrOutside}
 	}
 	return real, nil
 }
