@@ -235,6 +235,11 @@ func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
 	var members []*member
 	var atts []attestation
 	for _, d := range im.Manifests {
+		if d.Platform != nil {
+			if err := platform.Check(*d.Platform); err != nil {
+				return nil, fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
+			}
+		}
 		switch {
 		case d.MediaType.IsIndex():
 			child, err := idx.ImageIndex(d.Digest)
@@ -303,6 +308,9 @@ func newMember(src Ref, img v1.Image, desc *v1.Descriptor) (*member, error) {
 		m.platform = *desc.Platform
 	} else {
 		return nil, fmt.Errorf("%w %s@%s: no platform in its config (os and architecture are empty); only images can be joined", ErrSource, src, digest)
+	}
+	if err := platform.Check(m.platform); err != nil {
+		return nil, fmt.Errorf("%w %s@%s: %w", ErrSource, src, digest, err)
 	}
 	if desc != nil && len(desc.Annotations) > 0 {
 		m.annotations = maps.Clone(desc.Annotations)

@@ -1,7 +1,12 @@
 package platform
 
 import (
+	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Seeds beyond these live in testdata/fuzz/FuzzParse/.
@@ -31,6 +36,58 @@ func FuzzParse(f *testing.F) {
 		}
 		if !Match(p, p) || !Match(p, Normalize(p)) || !Match(Normalize(p), p) {
 			t.Fatalf("Parse(%q) = %+v does not match itself or its normal form", s, p)
+		}
+	})
+}
+
+// FuzzCheck checks the promise of Check for a platform read from a
+// source: whatever it accepts is safe as one path element (it cannot
+// climb, name a root or hold a separator), holds only printable ASCII
+// (no control character reaches a log line or an output), is bounded,
+// and parses back through Parse as typed, so a source cannot bring a
+// platform a user could not type. What it refuses gives a bounded
+// one-line message. Seeds beyond these live in testdata/fuzz/FuzzCheck/.
+func FuzzCheck(f *testing.F) {
+	f.Add("linux", "amd64", "", "", "")
+	f.Add("linux", "arm", "v7", "", "")
+	f.Add("unknown", "unknown", "", "", "")
+	f.Add("windows", "amd64", "", "10.0.17763.1234", "win32k")
+	f.Add("linux", "amd64", "x/../../../outside", "", "")
+	f.Add("linux", "..", "", "", "")
+	f.Add("linux\n::stop-commands::x", "amd64", "", "", "")
+	f.Fuzz(func(t *testing.T, os, arch, variant, osVersion, feature string) {
+		p := v1.Platform{OS: os, Architecture: arch, Variant: variant, OSVersion: osVersion}
+		if feature != "" {
+			p.OSFeatures = []string{feature}
+		}
+		err := Check(p)
+		if err != nil {
+			msg := err.Error()
+			if !errors.Is(err, ErrInvalid) || len(msg) > 4*MaxField+100 || strings.ContainsFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				t.Fatalf("Check(%+v) = %q: want a bounded one-line error matching ErrInvalid", p, msg)
+			}
+			return
+		}
+		for _, v := range []string{os, arch, variant, osVersion, feature} {
+			if v == "" {
+				continue
+			}
+			root := filepath.Join("ws", "dist")
+			if len(v) > MaxField || filepath.Base(v) != v || filepath.Clean(v) != v || filepath.IsAbs(v) ||
+				filepath.Dir(filepath.Join(root, v)) != root || filepath.Dir(filepath.Join(root, "x-"+v)) != root ||
+				strings.ContainsAny(v, `/\`) || v == "." || v == ".." {
+				t.Fatalf("Check accepted %q, which is not one path element", v)
+			}
+			if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) {
+				t.Fatalf("Check accepted %q, which is not printable ASCII", v)
+			}
+		}
+		if os != "" && arch != "" && osVersion == "" {
+			typed := String(p)
+			got, err := Parse(typed)
+			if err != nil || !got.Equals(v1.Platform{OS: os, Architecture: arch, Variant: variant}) {
+				t.Fatalf("Check accepted %+v but Parse(%q) = %+v, %v", p, typed, got, err)
+			}
 		}
 	})
 }

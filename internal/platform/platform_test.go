@@ -34,6 +34,12 @@ func TestParse(t *testing.T) {
 		{name: "comma", in: "linux/amd64,linux/arm64", wantErr: true},
 		{name: "bracket", in: "linux/arm64]", wantErr: true},
 		{name: "open bracket", in: "[linux/arm64", wantErr: true},
+		{name: "dot-dot variant", in: "linux/amd64/..", wantErr: true},
+		{name: "dot os", in: "./amd64", wantErr: true},
+		{name: "backslash", in: `linux/amd64/x\..`, wantErr: true},
+		{name: "non-ASCII", in: "linux/ärm64", wantErr: true},
+		{name: "too long", in: "linux/" + strings.Repeat("a", MaxField+1), wantErr: true},
+		{name: "dots inside a part", in: "linux/amd64/v1.2", want: v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v1.2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,11 +66,19 @@ func (r Resolved) History(created time.Time) v1.History {
 
 // Expand resolves spec for platform p: it returns false when the spec's
 // platform filter excludes p. Relative SRC is taken under workspace, which
-// must be absolute. Every SRC must exist, and every file under it must be a
-// regular file, directory or symlink; sockets, devices and FIFOs are refused.
-// Errors wrap ErrInput (and fs.ErrNotExist for a missing SRC) and name the
+// must be absolute, and must stay in it once placeholders are filled and
+// symlinks resolved: only an absolute SRC, as the user wrote it, names
+// files elsewhere. p fills the placeholders, so it must pass
+// platform.Check whatever it came from (the error then wraps
+// platform.ErrInvalid). Every SRC must exist, and every file under it must
+// be a regular file, directory or symlink; sockets, devices and FIFOs are
+// refused. Errors about the files wrap ErrInput (and fs.ErrNotExist for a
+// missing SRC, ErrOutside for one outside the workspace) and name the
 // item and the expanded SRC.
 func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) {
+	if err := platform.Check(p); err != nil {
+		return Resolved{}, false, fmt.Errorf("%s: %w", itemName(spec.pos, -1), err)
+	}
 	if !spec.matches(p) {
 		return Resolved{}, false, nil
 	}
@@ -80,6 +88,7 @@ func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) 
 	if len(spec.Files) == 0 {
 		return Resolved{}, false, inputErrorf("%s: no files", itemName(spec.pos, -1))
 	}
+	ws := &workspaceRoot{dir: filepath.Clean(workspace)}
 	var r Resolved
 	for i, f := range spec.Files {
 		name := itemName(spec.pos, i)
@@ -87,21 +96,8 @@ func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) 
 			return Resolved{}, false, fmt.Errorf("%s: %w", name, err)
 		}
 		src := expandSrc(f.Src, p)
-		contents := strings.HasSuffix(src, "/")
-		abs := filepath.FromSlash(src)
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(workspace, abs)
-		}
-		abs = filepath.Clean(abs)
-		dest := cleanDest(f.Dest)
-		if !contents && strings.HasSuffix(f.Dest, "/") {
-			dest = path.Join(dest, filepath.Base(abs))
-		}
-		rf := File{Src: abs, Dest: dest}
-		if contents && abs != string(filepath.Separator) {
-			rf.Src += string(filepath.Separator)
-		}
-		if err := checkSrc(rf, contents); err != nil {
+		rf, err := ws.place(f, src)
+		if err != nil {
 			where := fmt.Sprintf("SRC %q", src)
 			if src != f.Src {
 				where += fmt.Sprintf(" (from %q for %s)", f.Src, platform.String(p))
@@ -109,13 +105,108 @@ func Expand(spec Spec, p v1.Platform, workspace string) (Resolved, bool, error) 
 			return Resolved{}, false, fmt.Errorf("%s: %s %w", name, where, err)
 		}
 		r.Files = append(r.Files, rf)
-		r.shown = append(r.shown, File{Src: src, Dest: dest})
+		r.shown = append(r.shown, File{Src: src, Dest: rf.Dest})
 	}
 	if err := walk(r.Files, nil); err != nil {
 		return Resolved{}, false, fmt.Errorf("%s: %w", itemName(spec.pos, -1), err)
 	}
 	r.checked = true
 	return r, true, nil
+}
+
+// place resolves one File whose SRC, as the user wrote it, is f.Src and,
+// expanded, src: SRC made absolute (a relative one under the workspace,
+// its symlinks resolved), DEST cleaned, and a DEST ending in "/" for a
+// file or directory given the SRC's base name.
+func (w *workspaceRoot) place(f File, src string) (File, error) {
+	contents := strings.HasSuffix(src, "/")
+	// Whether SRC is relative is read from what the user wrote: an
+	// empty {variant} must not turn "{variant}/x" into "/x".
+	relative := !filepath.IsAbs(filepath.FromSlash(f.Src))
+	abs := filepath.Clean(filepath.FromSlash(src))
+	if relative {
+		abs = filepath.Join(w.dir, abs)
+		if !within(w.dir, abs) {
+			return File{}, &inputError{msg: "is outside the workspace; write an absolute SRC to copy files from elsewhere", err: ErrOutside}
+		}
+	}
+	dest := cleanDest(f.Dest)
+	if !contents && strings.HasSuffix(f.Dest, "/") {
+		dest = path.Join(dest, filepath.Base(abs))
+	}
+	rf := File{Src: abs, Dest: dest}
+	if contents && abs != string(filepath.Separator) {
+		rf.Src += string(filepath.Separator)
+	}
+	if err := checkSrc(rf, contents); err != nil {
+		return File{}, err
+	}
+	if !relative {
+		return rf, nil
+	}
+	real, err := w.confine(abs, contents)
+	if err != nil {
+		return File{}, err
+	}
+	rf.Src = real
+	if contents && real != string(filepath.Separator) {
+		rf.Src += string(filepath.Separator)
+	}
+	return rf, nil
+}
+
+// ErrOutside marks a relative SRC that leads out of the workspace, by ".."
+// or through a symlink. Only an absolute SRC names files elsewhere, so
+// neither a placeholder filled from a base image nor a symlink in the
+// workspace can choose files on the runner the user did not name.
+var ErrOutside = errors.New("outside the workspace")
+
+// workspaceRoot is the directory relative SRCs are confined to; its own
+// symlinks are resolved once, on first use.
+type workspaceRoot struct {
+	dir  string // absolute and clean
+	real string
+}
+
+// confine resolves the symlinks of a relative SRC's path abs, which
+// exists: all of it for SRC/, whose directory is read through a symlink,
+// else all but the last element, which is copied as it is (a symlink as a
+// symlink). It refuses a path that then lies outside the workspace, as
+// containerd's archive resolves every entry inside its root, and returns
+// the resolved path, so the files read later are the ones checked here.
+func (w *workspaceRoot) confine(abs string, contents bool) (string, error) {
+	if w.real == "" {
+		real, err := filepath.EvalSymlinks(w.dir)
+		if err != nil {
+			return "", &inputError{msg: fmt.Sprintf("cannot be checked: the workspace %s cannot be read: %v", w.dir, err), err: err}
+		}
+		w.real = real
+	}
+	real, err := w.resolve(abs, contents)
+	if err != nil {
+		return "", &inputError{msg: "cannot be read: " + err.Error(), err: err}
+	}
+	if !within(w.real, real) {
+		return "", &inputError{msg: fmt.Sprintf("leads through a symlink to %q, outside the workspace; write an absolute SRC to copy files from there", real), err: ErrOutside}
+	}
+	return real, nil
+}
+
+func (w *workspaceRoot) resolve(abs string, contents bool) (string, error) {
+	switch {
+	case abs == w.dir:
+		return w.real, nil
+	case contents:
+		return filepath.EvalSymlinks(abs)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	return filepath.Join(dir, filepath.Base(abs)), err
+}
+
+// within reports whether p is root or below it; both are absolute and clean.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 // checkSrc gives the common first error for a SRC with a message that says
