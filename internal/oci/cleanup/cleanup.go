@@ -61,7 +61,7 @@ func New(opts ...Option) (*Deleter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Deleter{o: o, client: &http.Client{Transport: o.transport}, pusher: p}, nil
+	return &Deleter{o: o, client: &http.Client{Transport: o.transport, CheckRedirect: sameOrigin}, pusher: p}, nil
 }
 
 // Kept is a tag (or delete-tags entry) that was not deleted.
