@@ -125,14 +125,14 @@ func redact(raw string) string {
 }
 
 // findPaged walks a vendor API listing: it GETs first and then each page
-// the Link headers name (at most maxPages, and only under base so a token
-// never leaves the API), decodes each page as a JSON array of T, and
+// the Link headers name (at most d.o.list.apiPages, past which it fails with
+// ErrListTooLong, and only under base so a token never leaves the API), decodes each page as a JSON array of T, and
 // returns the first item that match accepts. what names the listing in
 // errors.
 func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, base string, header http.Header, match func(T) bool) (T, bool, error) {
 	var zero T
 	next := first
-	for page := 0; next != "" && page < maxPages; page++ {
+	for page := 0; next != "" && page < d.o.list.apiPages; page++ {
 		resp, body, err := d.do(ctx, apiCall{service: service, method: http.MethodGet, url: next, header: header, want: []int{http.StatusOK}})
 		if err != nil {
 			return zero, false, err
@@ -149,6 +149,9 @@ func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, bas
 		if next, err = stack.NextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
 			return zero, false, err
 		}
+	}
+	if next != "" {
+		return zero, false, fmt.Errorf("listing %s %s: %w: the API sent more than %d pages", service, what, ErrListTooLong, d.o.list.apiPages)
 	}
 	return zero, false, nil
 }

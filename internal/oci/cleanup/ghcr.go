@@ -35,8 +35,6 @@ import (
 const (
 	githubAccept     = "application/vnd.github+json"
 	githubAPIVersion = "2022-11-28"
-	// maxPages stops a listing whose Link headers never end.
-	maxPages = 1000
 )
 
 // ghcrPackage splits a GHCR repository into its owner and URL-escaped
