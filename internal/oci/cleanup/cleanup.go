@@ -137,19 +137,35 @@ type session struct {
 // (each child manifest and the index): those are never deleted by digest,
 // whatever a tag points at. Delete never fails: each tag ends up in Deleted,
 // Kept or (dry run) WouldDelete. A tag on a WithInsecureRegistries host is
-// reached over plain HTTP however it was parsed.
+// reached over plain HTTP however it was parsed. A tag that another run
+// moves while it is being deleted is kept (ErrTagMoved).
 func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.Hash]bool) Result {
-	tags = uniqueTags(tags)
+	targets := make([]target, len(tags))
 	for i, t := range tags {
-		tags[i] = d.o.insecure.Tag(t)
+		targets[i] = target{tag: t}
 	}
-	out := make([]outcome, len(tags))
+	return d.deleteTargets(ctx, targets, protected)
+}
+
+// target is a tag to delete and, when known, the digest it pointed at
+// when the run read it: a tag that points elsewhere is kept.
+type target struct {
+	tag  name.Tag
+	read v1.Hash
+}
+
+func (d *Deleter) deleteTargets(ctx context.Context, targets []target, protected map[v1.Hash]bool) Result {
+	targets = uniqueTargets(targets)
+	for i, t := range targets {
+		targets[i].tag = d.o.insecure.Tag(t.tag)
+	}
+	out := make([]outcome, len(targets))
 	s := &session{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.o.jobs)
-	for i, tag := range tags {
+	for i, t := range targets {
 		g.Go(func() error {
-			out[i] = d.deleteOne(gctx, s, tag, protected)
+			out[i] = d.deleteOne(gctx, s, t, protected)
 			return nil
 		})
 	}
@@ -158,9 +174,9 @@ func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.
 	for i, o := range out {
 		switch {
 		case o.deleted:
-			r.Deleted = append(r.Deleted, tags[i].String())
+			r.Deleted = append(r.Deleted, targets[i].tag.String())
 		case o.would:
-			r.WouldDelete = append(r.WouldDelete, tags[i].String())
+			r.WouldDelete = append(r.WouldDelete, targets[i].tag.String())
 		default:
 			r.Kept = append(r.Kept, o.kept)
 		}
@@ -168,19 +184,20 @@ func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.
 	return r
 }
 
-func uniqueTags(tags []name.Tag) []name.Tag {
-	seen := make(map[string]bool, len(tags))
-	out := make([]name.Tag, 0, len(tags))
-	for _, t := range tags {
-		if !seen[t.Name()] {
-			seen[t.Name()] = true
+func uniqueTargets(targets []target) []target {
+	seen := make(map[string]bool, len(targets))
+	out := make([]target, 0, len(targets))
+	for _, t := range targets {
+		if !seen[t.tag.Name()] {
+			seen[t.tag.Name()] = true
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, protected map[v1.Hash]bool) outcome {
+func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected map[v1.Hash]bool) outcome {
+	tag := t.tag
 	ref := tag.String()
 	kind := d.o.kindOf(tag.RegistryStr())
 	log := d.o.logger.With("ref", ref, "kind", kind.String())
@@ -192,6 +209,9 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 		}
 		return kept(ref, keep(err, "reading the tag failed ("+describe(err)+")", fixFor(err, tag.Context())))
 	}
+	if t.read != (v1.Hash{}) && desc.Digest != t.read {
+		return kept(ref, movedError(t.read, desc.Digest))
+	}
 	if d.o.dryRun {
 		log.Info("would delete tag", "digest", desc.Digest.String())
 		return outcome{would: true}
@@ -199,7 +219,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 
 	var how string
 	if kind == KindDockerHub {
-		how, err = "Docker Hub API", d.hubDeleteTag(ctx, s, tag)
+		how, err = "Docker Hub API", d.hubDeleteTag(ctx, s, tag, desc.Digest)
 	} else {
 		how, err = d.deleteTag(ctx, tag, desc, kind, protected)
 	}
