@@ -21,10 +21,12 @@
 package cleanup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -90,6 +92,9 @@ type Result struct {
 	Kept []Kept
 	// WouldDelete are the tags a dry run would have deleted.
 	WouldDelete []string
+	// Restored are the published tags the registry deleted along with a
+	// temp tag and that were put back (see Clean).
+	Restored []string
 }
 
 // keptError carries the user-facing reason and fix for a kept tag along
@@ -126,6 +131,9 @@ var ErrTombstoneProtected = errors.New("tombstone digest is protected")
 type outcome struct {
 	deleted, would bool
 	kept           Kept
+	// lost is a published manifest the registry took with the tag and
+	// that could not be put back at once (see ensureSurvived).
+	lost *lostManifest
 }
 
 // session holds what is shared by the tags of one Delete call.
@@ -170,6 +178,7 @@ func (d *Deleter) deleteTargets(ctx context.Context, targets []target, protected
 		})
 	}
 	_ = g.Wait() // the goroutines report through out and never fail
+	d.restoreLost(ctx, out)
 	var r Result
 	for i, o := range out {
 		switch {
@@ -230,8 +239,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected
 		return kept(ref, err)
 	}
 	log.Info("deleted tag", "via", how, "digest", desc.Digest.String())
-	d.ensureSurvived(ctx, tag, desc, protected)
-	return outcome{deleted: true}
+	return outcome{deleted: true, lost: d.ensureSurvived(ctx, tag, desc, protected)}
 }
 
 // deleteTag tries the OCI tag DELETE and, where the registry refuses it,
@@ -300,24 +308,66 @@ func refused(err error, kind Kind) bool {
 
 // ensureSurvived re-reads a protected manifest after its tag was deleted
 // and puts it back by digest if the registry took it with the tag (old
-// GitLab releases did): a published index must never dangle.
-func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool) {
+// GitLab releases and Harbor before 2.0 did): a published index must never
+// dangle. A restore that fails (an index whose children another tag's
+// delete took at the same moment) is returned for restoreLost.
+func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool) *lostManifest {
 	if !protected[desc.Digest] {
-		return
+		return nil
 	}
 	ref := tag.Context().Digest(desc.Digest.String())
 	_, err := remote.Head(ref, d.remoteOptions(ctx)...)
 	if statusOf(err) != http.StatusNotFound {
-		return
+		return nil
 	}
 	d.o.logger.Warn("registry deleted a published manifest with its tag; restoring it", "ref", ref.String())
-	w, err := d.pusher.Writer(ctx, tag.Context())
+	l := &lostManifest{ref: ref, desc: desc}
+	if err := d.putLost(ctx, l); err != nil {
+		d.o.logger.Debug("restoring published manifest failed; trying again after the other deletes", "ref", ref.String(), "err", err)
+		return l
+	}
+	return nil
+}
+
+// lostManifest is a published manifest to put back by digest.
+type lostManifest struct {
+	ref  name.Digest
+	desc *remote.Descriptor
+}
+
+func (d *Deleter) putLost(ctx context.Context, l *lostManifest) error {
+	w, err := d.pusher.Writer(ctx, l.ref.Context())
 	if err == nil {
-		err = w.PutManifest(ctx, ref, desc.MediaType, desc.Manifest)
+		err = w.PutManifest(ctx, l.ref, l.desc.MediaType, l.desc.Manifest)
 	}
-	if err != nil {
-		d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", ref.String(), "err", err)
+	return err
+}
+
+// restoreLost puts back, once every delete is done, the published
+// manifests ensureSurvived could not: images before indexes, since a
+// registry refuses an index whose children are missing.
+func (d *Deleter) restoreLost(ctx context.Context, out []outcome) {
+	var lost []*lostManifest
+	for _, o := range out {
+		if o.lost != nil {
+			lost = append(lost, o.lost)
+		}
 	}
+	slices.SortStableFunc(lost, func(a, b *lostManifest) int {
+		return cmp.Compare(b2i(a.desc.MediaType.IsIndex()), b2i(b.desc.MediaType.IsIndex()))
+	})
+	for _, l := range lost {
+		if err := d.putLost(ctx, l); err != nil {
+			d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", l.ref.String(), "err", err)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (d *Deleter) remoteOptions(ctx context.Context) []remote.Option {

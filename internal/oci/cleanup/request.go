@@ -46,7 +46,9 @@ type Source struct {
 // Clean deletes what req asks for: the sources' tags, then the delete-tags
 // entries expanded (see Expand), each tag once however it is spelled
 // (docker.io and index.docker.io are one registry), minus the tags this
-// run published, which are kept with a reason. Like Delete it never fails
+// run published, which are kept with a reason; a published tag the
+// registry deleted along with a temp tag is put back (Result.Restored).
+// Like Delete it never fails
 // the run: every tag ends up in the Result. The error, when not nil, is
 // Expand's (it wraps ErrInvalidPattern); the tags of the sources are still
 // cleaned up.
@@ -64,7 +66,11 @@ func (d *Deleter) Clean(ctx context.Context, req Request) (Result, error) {
 	for _, h := range req.Protected {
 		protected[h] = true
 	}
+	before := d.readPublished(ctx, req.Published, targets, protected)
 	res := d.deleteTargets(ctx, targets, protected)
+	if len(res.Deleted) > 0 {
+		res.Restored = d.restorePublished(ctx, before)
+	}
 	res.Kept = append(kept, res.Kept...)
 	return res, err
 }
