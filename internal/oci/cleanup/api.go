@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
@@ -109,11 +111,43 @@ func apiMessage(body []byte) string {
 			msg = e.Error
 		}
 	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+	return oneLine(msg)
+}
+
+// maxRegistryText bounds registry or API text quoted in a reason, and
+// maxErrorText an error's whole text (which may quote such text).
+const (
+	maxRegistryText = 200
+	maxErrorText    = 500
+)
+
+// oneLine makes registry or API text fit one line of a reason: whitespace
+// runs become one space, other control characters (ANSI escapes, NUL,
+// DEL, C1) are written escaped, and it is cut at maxRegistryText runes.
+// A reason reaches kept-tags, logs and annotations, where a newline or an
+// escape sequence in the registry's text must not start a line of its
+// own.
+func oneLine(s string) string { return oneLineMax(s, maxRegistryText) }
+
+// oneLineMax is oneLine cut at limit runes.
+func oneLineMax(s string, limit int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\ufffd")), " ")
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == limit {
+			b.WriteString("…")
+			break
+		}
+		n++
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
 	}
-	return msg
+	return b.String()
 }
 
 // redact drops the query string, which some APIs accept tokens in.

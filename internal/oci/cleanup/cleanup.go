@@ -387,7 +387,7 @@ func kept(ref string, err error) outcome {
 	if errors.As(err, &ke) {
 		return outcome{kept: Kept{Ref: ref, Reason: ke.reason, Fix: ke.fix}}
 	}
-	return outcome{kept: Kept{Ref: ref, Reason: err.Error(), Fix: "delete the tag by hand"}}
+	return outcome{kept: Kept{Ref: ref, Reason: oneLineMax(err.Error(), maxErrorText), Fix: "delete the tag by hand"}}
 }
 
 // statusOf returns the HTTP status of a registry or API refusal, or 0.
@@ -403,15 +403,16 @@ func statusOf(err error) int {
 	return 0
 }
 
-// describe renders a refusal as "405 UNSUPPORTED" or "403 Forbidden: msg".
+// describe renders a refusal as "405 UNSUPPORTED" or "403 Forbidden: msg",
+// the registry's text made one bounded line (oneLine).
 func describe(err error) string {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		s := fmt.Sprint(te.StatusCode)
 		if len(te.Errors) > 0 {
-			s += " " + string(te.Errors[0].Code)
+			s += " " + oneLine(string(te.Errors[0].Code))
 			if m := te.Errors[0].Message; m != "" {
-				s += ": " + m
+				s += ": " + oneLine(m)
 			}
 		} else {
 			s += " " + http.StatusText(te.StatusCode)
@@ -422,11 +423,11 @@ func describe(err error) string {
 	if errors.As(err, &ae) {
 		s := fmt.Sprint(ae.StatusCode)
 		if ae.Message != "" {
-			s += ": " + ae.Message
+			s += ": " + oneLine(ae.Message)
 		}
 		return s
 	}
-	return err.Error()
+	return oneLineMax(err.Error(), maxErrorText)
 }
 
 // fixFor suggests what to change after a registry refusal.

@@ -102,7 +102,7 @@ func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag, re
 		if statusOf(err) != 0 {
 			return keep(err, "Docker Hub login failed ("+describe(err)+")", fix)
 		}
-		return keep(err, "Docker Hub login failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "Docker Hub login failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	}
 	namespace, repo, ok := strings.Cut(tag.Context().RepositoryStr(), "/")
 	if !ok {
@@ -131,6 +131,6 @@ func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag, re
 	case s != 0:
 		return keep(err, "Docker Hub failed to delete the tag ("+describe(err)+")", "re-run the cleanup later")
 	default:
-		return keep(err, "calling the Docker Hub API failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "calling the Docker Hub API failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	}
 }

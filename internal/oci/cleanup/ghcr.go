@@ -152,7 +152,7 @@ func githubRefusal(err error, op, owner, pkg string) error {
 		if _, ok := asKept(err); ok {
 			return err
 		}
-		return keep(err, "calling the GitHub API to "+op+" failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "calling the GitHub API to "+op+" failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	default:
 		return keep(err, fmt.Sprintf("GitHub failed to %s (%s)", op, describe(err)), "re-run the cleanup later")
 	}

@@ -138,6 +138,6 @@ func gitlabRefusal(err error, op string) error {
 	if _, ok := asKept(err); ok {
 		return err
 	}
-	return keep(err, "the GitLab API could not be reached to "+op+" ("+err.Error()+")",
+	return keep(err, "the GitLab API could not be reached to "+op+" ("+oneLineMax(err.Error(), maxErrorText)+")",
 		"check that CI_API_V4_URL is reachable from the job, or re-run the cleanup later")
 }
