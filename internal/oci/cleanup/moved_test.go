@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,20 +19,22 @@ import (
 )
 
 // repush points tag at a new random image, as a concurrent run pushing
-// the same temp tag would, and returns its digest.
-func repush(t *testing.T, tag interface{ String() string }) v1.Hash {
+// the same temp tag would, and returns its digest. It may run on a
+// registry handler's goroutine, so it reports with t.Error, never
+// t.Fatal.
+func repush(t *testing.T, tag name.Tag) v1.Hash {
 	t.Helper()
 	img, err := random.Image(128, 1)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return v1.Hash{}
 	}
-	ref := mustTag(t, tag.String())
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatalf("re-pushing %s: %v", ref, err)
+	if err := remote.Write(tag, img); err != nil {
+		t.Errorf("re-pushing %s: %v", tag, err)
 	}
 	h, err := img.Digest()
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
 	return h
 }
@@ -93,7 +96,7 @@ func TestTagMovedDuringDelete(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var (
-				moved   v1.Hash
+				moved   atomic.Value // v1.Hash
 				pushed  atomic.Bool
 				tagPath string
 			)
@@ -103,7 +106,7 @@ func TestTagMovedDuringDelete(t *testing.T) {
 			reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
 				// The other run pushes right after cleanup's first try.
 				if r.Method == http.MethodDelete && r.URL.Path == tagPath && !pushed.Swap(true) {
-					moved = repush(t, p.tmpTags[0])
+					moved.Store(repush(t, p.tmpTags[0]))
 				}
 				return false
 			}
@@ -122,8 +125,9 @@ func TestTagMovedDuringDelete(t *testing.T) {
 			if len(res.Kept) != 1 || !strings.Contains(res.Kept[0].Reason, "another run pushed it") {
 				t.Fatalf("Deleted = %v, Kept = %+v: want the moved tag kept", res.Deleted, res.Kept)
 			}
-			if _, got := reg.get(t, "group/proj/app", p.tmpTags[0].TagStr()); got != moved.String() {
-				t.Errorf("tag = %s, want the other run's %s", got, moved)
+			want, _ := moved.Load().(v1.Hash)
+			if _, got := reg.get(t, "group/proj/app", p.tmpTags[0].TagStr()); got != want.String() {
+				t.Errorf("tag = %s, want the other run's %s", got, want)
 			}
 		})
 	}

@@ -75,11 +75,9 @@ func TestPublishedTagsSurviveHarborTagDelete(t *testing.T) {
 // its children), is put back once the other deletes are done.
 func TestLostManifestRestoredAfterDeletes(t *testing.T) {
 	t.Parallel()
-	var (
-		p       published
-		refused atomic.Bool
-	)
+	var refused atomic.Bool
 	reg := newMemRegistry(t, nil)
+	p := publish(t, reg.host, "o/app")
 	reg.intercept = func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/manifests/staging"):
@@ -97,7 +95,6 @@ func TestLostManifestRestoredAfterDeletes(t *testing.T) {
 		}
 		return false
 	}
-	p = publish(t, reg.host, "o/app")
 	if err := remoteTag(p.repo.Tag("latest"), p.repo.Tag("staging")); err != nil {
 		t.Fatal(err)
 	}
