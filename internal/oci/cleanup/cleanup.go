@@ -18,6 +18,13 @@
 //
 // Cleanup never fails the run: every tag is either deleted or kept with a
 // one-line reason and fix, meant for a warning annotation.
+//
+// What a registry or vendor API answers is not trusted: listed names that
+// are not valid tags are skipped, every listing is bounded, registry text
+// in a reason is one escaped line, credentials never follow a redirect to
+// another origin, a tag is deleted only while it points at the digest the
+// run read, and a published tag a registry takes along with a temp tag is
+// put back.
 package cleanup
 
 import (

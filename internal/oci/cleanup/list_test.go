@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -41,7 +43,8 @@ func TestListedTagsMustBeTags(t *testing.T) {
 		}})
 	})
 	p := publish(t, reg.host, "o/app")
-	d, err := New(WithTransport(newRecorder()), WithLogger(testLogger(t)))
+	logs := &recordHandler{}
+	d, err := New(WithTransport(newRecorder()), WithLogger(slog.New(logs)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +60,48 @@ func TestListedTagsMustBeTags(t *testing.T) {
 	for _, k := range res.Kept {
 		t.Errorf("Kept %q: an invalid listed name must not be reported", k.String())
 	}
+	warns := logs.at(slog.LevelWarn)
+	if len(warns) != 1 {
+		t.Fatalf("warnings = %q, want one for the skipped names", warns)
+	}
+	if strings.ContainsAny(warns[0], "\n\x1b") || !strings.Contains(warns[0], "count=4") {
+		t.Errorf("warning %q: want the count and every name escaped", warns[0])
+	}
+}
+
+// recordHandler keeps each record as "LEVEL msg k=v ...", values as
+// formatted by fmt's %v, so escaping is the code's own.
+type recordHandler struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+func (h *recordHandler) at(level slog.Level) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level != level {
+			continue
+		}
+		line := r.Level.String() + " " + r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			line += fmt.Sprintf(" %s=%v", a.Key, a.Value.Any())
+			return true
+		})
+		out = append(out, line)
+	}
+	return out
 }
 
 // TestTagListBounded: a registry whose tag list never ends (Link pages
