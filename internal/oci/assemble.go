@@ -80,10 +80,10 @@ type Assembly struct {
 	IndexDescriptorAnnotations map[string]string
 	// Sources are the references the index was joined from, in input order.
 	Sources []Ref
-	// SourceDigests are the digests the Sources resolved to when they were
-	// read, by index (the zero Hash for a build, a file or a layout): a later step that acts
-	// on a source's tag, such as deleting it, can check that the tag still
-	// points there.
+	// SourceDigests are the digests the Sources resolved to when they
+	// were read, by index (the zero Hash for a build, a file or a
+	// layout): a later step that acts on a source's tag, such as deleting
+	// it, can check that the tag still points there.
 	SourceDigests []v1.Hash
 	// Warnings are what the caller should tell the user: referrers that
 	// could not follow a rewritten manifest.
