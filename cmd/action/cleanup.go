@@ -35,7 +35,7 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 		u.warn(fmt.Sprintf("kept %s: no deletion was tried, reading the published digests failed: %v; re-run the job", cleanupTargets(spec), err))
 		return cleanup.Result{}
 	}
-	res, err := d.Clean(ctx, cleanupRequest(spec, digests))
+	res, err := d.Clean(ctx, cleanupRequest(spec, digests, as.SourceDigests))
 	if err != nil {
 		u.warn(fmt.Sprintf("delete-tags: %v", err))
 	}
@@ -73,9 +73,10 @@ func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, asm *oci.Assem
 }
 
 // cleanupRequest translates the spec into a cleanup request: the sources
-// (when delete-source-tags is set), the delete-tags entries, the registry
+// (when delete-source-tags is set) with the digest each was read at
+// (read, by index of spec.Images), the delete-tags entries, the registry
 // tags this run published and the digests it published.
-func cleanupRequest(spec *inputs.Spec, protected []v1.Hash) cleanup.Request {
+func cleanupRequest(spec *inputs.Spec, protected, read []v1.Hash) cleanup.Request {
 	req := cleanup.Request{Patterns: spec.DeleteTags, Protected: protected}
 	for _, t := range spec.Tags {
 		if t.Transport == oci.Registry && t.Tag != "" {
@@ -83,8 +84,12 @@ func cleanupRequest(spec *inputs.Spec, protected []v1.Hash) cleanup.Request {
 		}
 	}
 	if spec.DeleteSourceTags {
-		for _, r := range spec.Images {
-			req.Sources = append(req.Sources, cleanup.Source{Ref: r.String(), Local: r.Transport != oci.Registry, Repo: r.Repo, Tag: r.Tag})
+		for i, r := range spec.Images {
+			s := cleanup.Source{Ref: r.String(), Local: r.Transport != oci.Registry, Repo: r.Repo, Tag: r.Tag}
+			if i < len(read) {
+				s.Digest = read[i]
+			}
+			req.Sources = append(req.Sources, s)
 		}
 	}
 	return req

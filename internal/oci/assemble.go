@@ -80,6 +80,11 @@ type Assembly struct {
 	IndexDescriptorAnnotations map[string]string
 	// Sources are the references the index was joined from, in input order.
 	Sources []Ref
+	// SourceDigests are the digests the Sources resolved to when they
+	// were read, by index (the zero Hash for a build, a file or a
+	// layout): a later step that acts on a source's tag, such as deleting
+	// it, can check that the tag still points there.
+	SourceDigests []v1.Hash
 	// Warnings are what the caller should tell the user: referrers that
 	// could not follow a rewritten manifest.
 	Warnings []string
@@ -130,6 +135,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
 	flat := make([][]*member, len(plan.Sources))
+	read := make([]v1.Hash, len(plan.Sources))
 	var r *reuser
 	if plan.Stage && !slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
 		r = a.peekTargets(ctx, plan.Targets, plan.Sources)
@@ -153,6 +159,12 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			t, err := a.resolve(ctx, src, stage)
 			if err != nil {
 				return err
+			}
+			if src.Transport == Registry {
+				// Read from the manifest already fetched: no request.
+				if read[i], err = t.Digest(); err != nil {
+					return fmt.Errorf("%w %s: %v", ErrSource, src, err)
+				}
 			}
 			if flat[i], err = flatten(src, t, plan.MediaType); err != nil || !plan.Referrers {
 				return err
@@ -179,6 +191,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	as, err := a.finish(members, plan, r)
 	if as != nil {
 		as.Warnings = append(f.warnings, as.Warnings...)
+		as.SourceDigests = read
 	}
 	return as, err
 }

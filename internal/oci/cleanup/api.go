@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
@@ -109,11 +111,43 @@ func apiMessage(body []byte) string {
 			msg = e.Error
 		}
 	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+	return oneLine(msg)
+}
+
+// maxRegistryText bounds registry or API text quoted in a reason, and
+// maxErrorText an error's whole text (which may quote such text).
+const (
+	maxRegistryText = 200
+	maxErrorText    = 500
+)
+
+// oneLine makes registry or API text fit one line of a reason: whitespace
+// runs become one space, other control characters (ANSI escapes, NUL,
+// DEL, C1) are written escaped, and it is cut at maxRegistryText runes.
+// A reason reaches kept-tags, logs and annotations, where a newline or an
+// escape sequence in the registry's text must not start a line of its
+// own.
+func oneLine(s string) string { return oneLineMax(s, maxRegistryText) }
+
+// oneLineMax is oneLine cut at limit runes.
+func oneLineMax(s string, limit int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\ufffd")), " ")
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == limit {
+			b.WriteString("…")
+			break
+		}
+		n++
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
 	}
-	return msg
+	return b.String()
 }
 
 // redact drops the query string, which some APIs accept tokens in.
@@ -125,14 +159,14 @@ func redact(raw string) string {
 }
 
 // findPaged walks a vendor API listing: it GETs first and then each page
-// the Link headers name (at most maxPages, and only under base so a token
-// never leaves the API), decodes each page as a JSON array of T, and
+// the Link headers name (at most d.o.list.apiPages, past which it fails with
+// ErrListTooLong, and only under base so a token never leaves the API), decodes each page as a JSON array of T, and
 // returns the first item that match accepts. what names the listing in
 // errors.
 func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, base string, header http.Header, match func(T) bool) (T, bool, error) {
 	var zero T
 	next := first
-	for page := 0; next != "" && page < maxPages; page++ {
+	for page := 0; next != "" && page < d.o.list.apiPages; page++ {
 		resp, body, err := d.do(ctx, apiCall{service: service, method: http.MethodGet, url: next, header: header, want: []int{http.StatusOK}})
 		if err != nil {
 			return zero, false, err
@@ -149,6 +183,9 @@ func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, bas
 		if next, err = stack.NextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
 			return zero, false, err
 		}
+	}
+	if next != "" {
+		return zero, false, fmt.Errorf("listing %s %s: %w: the API sent more than %d pages", service, what, ErrListTooLong, d.o.list.apiPages)
 	}
 	return zero, false, nil
 }

@@ -18,13 +18,22 @@
 //
 // Cleanup never fails the run: every tag is either deleted or kept with a
 // one-line reason and fix, meant for a warning annotation.
+//
+// What a registry or vendor API answers is not trusted: listed names that
+// are not valid tags are skipped, every listing is bounded, registry text
+// in a reason is one escaped line, credentials never follow a redirect to
+// another origin, a tag is deleted only while it points at the digest the
+// run read, and a published tag a registry takes along with a temp tag is
+// put back.
 package cleanup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -61,7 +70,7 @@ func New(opts ...Option) (*Deleter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Deleter{o: o, client: &http.Client{Transport: o.transport}, pusher: p}, nil
+	return &Deleter{o: o, client: &http.Client{Transport: o.transport, CheckRedirect: sameOrigin}, pusher: p}, nil
 }
 
 // Kept is a tag (or delete-tags entry) that was not deleted.
@@ -90,6 +99,9 @@ type Result struct {
 	Kept []Kept
 	// WouldDelete are the tags a dry run would have deleted.
 	WouldDelete []string
+	// Restored are the published tags the registry deleted along with a
+	// temp tag and that were put back (see Clean).
+	Restored []string
 }
 
 // keptError carries the user-facing reason and fix for a kept tag along
@@ -126,6 +138,9 @@ var ErrTombstoneProtected = errors.New("tombstone digest is protected")
 type outcome struct {
 	deleted, would bool
 	kept           Kept
+	// lost is a published manifest the registry took with the tag and
+	// that could not be put back at once (see ensureSurvived).
+	lost *lostManifest
 }
 
 // session holds what is shared by the tags of one Delete call.
@@ -137,30 +152,47 @@ type session struct {
 // (each child manifest and the index): those are never deleted by digest,
 // whatever a tag points at. Delete never fails: each tag ends up in Deleted,
 // Kept or (dry run) WouldDelete. A tag on a WithInsecureRegistries host is
-// reached over plain HTTP however it was parsed.
+// reached over plain HTTP however it was parsed. A tag that another run
+// moves while it is being deleted is kept (ErrTagMoved).
 func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.Hash]bool) Result {
-	tags = uniqueTags(tags)
+	targets := make([]target, len(tags))
 	for i, t := range tags {
-		tags[i] = d.o.insecure.Tag(t)
+		targets[i] = target{tag: t}
 	}
-	out := make([]outcome, len(tags))
+	return d.deleteTargets(ctx, targets, protected)
+}
+
+// target is a tag to delete and, when known, the digest it pointed at
+// when the run read it: a tag that points elsewhere is kept.
+type target struct {
+	tag  name.Tag
+	read v1.Hash
+}
+
+func (d *Deleter) deleteTargets(ctx context.Context, targets []target, protected map[v1.Hash]bool) Result {
+	targets = uniqueTargets(targets)
+	for i, t := range targets {
+		targets[i].tag = d.o.insecure.Tag(t.tag)
+	}
+	out := make([]outcome, len(targets))
 	s := &session{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.o.jobs)
-	for i, tag := range tags {
+	for i, t := range targets {
 		g.Go(func() error {
-			out[i] = d.deleteOne(gctx, s, tag, protected)
+			out[i] = d.deleteOne(gctx, s, t, protected)
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines report through out and never fail
+	d.restoreLost(ctx, out)
 	var r Result
 	for i, o := range out {
 		switch {
 		case o.deleted:
-			r.Deleted = append(r.Deleted, tags[i].String())
+			r.Deleted = append(r.Deleted, targets[i].tag.String())
 		case o.would:
-			r.WouldDelete = append(r.WouldDelete, tags[i].String())
+			r.WouldDelete = append(r.WouldDelete, targets[i].tag.String())
 		default:
 			r.Kept = append(r.Kept, o.kept)
 		}
@@ -168,19 +200,20 @@ func (d *Deleter) Delete(ctx context.Context, tags []name.Tag, protected map[v1.
 	return r
 }
 
-func uniqueTags(tags []name.Tag) []name.Tag {
-	seen := make(map[string]bool, len(tags))
-	out := make([]name.Tag, 0, len(tags))
-	for _, t := range tags {
-		if !seen[t.Name()] {
-			seen[t.Name()] = true
+func uniqueTargets(targets []target) []target {
+	seen := make(map[string]bool, len(targets))
+	out := make([]target, 0, len(targets))
+	for _, t := range targets {
+		if !seen[t.tag.Name()] {
+			seen[t.tag.Name()] = true
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, protected map[v1.Hash]bool) outcome {
+func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected map[v1.Hash]bool) outcome {
+	tag := t.tag
 	ref := tag.String()
 	kind := d.o.kindOf(tag.RegistryStr())
 	log := d.o.logger.With("ref", ref, "kind", kind.String())
@@ -192,6 +225,9 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 		}
 		return kept(ref, keep(err, "reading the tag failed ("+describe(err)+")", fixFor(err, tag.Context())))
 	}
+	if t.read != (v1.Hash{}) && desc.Digest != t.read {
+		return kept(ref, movedError(t.read, desc.Digest))
+	}
 	if d.o.dryRun {
 		log.Info("would delete tag", "digest", desc.Digest.String())
 		return outcome{would: true}
@@ -199,7 +235,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 
 	var how string
 	if kind == KindDockerHub {
-		how, err = "Docker Hub API", d.hubDeleteTag(ctx, s, tag)
+		how, err = "Docker Hub API", d.hubDeleteTag(ctx, s, tag, desc.Digest)
 	} else {
 		how, err = d.deleteTag(ctx, tag, desc, kind, protected)
 	}
@@ -210,8 +246,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, tag name.Tag, prote
 		return kept(ref, err)
 	}
 	log.Info("deleted tag", "via", how, "digest", desc.Digest.String())
-	d.ensureSurvived(ctx, tag, desc, protected)
-	return outcome{deleted: true}
+	return outcome{deleted: true, lost: d.ensureSurvived(ctx, tag, desc, protected)}
 }
 
 // deleteTag tries the OCI tag DELETE and, where the registry refuses it,
@@ -280,24 +315,66 @@ func refused(err error, kind Kind) bool {
 
 // ensureSurvived re-reads a protected manifest after its tag was deleted
 // and puts it back by digest if the registry took it with the tag (old
-// GitLab releases did): a published index must never dangle.
-func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool) {
+// GitLab releases and Harbor before 2.0 did): a published index must never
+// dangle. A restore that fails (an index whose children another tag's
+// delete took at the same moment) is returned for restoreLost.
+func (d *Deleter) ensureSurvived(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool) *lostManifest {
 	if !protected[desc.Digest] {
-		return
+		return nil
 	}
 	ref := tag.Context().Digest(desc.Digest.String())
 	_, err := remote.Head(ref, d.remoteOptions(ctx)...)
 	if statusOf(err) != http.StatusNotFound {
-		return
+		return nil
 	}
 	d.o.logger.Warn("registry deleted a published manifest with its tag; restoring it", "ref", ref.String())
-	w, err := d.pusher.Writer(ctx, tag.Context())
+	l := &lostManifest{ref: ref, desc: desc}
+	if err := d.putLost(ctx, l); err != nil {
+		d.o.logger.Debug("restoring published manifest failed; trying again after the other deletes", "ref", ref.String(), "err", err)
+		return l
+	}
+	return nil
+}
+
+// lostManifest is a published manifest to put back by digest.
+type lostManifest struct {
+	ref  name.Digest
+	desc *remote.Descriptor
+}
+
+func (d *Deleter) putLost(ctx context.Context, l *lostManifest) error {
+	w, err := d.pusher.Writer(ctx, l.ref.Context())
 	if err == nil {
-		err = w.PutManifest(ctx, ref, desc.MediaType, desc.Manifest)
+		err = w.PutManifest(ctx, l.ref, l.desc.MediaType, l.desc.Manifest)
 	}
-	if err != nil {
-		d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", ref.String(), "err", err)
+	return err
+}
+
+// restoreLost puts back, once every delete is done, the published
+// manifests ensureSurvived could not: images before indexes, since a
+// registry refuses an index whose children are missing.
+func (d *Deleter) restoreLost(ctx context.Context, out []outcome) {
+	var lost []*lostManifest
+	for _, o := range out {
+		if o.lost != nil {
+			lost = append(lost, o.lost)
+		}
 	}
+	slices.SortStableFunc(lost, func(a, b *lostManifest) int {
+		return cmp.Compare(b2i(a.desc.MediaType.IsIndex()), b2i(b.desc.MediaType.IsIndex()))
+	})
+	for _, l := range lost {
+		if err := d.putLost(ctx, l); err != nil {
+			d.o.logger.Error("restoring published manifest failed; re-run the publish step", "ref", l.ref.String(), "err", err)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (d *Deleter) remoteOptions(ctx context.Context) []remote.Option {
@@ -317,7 +394,7 @@ func kept(ref string, err error) outcome {
 	if errors.As(err, &ke) {
 		return outcome{kept: Kept{Ref: ref, Reason: ke.reason, Fix: ke.fix}}
 	}
-	return outcome{kept: Kept{Ref: ref, Reason: err.Error(), Fix: "delete the tag by hand"}}
+	return outcome{kept: Kept{Ref: ref, Reason: oneLineMax(err.Error(), maxErrorText), Fix: "delete the tag by hand"}}
 }
 
 // statusOf returns the HTTP status of a registry or API refusal, or 0.
@@ -333,15 +410,16 @@ func statusOf(err error) int {
 	return 0
 }
 
-// describe renders a refusal as "405 UNSUPPORTED" or "403 Forbidden: msg".
+// describe renders a refusal as "405 UNSUPPORTED" or "403 Forbidden: msg",
+// the registry's text made one bounded line (oneLine).
 func describe(err error) string {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		s := fmt.Sprint(te.StatusCode)
 		if len(te.Errors) > 0 {
-			s += " " + string(te.Errors[0].Code)
+			s += " " + oneLine(string(te.Errors[0].Code))
 			if m := te.Errors[0].Message; m != "" {
-				s += ": " + m
+				s += ": " + oneLine(m)
 			}
 		} else {
 			s += " " + http.StatusText(te.StatusCode)
@@ -352,11 +430,11 @@ func describe(err error) string {
 	if errors.As(err, &ae) {
 		s := fmt.Sprint(ae.StatusCode)
 		if ae.Message != "" {
-			s += ": " + ae.Message
+			s += ": " + oneLine(ae.Message)
 		}
 		return s
 	}
-	return err.Error()
+	return oneLineMax(err.Error(), maxErrorText)
 }
 
 // fixFor suggests what to change after a registry refusal.

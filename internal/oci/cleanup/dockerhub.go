@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Docker Hub's registry does not delete tags, so they are deleted through
@@ -82,8 +83,8 @@ func (d *Deleter) hubLogin(ctx context.Context, user, password string) (string, 
 }
 
 // hubDeleteTag deletes tag through the Hub API with the keychain's Docker
-// Hub credentials.
-func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag) error {
+// Hub credentials, if it still points at read.
+func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag, read v1.Hash) error {
 	const fix = "docker login to Docker Hub with a personal access token that has Read, Write, Delete scope, as an account that may delete tags in the repository"
 	auth, err := authn.Resolve(ctx, d.o.keychain, tag.Context().Registry)
 	if err != nil {
@@ -101,11 +102,14 @@ func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag) er
 		if statusOf(err) != 0 {
 			return keep(err, "Docker Hub login failed ("+describe(err)+")", fix)
 		}
-		return keep(err, "Docker Hub login failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "Docker Hub login failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	}
 	namespace, repo, ok := strings.Cut(tag.Context().RepositoryStr(), "/")
 	if !ok {
 		return keep(nil, "cannot split "+tag.Context().RepositoryStr()+" into a Docker Hub namespace and repository", "use a NAMESPACE/REPOSITORY reference")
+	}
+	if err := d.checkUnmoved(ctx, tag, read); err != nil {
+		return err
 	}
 	_, _, err = d.do(ctx, apiCall{
 		service: "Docker Hub",
@@ -127,6 +131,6 @@ func (d *Deleter) hubDeleteTag(ctx context.Context, s *session, tag name.Tag) er
 	case s != 0:
 		return keep(err, "Docker Hub failed to delete the tag ("+describe(err)+")", "re-run the cleanup later")
 	default:
-		return keep(err, "calling the Docker Hub API failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "calling the Docker Hub API failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	}
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
 )
@@ -92,7 +89,7 @@ func isTagChar(c rune) bool {
 // before the first network call; an invalid one fails Expand with an error
 // wrapping ErrInvalidPattern. Globs in the tag part (path.Match syntax,
 // "reg/o/app:tmp-*") are matched against the repository's tag list,
-// following the registry's Link pagination. Digest references and
+// following the registry's Link pagination within bounds (listTags). Digest references and
 // repositories whose tags cannot be listed come back as Kept. The tags are
 // in entry order, without duplicates.
 func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []Kept, error) {
@@ -167,22 +164,6 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 		}
 	}
 	return tags, kept, nil
-}
-
-// listTags lists every tag of repo in sorted order; a repository that does
-// not exist has none.
-func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
-	// remote.List follows the Link header page by page (pkg/v1/remote/list.go
-	// getNextPageURL), refusing pages on another host.
-	all, err := remote.List(repo, d.remoteOptions(ctx)...)
-	if err != nil {
-		if statusOf(err) == http.StatusNotFound {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
 }
 
 // CheckPattern validates one delete-tags entry without any network call,

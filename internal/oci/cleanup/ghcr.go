@@ -35,8 +35,6 @@ import (
 const (
 	githubAccept     = "application/vnd.github+json"
 	githubAPIVersion = "2022-11-28"
-	// maxPages stops a listing whose Link headers never end.
-	maxPages = 1000
 )
 
 // ghcrPackage splits a GHCR repository into its owner and URL-escaped
@@ -154,7 +152,7 @@ func githubRefusal(err error, op, owner, pkg string) error {
 		if _, ok := asKept(err); ok {
 			return err
 		}
-		return keep(err, "calling the GitHub API to "+op+" failed ("+err.Error()+")", "re-run the cleanup later")
+		return keep(err, "calling the GitHub API to "+op+" failed ("+oneLineMax(err.Error(), maxErrorText)+")", "re-run the cleanup later")
 	default:
 		return keep(err, fmt.Sprintf("GitHub failed to %s (%s)", op, describe(err)), "re-run the cleanup later")
 	}

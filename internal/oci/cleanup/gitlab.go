@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,40 +40,60 @@ func (d *Deleter) gitlabProjectURL() string {
 }
 
 // gitlabFallback runs once the registry refused the OCI tag DELETE (its
-// answer is refusal): the GitLab API deletes the tag. When the API cannot
-// be called (WithGitLab without a usable API URL, project or job token),
-// the registry's own way is tried instead: the tombstone, which GitLab's
-// registry allows where manifest deletes are enabled. A kept tag's reason
-// names each way tried and why it failed.
+// answer is refusal): the GitLab API deletes the tag and, when the API
+// cannot be called (WithGitLab without a usable API URL, project or job
+// token) or fails (unreachable from the job, the job token refused), the
+// registry's own way is tried too: the tombstone, which GitLab's registry
+// allows where manifest deletes are enabled. A tag is kept only when
+// every way failed, and its reason names each way tried and why it
+// failed.
 func (d *Deleter) gitlabFallback(ctx context.Context, tag name.Tag, desc *remote.Descriptor, protected map[v1.Hash]bool, refusal string) (string, error) {
-	if len(d.o.gitlabUnusable) > 0 {
-		notTried := "the GitLab API was not tried (" + strings.Join(d.o.gitlabUnusable, ", ") + ")"
-		err := d.viaTombstone(ctx, tag, desc, protected, refusal, func(ctx context.Context, h v1.Hash) error {
-			return d.deleteByDigest(ctx, tag.Context(), h)
-		})
+	var (
+		apiFailed *keptError
+		apiWhy    string
+	)
+	if len(d.o.gitlabUnusable) == 0 {
+		err := d.gitlabDeleteTag(ctx, tag, desc.Digest)
 		if err == nil {
-			return "tombstone; " + notTried, nil
+			return "GitLab API", nil
 		}
-		ke, _ := asKept(err)
-		return "", keep(ke.err, ke.reason+"; "+notTried,
-			"run the cleanup in a GitLab CI job, which sets CI_API_V4_URL, CI_PROJECT_ID and CI_JOB_TOKEN, or "+gitlabUpgrade)
+		apiFailed, _ = asKept(err)
+		if errors.Is(err, ErrTagMoved) || ctx.Err() != nil {
+			return "", err
+		}
+		apiWhy = "the GitLab API failed: " + apiFailed.reason
+		d.o.logger.Debug("GitLab API failed; trying the tombstone", "ref", tag.String(), "err", err)
+	} else {
+		apiWhy = "the GitLab API was not tried (" + strings.Join(d.o.gitlabUnusable, ", ") + ")"
 	}
-	err := d.gitlabDeleteTag(ctx, tag)
+	err := d.viaTombstone(ctx, tag, desc, protected, refusal, func(ctx context.Context, h v1.Hash) error {
+		return d.deleteByDigest(ctx, tag.Context(), h)
+	})
 	if err == nil {
-		return "GitLab API", nil
+		return "tombstone; " + apiWhy, nil
 	}
 	ke, _ := asKept(err)
-	return "", keep(ke.err, "registry refused the tag DELETE ("+refusal+") and "+ke.reason, ke.fix)
+	if apiFailed == nil {
+		return "", keep(ke.err, ke.reason+"; "+apiWhy,
+			"run the cleanup in a GitLab CI job, which sets CI_API_V4_URL, CI_PROJECT_ID and CI_JOB_TOKEN, or "+gitlabUpgrade)
+	}
+	if errors.Is(err, ErrTagMoved) {
+		return "", err
+	}
+	return "", keep(errors.Join(apiFailed.err, ke.err), ke.reason+"; "+apiWhy, apiFailed.fix)
 }
 
 const gitlabUpgrade = "upgrade GitLab to 16.4 or later with the registry metadata database (OCI tag delete), or let a cleanup policy remove the tag"
 
-// gitlabDeleteTag deletes tag through the GitLab API; a failure is a
-// *keptError.
-func (d *Deleter) gitlabDeleteTag(ctx context.Context, tag name.Tag) error {
+// gitlabDeleteTag deletes tag through the GitLab API, if it still points
+// at read; a failure is a *keptError.
+func (d *Deleter) gitlabDeleteTag(ctx context.Context, tag name.Tag, read v1.Hash) error {
 	id, err := d.gitlabRepositoryID(ctx, tag.Context())
 	if err != nil {
 		return gitlabRefusal(err, "list the project's registry repositories")
+	}
+	if err := d.checkUnmoved(ctx, tag, read); err != nil {
+		return err
 	}
 	_, _, err = d.do(ctx, apiCall{
 		service: "GitLab",
@@ -117,6 +138,6 @@ func gitlabRefusal(err error, op string) error {
 	if _, ok := asKept(err); ok {
 		return err
 	}
-	return keep(err, "the GitLab API could not be reached to "+op+" ("+err.Error()+")",
+	return keep(err, "the GitLab API could not be reached to "+op+" ("+oneLineMax(err.Error(), maxErrorText)+")",
 		"check that CI_API_V4_URL is reachable from the job, or re-run the cleanup later")
 }

@@ -45,9 +45,18 @@ func TestGitLabWithoutAPI(t *testing.T) {
 			wantTombstone: true,
 		},
 		{
-			name: "API unreachable", legacy: true, apiURL: "http://127.0.0.1:1/api/v4", project: "1217", token: "t",
-			wantReason: []string{"registry refused the tag DELETE (405", "and the GitLab API could not be reached to list the project's registry repositories", "connection refused"},
-			wantFix:    "CI_API_V4_URL",
+			name: "API unreachable: tombstone", legacy: true, apiURL: "http://127.0.0.1:1/api/v4", project: "1217", token: "t",
+			wantDeleted: true, wantTombstone: true,
+		},
+		{
+			name: "API unreachable, tombstone refused", legacy: true, noDigestDelete: true, apiURL: "http://127.0.0.1:1/api/v4", project: "1217", token: "t",
+			wantReason: []string{
+				"registry refused the tag DELETE (405",
+				"and registry refused to delete the tombstone by digest (405",
+				"the GitLab API failed: the GitLab API could not be reached to list the project's registry repositories", "connection refused",
+			},
+			wantFix:       "CI_API_V4_URL",
+			wantTombstone: true,
 		},
 	}
 	for _, tc := range tests {

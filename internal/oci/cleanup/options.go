@@ -60,6 +60,7 @@ type options struct {
 	dryRun    bool
 	jobs      int
 	pageSize  int
+	list      listLimits
 
 	githubURL   string
 	githubToken string
@@ -288,6 +289,7 @@ func makeOptions(opts ...Option) (*options, error) {
 		transport: remote.DefaultTransport,
 		logger:    slog.New(slog.DiscardHandler),
 		jobs:      4,
+		list:      defaultListLimits,
 		githubURL: "https://api.github.com",
 		pollTries: 5,
 		pollEvery: 2 * time.Second,

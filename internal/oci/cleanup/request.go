@@ -36,12 +36,19 @@ type Source struct {
 	// for a source read by digest alone, which has no tag to delete.
 	Repo name.Repository
 	Tag  string
+	// Digest is what Tag pointed at when the run read the source. The tag
+	// is deleted only while it still points there: a concurrent run that
+	// pushed the same tag since keeps its input. Zero when not known;
+	// the tag is then checked against what cleanup itself reads.
+	Digest v1.Hash
 }
 
 // Clean deletes what req asks for: the sources' tags, then the delete-tags
 // entries expanded (see Expand), each tag once however it is spelled
 // (docker.io and index.docker.io are one registry), minus the tags this
-// run published, which are kept with a reason. Like Delete it never fails
+// run published, which are kept with a reason; a published tag the
+// registry deleted along with a temp tag is put back (Result.Restored).
+// Like Delete it never fails
 // the run: every tag ends up in the Result. The error, when not nil, is
 // Expand's (it wraps ErrInvalidPattern); the tags of the sources are still
 // cleaned up.
@@ -54,12 +61,16 @@ func (d *Deleter) Clean(ctx context.Context, req Request) (Result, error) {
 	if len(req.Patterns) > 0 {
 		expanded, expKept, err = d.Expand(ctx, req.Patterns)
 	}
-	tags, kept := req.pick(expanded, expKept)
+	targets, kept := req.pick(expanded, expKept)
 	protected := make(map[v1.Hash]bool, len(req.Protected))
 	for _, h := range req.Protected {
 		protected[h] = true
 	}
-	res := d.Delete(ctx, tags, protected)
+	before := d.readPublished(ctx, req.Published, targets, protected)
+	res := d.deleteTargets(ctx, targets, protected)
+	if len(res.Deleted) > 0 {
+		res.Restored = d.restorePublished(ctx, before)
+	}
 	res.Kept = append(kept, res.Kept...)
 	return res, err
 }
@@ -68,17 +79,17 @@ func (d *Deleter) Clean(ctx context.Context, req Request) (Result, error) {
 // delete-tags entries, in that order, and returns them with what is kept
 // before any registry is asked: local sources, expandKept (digest entries
 // and unlistable repositories) and published tags, in the order met.
-func (req Request) pick(expanded []name.Tag, expandKept []Kept) ([]name.Tag, []Kept) {
+func (req Request) pick(expanded []name.Tag, expandKept []Kept) ([]target, []Kept) {
 	published := make(map[string]bool, len(req.Published))
 	for _, t := range req.Published {
 		published[tagKey(t)] = true
 	}
 	var (
-		tags []name.Tag
+		tags []target
 		kept []Kept
 		seen = map[string]bool{}
 	)
-	add := func(t name.Tag) {
+	add := func(t name.Tag, read v1.Hash) {
 		switch k := tagKey(t); {
 		case seen[k]:
 		case published[k]:
@@ -86,7 +97,7 @@ func (req Request) pick(expanded []name.Tag, expandKept []Kept) ([]name.Tag, []K
 			kept = append(kept, Kept{Ref: t.String(), Reason: "this run published it", Fix: "remove it from delete-tags or tags"})
 		default:
 			seen[k] = true
-			tags = append(tags, t)
+			tags = append(tags, target{tag: t, read: read})
 		}
 	}
 	for _, s := range req.Sources {
@@ -94,12 +105,12 @@ func (req Request) pick(expanded []name.Tag, expandKept []Kept) ([]name.Tag, []K
 		case s.Local:
 			kept = append(kept, Kept{Ref: s.Ref, Reason: "only registry tags are deleted", Fix: "remove the file or layout yourself"})
 		case s.Tag != "":
-			add(s.Repo.Tag(s.Tag))
+			add(s.Repo.Tag(s.Tag), s.Digest)
 		}
 	}
 	kept = append(kept, expandKept...)
 	for _, t := range expanded {
-		add(t)
+		add(t, v1.Hash{})
 	}
 	return tags, kept
 }

@@ -50,7 +50,7 @@ func runPick(t *testing.T, tests []pickCase) {
 			tags, kept := tt.req(t).pick(expanded, tt.expandKept)
 			var gotTags, gotKept []string
 			for _, tag := range tags {
-				gotTags = append(gotTags, tag.String())
+				gotTags = append(gotTags, tag.tag.String())
 			}
 			for _, k := range kept {
 				gotKept = append(gotKept, k.String())

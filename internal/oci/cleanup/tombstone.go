@@ -106,6 +106,11 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 
+	// Another tag's tombstone may have held the lock for a while: the tag
+	// is re-read right before it is moved.
+	if err := d.checkUnmoved(ctx, tag, orig.Digest); err != nil {
+		return err
+	}
 	w, err := d.pusher.Writer(ctx, tag.Context())
 	if err != nil {
 		return keep(err, "registry refused the tag DELETE ("+refusal+") and authenticating for the tombstone failed ("+describe(err)+")", fixFor(err, tag.Context()))
