@@ -181,10 +181,14 @@ func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref nam
 	if err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", ref, err)
 	}
+	ci, err := newCachedConfigImage(img, repo)
+	if err != nil {
+		return nil, fmt.Errorf("referrer %s: %w", ref, err)
+	}
 	return &foundReferrer{
 		Referrer: Referrer{Digest: desc.Digest.String(), ArtifactType: desc.ArtifactType, MediaType: desc.MediaType,
 			Subject: subject.String(), Tag: tag},
-		raw: rd.Manifest, img: &cachedConfigImage{Image: img, repo: repo}, desc: desc,
+		raw: rd.Manifest, img: ci, desc: desc,
 	}, nil
 }
 
@@ -391,7 +395,7 @@ func (f *referrerFinder) member(ctx context.Context, m *member) error {
 	var err error
 	switch m.source.Transport {
 	case Layout:
-		m.referrers, err = layoutReferrers(m.source.Path, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+		m.referrers, err = layoutReferrers(ctx, m.source.Path, m.digest)
 		if err != nil {
 			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
 		}
