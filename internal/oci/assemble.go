@@ -279,6 +279,10 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 			if members, err = merge(members, ms); err != nil {
 				return nil, err
 			}
+		case d.MediaType.IsImage() && w.members[d.Digest] != nil && d.Annotations[refTypeAnnotation] != attestationManifest:
+			if members, err = merge(members, []*member{w.members[d.Digest]}); err != nil {
+				return nil, err
+			}
 		case d.MediaType.IsImage():
 			img, err := idx.Image(d.Digest)
 			if err != nil {
@@ -297,6 +301,7 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 			if err != nil {
 				return nil, err
 			}
+			w.members[d.Digest] = m
 			if members, err = merge(members, []*member{m}); err != nil {
 				return nil, err
 			}

@@ -131,10 +131,13 @@ type walk struct {
 	what        string // the source, for errors
 	descriptors int
 	seen        map[v1.Hash]bool
+	// members are the images read so far, by digest: an image listed
+	// again is the same member, not read again.
+	members map[v1.Hash]*member
 }
 
 func newWalk(ctx context.Context, what string) *walk {
-	return &walk{ctx: ctx, what: what, seen: map[v1.Hash]bool{}}
+	return &walk{ctx: ctx, what: what, seen: map[v1.Hash]bool{}, members: map[v1.Hash]*member{}}
 }
 
 // index counts the n descriptors of an index at depth (the source's own
