@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // archImage is a small random image whose config names linux/arch.
@@ -124,15 +125,32 @@ func layoutAssembler(t testing.TB) *Assembler {
 }
 
 // TestLayoutSelfReferencingIndex: an index blob of a layout source that
-// names itself ends the join with an error, not a stack overflow.
+// names itself ends the join with an error, not a stack overflow,
+// whether the source names it by tag or as the layout's one index.
 func TestLayoutSelfReferencingIndex(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	imageLayout(t, dir, archImage(t, "amd64"))
-	putIndexJSON(t, dir, selfIndex(t, dir))
-	_, err := layoutAssembler(t).Assemble(context.Background(), Plan{Sources: targets(t, "oci:"+dir)})
-	if !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrSource) {
-		t.Fatalf("Assemble() = %v, want an ErrSource error wrapping ErrMismatch", err)
+	for _, tc := range []struct {
+		name, tag string
+	}{
+		{"by tag", "v1"},
+		{"the one index", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			imageLayout(t, dir, archImage(t, "amd64"))
+			d := selfIndex(t, dir)
+			src := "oci:" + dir
+			if tc.tag != "" {
+				d.Annotations = map[string]string{specs.AnnotationRefName: tc.tag}
+				src += ":" + tc.tag
+			}
+			putIndexJSON(t, dir, d)
+			_, err := layoutAssembler(t).Assemble(context.Background(), Plan{Sources: targets(t, src)})
+			if !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrSource) {
+				t.Fatalf("Assemble() = %v, want an ErrSource error wrapping ErrMismatch", err)
+			}
+		})
 	}
 }
 
