@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
@@ -145,4 +147,51 @@ func pushImage(t *testing.T, reg *registrytest.Registry, repoTag string, img v1.
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestReferrersFallbackTagTaken: a target without the referrers API whose
+// tag sha256-<subject> already holds something other than an index
+// keeps it: the referrer is pushed by digest, listed as skipped, and the
+// tag is not replaced with a referrers index.
+func TestReferrersFallbackTagTaken(t *testing.T) {
+	t.Parallel()
+	src := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	dst := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
+	img := archImage(t, "amd64")
+	subject := pushImage(t, src, "src:1", img)
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbom, ok := mutate.Subject(archImage(t, "arm64"), v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest}).(v1.Image)
+	if !ok {
+		t.Fatal("mutate.Subject did not give an image")
+	}
+	sd, err := sbom.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushImage(t, src, "src@"+sd.String(), sbom)
+	taken := pushImage(t, dst, "app:sha256-"+subject.Hex, archImage(t, "386"))
+
+	a := insecureAssembler(t, src, dst)
+	ctx := context.Background()
+	out := targets(t, dst.Host+"/app:1")
+	as, err := a.Assemble(ctx, Plan{Sources: targets(t, src.Host+"/src:1"), Targets: out, Referrers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(as.Manifests[0].Referrers); got != 1 {
+		t.Fatalf("Manifests[0].Referrers = %+v, want the SBOM", as.Manifests[0].Referrers)
+	}
+	res, err := a.Publish(ctx, as, out)
+	if err != nil {
+		t.Fatalf("Publish() = %v", err)
+	}
+	if got := headDigest(t, dst.Host+"/app:sha256-"+subject.Hex); got != taken {
+		t.Errorf("the fallback tag points at %s, want it kept at %s", got, taken)
+	}
+	if len(res.Targets) != 1 || len(res.Targets[0].SkippedReferrers) != 1 {
+		t.Errorf("Targets = %+v, want the SBOM skipped", res.Targets)
+	}
 }
