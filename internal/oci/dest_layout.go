@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"slices"
 	"sync"
 
@@ -50,35 +49,9 @@ func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, erro
 		return nil, fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
 	defer w.Close()
-	f, tmp, err := w.createTemp(path.Join("blobs", "sha256"))
+	h, err := w.writeStream(l)
 	if err != nil {
 		return nil, fmt.Errorf("writing a layer to oci:%s: %w", d.path, err)
-	}
-	defer w.root.Remove(tmp) // gone after the rename; cleans up a failure
-	rc, err := l.Compressed()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	_, err = io.Copy(f, rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("writing a layer to oci:%s: %w", d.path, err)
-	}
-	h, err := l.Digest()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.has(h, 0); err != nil {
-		return nil, err // a symlink in its place
-	}
-	if err := w.root.Rename(tmp, blobPath(h)); err != nil {
-		return nil, err
 	}
 	blob := layoutDir{path: d.path}
 	size, err := l.Size()

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
@@ -163,6 +164,42 @@ func (w *layoutWriter) writeBlob(h v1.Hash, size int64, open func() (io.ReadClos
 	return w.write(blobPath(h), rc)
 }
 
+// writeStream writes a layer whose digest is known only once it has been
+// read (stream.ErrNotComputed): to a new file, renamed to its digest.
+func (w *layoutWriter) writeStream(l v1.Layer) (v1.Hash, error) {
+	f, tmp, err := w.createTemp(path.Join("blobs", "sha256"))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("layout %s: %w", w.path, err)
+	}
+	defer w.root.Remove(tmp) // gone after the rename; cleans up a failure
+	rc, err := l.Compressed()
+	if err != nil {
+		f.Close()
+		return v1.Hash{}, err
+	}
+	_, err = io.Copy(f, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("layout %s: writing a layer: %w", w.path, err)
+	}
+	h, err := l.Digest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if _, err := w.has(h, 0); err != nil {
+		return v1.Hash{}, err // a symlink in its place
+	}
+	if err := w.root.Rename(tmp, blobPath(h)); err != nil {
+		return v1.Hash{}, fmt.Errorf("layout %s: %w", w.path, err)
+	}
+	return h, nil
+}
+
 // writeImage writes img's layers, config and manifest.
 func (w *layoutWriter) writeImage(ctx context.Context, img v1.Image) error {
 	ls, err := img.Layers()
@@ -177,6 +214,10 @@ func (w *layoutWriter) writeImage(ctx context.Context, img v1.Image) error {
 				return err
 			}
 			h, err := l.Digest()
+			if errors.Is(err, stream.ErrNotComputed) {
+				_, err = w.writeStream(l)
+				return err
+			}
 			if err != nil {
 				return err
 			}
