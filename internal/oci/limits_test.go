@@ -112,3 +112,39 @@ func TestRegistrySourceBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryIndexChildBound: an index from a registry whose child
+// descriptor gives a manifest larger than the bound ends the join before
+// the child is fetched.
+func TestRegistryIndexChildBound(t *testing.T) {
+	t.Parallel()
+	img := archImage(t, "amd64")
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := hugeBlobRegistry(t, v1.Hash{}, new(atomic.Int64))
+	ref, err := name.ParseReference(host+"/src:img", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	raw := indexJSON(t, []v1.Descriptor{{MediaType: types.OCIManifestSchema1, Digest: d, Size: 5 << 20}}, nil)
+	idxRef, err := name.ParseReference(host+"/src:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(idxRef, rawManifest{raw, types.OCIImageIndex}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(WithInsecureRegistries([]string{host}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Assemble(context.Background(), Plan{Sources: targets(t, host+"/src:1")})
+	if !errors.Is(err, ErrOverLimit) || !strings.Contains(err.Error(), host+"/src") {
+		t.Errorf("Assemble() = %v, want ErrOverLimit naming the source", err)
+	}
+}
