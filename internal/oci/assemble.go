@@ -166,7 +166,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 					return fmt.Errorf("%w %s: %v", ErrSource, src, err)
 				}
 			}
-			if flat[i], err = flatten(src, t, plan.MediaType); err != nil || !plan.Referrers {
+			if flat[i], err = flatten(ctx, src, t, plan.MediaType); err != nil || !plan.Referrers {
 				return err
 			}
 			for _, m := range flat[i] {
@@ -218,7 +218,7 @@ func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, 
 // flatten turns a source into its platform members. An index gives its
 // children; attestation manifests are attached to the manifest they
 // describe and never become a platform of their own.
-func flatten(src Ref, t Taggable, mt IndexMediaType) ([]*member, error) {
+func flatten(ctx context.Context, src Ref, t Taggable, mt IndexMediaType) ([]*member, error) {
 	switch t := t.(type) {
 	case v1.Image:
 		if src.Transport == DockerArchive && mt == OCIIndex {
@@ -235,35 +235,71 @@ func flatten(src Ref, t Taggable, mt IndexMediaType) ([]*member, error) {
 		}
 		return []*member{m}, nil
 	case v1.ImageIndex:
-		return flattenIndex(src, t)
+		return flattenIndex(ctx, src, t)
 	}
 	return nil, fmt.Errorf("%w %s: neither an image nor an index", ErrSource, src)
 }
 
-func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
+// flattenIndex flattens an index and the indexes nested in it, within
+// the bounds of a walk: a source's tree is data, and may be deep, wide or
+// (where blobs are not verified) name itself.
+func flattenIndex(ctx context.Context, src Ref, idx v1.ImageIndex) ([]*member, error) {
+	w := newWalk(ctx, src.String())
+	if d, err := idx.Digest(); err == nil {
+		w.enter(d)
+	}
+	return flattenNested(w, src, idx, 0)
+}
+
+func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, error) {
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index of %s: %w", src, err)
+	}
+	if err := checkManifestSize("an index of "+src.String(), raw); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+	}
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading index of %s: %w", src, err)
 	}
+	if err := w.index(depth, len(im.Manifests)); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+	}
 	var members []*member
 	var atts []attestation
 	for _, d := range im.Manifests {
+		if err := w.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", src, err)
+		}
 		if d.Platform != nil {
 			if err := platform.Check(*d.Platform); err != nil {
 				return nil, fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
 			}
 		}
+		if d.MediaType.IsIndex() || d.MediaType.IsImage() {
+			if err := checkSize("manifest", d, maxManifestSize); err != nil {
+				return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+			}
+		}
 		switch {
 		case d.MediaType.IsIndex():
+			if !w.enter(d.Digest) {
+				continue // its members are in already
+			}
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s@%s: %w", src, d.Digest, err)
 			}
-			ms, err := flattenIndex(src, child)
+			ms, err := flattenNested(w, src, child, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			if members, err = merge(members, ms); err != nil {
+				return nil, err
+			}
+		case d.MediaType.IsImage() && w.members[d.Digest] != nil && d.Annotations[refTypeAnnotation] != attestationManifest:
+			if members, err = merge(members, []*member{w.members[d.Digest]}); err != nil {
 				return nil, err
 			}
 		case d.MediaType.IsImage():
@@ -272,7 +308,9 @@ func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
 				return nil, fmt.Errorf("reading %s@%s: %w", src, d.Digest, err)
 			}
 			if src.Transport == Registry {
-				img = &cachedConfigImage{Image: img, repo: src.Repo}
+				if img, err = newCachedConfigImage(img, src.Repo); err != nil {
+					return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+				}
 			}
 			if d.Annotations[refTypeAnnotation] == attestationManifest {
 				atts = append(atts, attestation{img: img, desc: d})
@@ -282,6 +320,7 @@ func flattenIndex(src Ref, idx v1.ImageIndex) ([]*member, error) {
 			if err != nil {
 				return nil, err
 			}
+			w.members[d.Digest] = m
 			if members, err = merge(members, []*member{m}); err != nil {
 				return nil, err
 			}

@@ -165,7 +165,7 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build, stage stageFunc
 	if err != nil {
 		return nil, b.Base, err
 	}
-	ms, err := flatten(b.Base, t, OCIIndex)
+	ms, err := flatten(ctx, b.Base, t, OCIIndex)
 	if err != nil {
 		return nil, b.Base, err
 	}

@@ -5,15 +5,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/match"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
@@ -31,20 +26,16 @@ type layoutDest struct {
 
 var _ destination = (*layoutDest)(nil)
 
-func openOrCreateLayout(path string) (layout.Path, error) {
-	if _, err := os.Stat(filepath.Join(path, "index.json")); err == nil {
-		return layout.FromPath(path)
-	}
-	return layout.Write(path, empty.Index)
-}
-
-// stage streams the layer into the layout's blob directory: a temporary
-// file renamed to its digest once the stream is complete.
+// stage streams the layer into the layout's blob directory: a new file
+// renamed to its digest once the stream is complete.
 func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
 	d.once.Do(func() {
-		if _, err := openOrCreateLayout(d.path); err != nil {
+		w, err := openLayoutWriter(d.path)
+		if err != nil {
 			d.openErr = fmt.Errorf("opening layout %s: %w", d.path, err)
+			return
 		}
+		w.Close()
 	})
 	if d.openErr != nil {
 		return nil, d.openErr
@@ -53,50 +44,35 @@ func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, erro
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(d.path, "blobs", "sha256")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, ".staging-*")
+	w, err := openLayoutWriter(d.path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
-	defer os.Remove(f.Name()) // gone after the rename; cleans up a failure
-	rc, err := l.Compressed()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	_, err = io.Copy(f, rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	defer w.Close()
+	h, err := w.writeStream(l)
 	if err != nil {
 		return nil, fmt.Errorf("writing a layer to oci:%s: %w", d.path, err)
 	}
-	h, err := l.Digest()
+	blob := layoutDir{path: d.path}
+	size, err := l.Size()
 	if err != nil {
 		return nil, err
 	}
-	blob := filepath.Join(dir, h.Hex)
-	if err := os.Rename(f.Name(), blob); err != nil {
-		return nil, err
-	}
-	return newKnownLayer(l, func() (io.ReadCloser, error) { return os.Open(blob) })
+	return newKnownLayer(l, func() (io.ReadCloser, error) {
+		return blob.blob(v1.Descriptor{Digest: h, Size: size})
+	})
 }
 
-func (d *layoutDest) write(_ context.Context, as *Assembly) error {
-	p, err := openOrCreateLayout(d.path)
+func (d *layoutDest) write(ctx context.Context, as *Assembly) error {
+	w, err := openLayoutWriter(d.path)
 	if err != nil {
 		return fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
-	if err := p.WriteIndex(as.Index); err != nil {
+	defer w.Close()
+	if err := w.writeIndex(ctx, as.Index); err != nil {
 		return fmt.Errorf("writing layout %s: %w", d.path, err)
 	}
-	return d.writeReferrers(p, as)
+	return d.writeReferrers(ctx, w, as)
 }
 
 // tagJobs is one job for the layout: its tags share index.json.
@@ -116,13 +92,15 @@ func (d *layoutDest) tagJobs(as *Assembly) []tagJob {
 }
 
 // tag records the index in the layout's index.json under
-// org.opencontainers.image.ref.name, replacing an entry of the same name,
-// so skopeo and umoci find it as oci:PATH:TAG.
+// org.opencontainers.image.ref.name, replacing an entry of the same name
+// (untagged, an entry of the same digest), so skopeo and umoci find it
+// as oci:PATH:TAG.
 func (d *layoutDest) tag(tag string, as *Assembly) error {
-	p, err := layout.FromPath(d.path)
+	w, err := openLayoutWriter(d.path)
 	if err != nil {
 		return fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
+	defer w.Close()
 	anns := maps.Clone(as.IndexDescriptorAnnotations)
 	if tag != "" {
 		if anns == nil {
@@ -130,32 +108,34 @@ func (d *layoutDest) tag(tag string, as *Assembly) error {
 		}
 		anns[specs.AnnotationRefName] = tag
 	}
-	var m match.Matcher = match.Digests(as.Digest)
-	if tag != "" {
-		m = match.Annotation(specs.AnnotationRefName, tag)
+	desc := v1.Descriptor{MediaType: as.MediaType, Size: as.Size, Digest: as.Digest, Annotations: anns}
+	keep := func(x v1.Descriptor) bool {
+		if tag != "" {
+			return x.Annotations[specs.AnnotationRefName] != tag
+		}
+		return x.Digest != as.Digest
 	}
-	if err := p.ReplaceIndex(as.Index, m, layout.WithAnnotations(anns)); err != nil {
+	if err := w.updateIndexJSON(keep, desc); err != nil {
 		return fmt.Errorf("tagging layout %s: %w", d.path, err)
 	}
 	return nil
 }
 
+// verify reads the index back as a source would: bounded and verified.
 func (d *layoutDest) verify(_ context.Context, as *Assembly) error {
-	idx, err := layout.ImageIndexFromPath(d.path)
+	l := layoutDir{path: d.path}
+	root, err := l.rootIndex()
 	if err != nil {
 		return fmt.Errorf("reading back layout %s: %w", d.path, err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("reading back layout %s: %w", d.path, err)
-	}
+	im := root.manifest
 	for _, tag := range d.tags {
 		i := slices.IndexFunc(im.Manifests, func(desc v1.Descriptor) bool { return desc.Annotations[specs.AnnotationRefName] == tag })
 		if i < 0 || im.Manifests[i].Digest != as.Digest {
 			return fmt.Errorf("%w: oci:%s:%s does not point at %s", ErrVerify, d.path, tag, as.Digest)
 		}
 	}
-	if _, err := idx.ImageIndex(as.Digest); err != nil {
+	if _, err := root.ImageIndex(as.Digest); err != nil {
 		return fmt.Errorf("%w: oci:%s: index %s unreadable: %v", ErrVerify, d.path, as.Digest, err)
 	}
 	return nil

@@ -1,12 +1,16 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -75,10 +79,13 @@ type referrerFinder struct {
 	warnings []string
 }
 
+// warn records msg once.
 func (f *referrerFinder) warn(msg string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.warnings = append(f.warnings, msg)
+	if !slices.Contains(f.warnings, msg) {
+		f.warnings = append(f.warnings, msg)
+	}
 }
 
 // repoState is what the finder learnt of one source repository.
@@ -162,9 +169,21 @@ func (f *referrerFinder) find(ctx context.Context, repo name.Repository, d v1.Ha
 }
 
 // read reads one referrer's manifest. A referrer that is not an image
-// manifest (an index with a subject, a withdrawn artifact manifest) is
-// left out: nil, nil.
+// manifest (an index with a subject, a withdrawn artifact manifest), or
+// that the registry answers with something other than it (gone since it
+// was listed, over the bounds, not matching its digest), is left out
+// with a warning: nil, nil. Discovery never ends a publish; only a
+// request that got no answer fails it.
 func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*foundReferrer, error) {
+	r, err := f.readReferrer(ctx, repo, ref, subject, tag)
+	if err != nil && answered(err) {
+		f.warn(fmt.Sprintf("referrer %s of %s could not be read, so it is not copied: %s", ref, subject, quoteText(err.Error())))
+		return nil, nil
+	}
+	return r, err
+}
+
+func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*foundReferrer, error) {
 	rd, err := f.a.puller.Get(ctx, ref)
 	if err != nil {
 		return nil, &RefError{Op: "reading referrer", Ref: ref, Err: err}
@@ -181,10 +200,14 @@ func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref nam
 	if err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", ref, err)
 	}
+	ci, err := newCachedConfigImage(img, repo)
+	if err != nil {
+		return nil, fmt.Errorf("referrer %s: %w", ref, err)
+	}
 	return &foundReferrer{
 		Referrer: Referrer{Digest: desc.Digest.String(), ArtifactType: desc.ArtifactType, MediaType: desc.MediaType,
 			Subject: subject.String(), Tag: tag},
-		raw: rd.Manifest, img: &cachedConfigImage{Image: img, repo: repo}, desc: desc,
+		raw: rd.Manifest, img: ci, desc: desc,
 	}, nil
 }
 
@@ -219,33 +242,87 @@ func referrerDescriptor(raw []byte, mt types.MediaType) (v1.Descriptor, error) {
 // instead of a request per tag.
 func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
 	rt := f.repo(repo)
-	rt.once.Do(func() {
-		all, err := f.a.puller.List(ctx, repo)
-		switch code := statusOf(err); {
-		case code == http.StatusNotFound:
-			// A repository that lists no tags (an image pushed by
-			// digest only, as distribution answers it) has none.
-			rt.tags = map[string]bool{}
-			return
-		case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusMethodNotAllowed:
-			// A pull-only credential may not list tags (ECR asks for
-			// ecr:ListImages): publish, and say what was not looked for.
-			f.warn(fmt.Sprintf("listing the tags of %s was refused (%d): its fallback (sha256-<digest>) and cosign tags were not looked for; "+
-				"allow the credential to list tags, or set referrers: false to silence this", repo, code))
-			rt.tags = map[string]bool{}
-			return
-		case err != nil:
-			rt.err = &RefError{Op: "listing the tags of", Ref: repoRef{repo}, Err: err}
-			return
+	rt.once.Do(func() { rt.tags, rt.err = f.listTags(ctx, repo) })
+	return rt.tags, rt.err
+}
+
+// Bounds on a source repository's tag list, read for referrer discovery:
+// a registry whose Link header pages without end, or that lists tags
+// without end, is read no further, with a warning.
+const (
+	maxTagPages = 1000
+	maxTags     = 100000
+)
+
+// listTags reads repo's tag list, page by page, within maxTagPages and
+// maxTags, keeping the sha256-* tags.
+func (f *referrerFinder) listTags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
+	tags := map[string]bool{}
+	l, err := f.a.puller.Lister(ctx, repo)
+	if err != nil {
+		return f.listFailed(repo, err, tags)
+	}
+	n := 0
+	for page := 0; l.HasNext(); page++ {
+		if page == maxTagPages || n > maxTags {
+			f.warn(fmt.Sprintf("the tag list of %s goes on past %d tags in %d pages: fallback (sha256-<digest>) and cosign tags after them were not looked for", repo, n, page))
+			return tags, nil
 		}
-		rt.tags = map[string]bool{}
-		for _, t := range all {
+		p, err := l.Next(ctx)
+		if err != nil {
+			return f.listFailed(repo, err, tags)
+		}
+		n += len(p.Tags)
+		for _, t := range p.Tags {
 			if strings.HasPrefix(t, referrersTagPrefix) {
-				rt.tags[t] = true
+				tags[t] = true
 			}
 		}
-	})
-	return rt.tags, rt.err
+	}
+	return tags, nil
+}
+
+// listFailed decides what a failed tag list means for discovery: a
+// registry that answers, but not with a tag list, is one without tags to
+// find referrers by (one warning); only a request that got no answer
+// fails the join.
+func (f *referrerFinder) listFailed(repo name.Repository, err error, tags map[string]bool) (map[string]bool, error) {
+	switch code := statusOf(err); {
+	case code == http.StatusNotFound:
+		// A repository that lists no tags (an image pushed by
+		// digest only, as distribution answers it) has none.
+		return tags, nil
+	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusMethodNotAllowed:
+		// A pull-only credential may not list tags (ECR asks for
+		// ecr:ListImages): publish, and say what was not looked for.
+		f.warn(fmt.Sprintf("listing the tags of %s was refused (%d): its fallback (sha256-<digest>) and cosign tags were not looked for; "+
+			"allow the credential to list tags, or set referrers: false to silence this", repo, code))
+		return tags, nil
+	case answered(err):
+		f.warn(fmt.Sprintf("listing the tags of %s did not answer a tag list (%s): its fallback (sha256-<digest>) and cosign tags were not looked for",
+			repo, quoteText(err.Error())))
+		return tags, nil
+	}
+	return nil, &RefError{Op: "listing the tags of", Ref: repoRef{repo}, Err: err}
+}
+
+// answered reports whether err came with an answer: not a request
+// that failed on its way (net/http reports those as *url.Error) nor one
+// the context ended, but a status, a body or a Link header that is not
+// what the spec gives.
+func answered(err error) bool {
+	var ue *url.Error
+	return !errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// quoteText bounds a registry's text for a warning and quotes it, so no
+// newline or control character of its choosing reaches the log.
+func quoteText(s string) string {
+	const limit = 200
+	if len(s) > limit {
+		s = s[:limit] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // api lists d's referrers through the referrers API, or nothing when the
@@ -261,11 +338,17 @@ func (f *referrerFinder) api(ctx context.Context, repo name.Repository, d v1.Has
 	f.mu.Unlock()
 	h.mu.Lock()
 	if h.known {
+		has := h.has
 		h.mu.Unlock()
-		if !h.has {
+		if !has {
 			return nil, nil
 		}
-		descs, _, err := f.listAPI(ctx, repo, d)
+		descs, has, err := f.listAPI(ctx, repo, d)
+		if err == nil && !has {
+			h.mu.Lock()
+			h.has = false // answered otherwise than the spec: not asked again
+			h.mu.Unlock()
+		}
 		return descs, err
 	}
 	defer h.mu.Unlock()
@@ -278,7 +361,10 @@ func (f *referrerFinder) api(ctx context.Context, repo name.Repository, d v1.Has
 }
 
 // listAPI GETs /v2/<name>/referrers/<digest>, following Link pages.
-// has is false when the registry answers it as an unknown endpoint.
+// has is false when the registry answers it as an unknown endpoint, or
+// with anything but the spec's OCI index: a registry without the API,
+// whose referrers are looked for in the fallback tag (with a warning
+// when the answer was not a plain "not here").
 func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1.Hash) (descs []v1.Descriptor, has bool, err error) {
 	client, err := f.client(ctx, repo)
 	if err != nil {
@@ -286,7 +372,7 @@ func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1
 	}
 	u := &url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/referrers/" + d.String()}
 	next := u.String()
-	for page := 0; next != "" && page < 100; page++ {
+	for page := 0; next != "" && page < maxReferrerPages; page++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, http.NoBody)
 		if err != nil {
 			return nil, false, err
@@ -303,26 +389,48 @@ func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1
 			return nil, false, nil
 		}
 		im, err := readIndexManifest(resp)
-		if err != nil {
-			return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
+		if err == nil {
+			descs = append(descs, im.Manifests...)
+			next, err = nextPage(resp)
 		}
-		descs = append(descs, im.Manifests...)
-		next, err = nextPage(resp)
+		if err == nil && len(descs) > maxDescriptors {
+			err = fmt.Errorf("more than %d referrers: %w", maxDescriptors, ErrOverLimit)
+		}
 		if err != nil {
-			return nil, false, err
+			if !answered(err) {
+				return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
+			}
+			f.warn(fmt.Sprintf("the referrers API of %s answered with something other than an OCI index (%s): "+
+				"referrers there are looked for through the fallback tag only", repo.RegistryStr(), quoteText(err.Error())))
+			return nil, false, nil
 		}
 	}
 	return descs, true, nil
 }
 
+// maxReferrerPages bounds the pages of one referrers list.
+const maxReferrerPages = 100
+
+// readIndexManifest reads a referrers list: an OCI image index, at most
+// maxManifestSize bytes (distribution-spec "Listing Referrers").
 func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return nil, err
 	}
-	im, err := v1.ParseIndexManifest(io.LimitReader(resp.Body, 4<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkManifestSize("the referrers list", raw); err != nil {
+		return nil, err
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("the referrers list is not an OCI index: %w", err)
+	}
+	if im.SchemaVersion != 2 || im.MediaType != "" && im.MediaType != types.OCIImageIndex {
+		return nil, fmt.Errorf("the referrers list is not an OCI index (schemaVersion %d, mediaType %q)", im.SchemaVersion, im.MediaType)
 	}
 	return im, nil
 }
@@ -334,21 +442,35 @@ func nextPage(resp *http.Response) (string, error) {
 	return stack.NextLink(resp.Header.Get("Link"), u, u.Scheme+"://"+u.Host)
 }
 
-// fallbackIndex reads a referrers tag schema index.
+// fallbackIndex reads a referrers tag schema index. A tag of that name
+// that holds something else is no fallback index: no referrers there,
+// with a warning.
 func (f *referrerFinder) fallbackIndex(ctx context.Context, repo name.Repository, tag string) ([]v1.Descriptor, error) {
 	rd, err := f.a.puller.Get(ctx, repo.Tag(tag))
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			return nil, nil // the tag went between the list and now
 		}
+		if answered(err) {
+			f.warn(fmt.Sprintf("the referrers tag %s could not be read (%s): no referrers are taken from it", repo.Tag(tag), quoteText(err.Error())))
+			return nil, nil
+		}
 		return nil, &RefError{Op: "reading referrers of", Ref: repo.Tag(tag), Err: err}
 	}
-	if !rd.MediaType.IsIndex() {
-		return nil, nil // a tag of this shape that is not a fallback index
+	var im *v1.IndexManifest
+	if rd.MediaType.IsIndex() {
+		if err = checkManifestSize("referrers index "+repo.Tag(tag).String(), rd.Manifest); err == nil {
+			im, err = v1.ParseIndexManifest(bytes.NewReader(rd.Manifest))
+		}
+	} else {
+		err = fmt.Errorf("media type %q", rd.MediaType)
 	}
-	im, err := v1.ParseIndexManifest(strings.NewReader(string(rd.Manifest)))
+	if err == nil && len(im.Manifests) > maxDescriptors {
+		err = fmt.Errorf("more than %d referrers: %w", maxDescriptors, ErrOverLimit)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("referrers index %s: %w", repo.Tag(tag), err)
+		f.warn(fmt.Sprintf("the referrers tag %s holds something other than an OCI index (%s): no referrers are taken from it", repo.Tag(tag), quoteText(err.Error())))
+		return nil, nil
 	}
 	return im.Manifests, nil
 }
@@ -391,7 +513,7 @@ func (f *referrerFinder) member(ctx context.Context, m *member) error {
 	var err error
 	switch m.source.Transport {
 	case Layout:
-		m.referrers, err = layoutReferrers(m.source.Path, m.digest, 0, map[v1.Hash]bool{m.digest: true})
+		m.referrers, err = layoutReferrers(ctx, m.source.Path, m.digest)
 		if err != nil {
 			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
 		}

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -72,6 +73,7 @@ func (d *registryDest) copyReferrers(ctx context.Context, t *repoTarget, as *Ass
 	}
 	skipped := map[string]bool{}
 	fallback := map[string][]v1.Descriptor{} // by subject, in order
+	fallbackRefs := map[string][]*foundReferrer{}
 	var subjects []string
 	for _, r := range refs {
 		if skipped[r.Subject] {
@@ -99,11 +101,19 @@ func (d *registryDest) copyReferrers(ctx context.Context, t *repoTarget, as *Ass
 				subjects = append(subjects, r.Subject)
 			}
 			fallback[r.Subject] = append(fallback[r.Subject], r.desc)
+			fallbackRefs[r.Subject] = append(fallbackRefs[r.Subject], r)
 		}
 		t.copied.Add(1)
 	}
 	for _, s := range subjects {
-		if err := updateFallback(ctx, w, s, fallback[s]); err != nil {
+		err := updateFallback(ctx, w, s, fallback[s])
+		if errors.Is(err, errFallbackTaken) {
+			for _, r := range fallbackRefs[s] {
+				t.skip(r, "its subject's fallback tag holds something other than a referrers index, which is kept")
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -143,6 +153,10 @@ func referrerBlobs(refs []*foundReferrer, mountFrom *name.Repository) ([]v1.Laye
 	return layers, c.mountSources(), nil
 }
 
+// errFallbackTaken is a fallback tag that holds something other than an
+// index: someone else's, which a referrers index must not replace.
+var errFallbackTaken = errors.New("the fallback tag holds something other than an index")
+
 // updateFallback adds descs to the referrers tag schema index of subject
 // (tag sha256-<hex>), merged with what the tag holds: an entry already
 // there is never dropped. Each entry has the artifactType and the
@@ -156,11 +170,11 @@ func updateFallback(ctx context.Context, w *push.Writer, subject string, descs [
 	}
 	tag := w.Repo().Tag(referrersTagPrefix + h.Hex)
 	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	raw, _, _, err := w.GetManifest(ctx, tag, types.OCIImageIndex)
+	raw, mt, _, err := w.GetManifest(ctx, tag, types.OCIImageIndex)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(raw, &im); err != nil {
-			return fmt.Errorf("referrers index %s: %w", tag, err)
+		if err := json.Unmarshal(raw, &im); err != nil || !mt.IsIndex() || im.SchemaVersion != 2 {
+			return fmt.Errorf("%s (%q): %w", tag, mt, errFallbackTaken)
 		}
 	case statusOf(err) != http.StatusNotFound:
 		return &RefError{Op: "reading referrers index", Ref: tag, Err: err}

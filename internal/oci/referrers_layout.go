@@ -1,11 +1,11 @@
 package oci
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -18,16 +18,12 @@ import (
 // cosign read tags from a layout. The platform manifests they describe
 // are listed too, untagged: oras resolves a digest of a layout only among
 // the manifests index.json names. An entry already there is kept.
-func (d *layoutDest) writeReferrers(p layout.Path, as *Assembly) error {
+func (d *layoutDest) writeReferrers(ctx context.Context, w *layoutWriter, as *Assembly) error {
 	refs := as.flatReferrers()
 	if len(refs) == 0 {
 		return nil
 	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return fmt.Errorf("reading layout %s: %w", d.path, err)
-	}
-	im, err := idx.IndexManifest()
+	im, err := w.indexJSON()
 	if err != nil {
 		return fmt.Errorf("reading layout %s: %w", d.path, err)
 	}
@@ -46,20 +42,26 @@ func (d *layoutDest) writeReferrers(p layout.Path, as *Assembly) error {
 		if r.Tag != "" {
 			desc.Annotations = map[string]string{specs.AnnotationRefName: r.Tag}
 		}
-		if err := p.WriteImage(r.img); err != nil {
+		if err := w.writeImage(ctx, r.img); err != nil {
 			return fmt.Errorf("writing referrer %s to layout %s: %w", r.Digest, d.path, err)
 		}
 		descs = append(descs, desc)
 	}
+	var add []v1.Descriptor
 	for _, desc := range descs {
-		if slices.ContainsFunc(im.Manifests, func(x v1.Descriptor) bool {
+		same := func(x v1.Descriptor) bool {
 			return x.Digest == desc.Digest && x.Annotations[specs.AnnotationRefName] == desc.Annotations[specs.AnnotationRefName]
-		}) {
+		}
+		if slices.ContainsFunc(im.Manifests, same) || slices.ContainsFunc(add, same) {
 			continue
 		}
-		if err := p.AppendDescriptor(desc); err != nil {
-			return fmt.Errorf("writing referrers to layout %s: %w", d.path, err)
-		}
+		add = append(add, desc)
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if err := w.updateIndexJSON(func(v1.Descriptor) bool { return true }, add...); err != nil {
+		return fmt.Errorf("writing referrers to layout %s: %w", d.path, err)
 	}
 	return nil
 }

@@ -1,40 +1,49 @@
 package oci
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// layoutManifest is an image manifest index.json names, read once for
+// every subject looked for.
+type layoutManifest struct {
+	desc    v1.Descriptor
+	raw     []byte
+	img     v1.Image
+	subject v1.Hash
+}
 
 // layoutReferrers finds the referrers of d in an OCI layout, recursively,
 // parent first: an OCI layout has no referrers endpoint, so a referrer is
 // an image manifest index.json names whose subject is d (as `oras attach
 // --oci-layout` and writeReferrers leave them), and a cosign-style
-// referrer is the one tagged sha256-<hex>.sig, .att or .sbom.
-func layoutReferrers(path string, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*foundReferrer, error) {
-	if depth >= maxReferrerDepth {
-		return nil, nil
-	}
-	root, err := layout.ImageIndexFromPath(path)
+// referrer is the one tagged sha256-<hex>.sig, .att or .sbom. The layout
+// is read as a source is (layoutDir): bounded and verified.
+func layoutReferrers(ctx context.Context, path string, d v1.Hash) ([]*foundReferrer, error) {
+	l := layoutDir{path: path}
+	root, err := l.rootIndex()
 	if err != nil {
 		return nil, fmt.Errorf("reading layout %s: %w", path, err)
 	}
-	im, err := root.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading layout %s: %w", path, err)
+	w := newWalk(ctx, "layout "+path)
+	if err := w.index(0, len(root.manifest.Manifests)); err != nil {
+		return nil, err
 	}
-	var out []*foundReferrer
-	for _, desc := range im.Manifests {
-		if !desc.MediaType.IsImage() || seen[desc.Digest] {
+	var ms []*layoutManifest
+	for _, desc := range root.manifest.Manifests {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("reading layout %s: %w", path, err)
+		}
+		if !desc.MediaType.IsImage() || !w.enter(desc.Digest) {
 			continue
 		}
-		tag := desc.Annotations[specs.AnnotationRefName]
-		cosign := slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return tag == referrersTagPrefix+d.Hex+sfx })
-		img, err := root.Image(desc.Digest)
+		img, err := l.image(desc)
 		if err != nil {
 			return nil, fmt.Errorf("reading layout %s: %w", path, err)
 		}
@@ -42,17 +51,38 @@ func layoutReferrers(path string, d v1.Hash, depth int, seen map[v1.Hash]bool) (
 		if err != nil {
 			return nil, fmt.Errorf("reading layout %s: %w", path, err)
 		}
-		if !cosign && subjectOf(raw) != d {
+		ms = append(ms, &layoutManifest{desc: desc, raw: raw, img: img, subject: subjectOf(raw)})
+	}
+	return referrersAmong(ctx, path, ms, d, 0, map[v1.Hash]bool{d: true})
+}
+
+// referrersAmong finds the referrers of d among ms, recursively.
+// seen stops a cycle and a referrer found twice.
+func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*foundReferrer, error) {
+	if depth >= maxReferrerDepth {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reading layout %s: %w", path, err)
+	}
+	var out []*foundReferrer
+	for _, m := range ms {
+		if seen[m.desc.Digest] {
 			continue
 		}
-		seen[desc.Digest] = true
-		rd, err := referrerDescriptor(raw, desc.MediaType)
+		tag := m.desc.Annotations[specs.AnnotationRefName]
+		cosign := slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return tag == referrersTagPrefix+d.Hex+sfx })
+		if !cosign && m.subject != d {
+			continue
+		}
+		seen[m.desc.Digest] = true
+		rd, err := referrerDescriptor(m.raw, m.desc.MediaType)
 		if err != nil {
-			return nil, fmt.Errorf("referrer %s in layout %s: %w", desc.Digest, path, err)
+			return nil, fmt.Errorf("referrer %s in layout %s: %w", m.desc.Digest, path, err)
 		}
 		r := &foundReferrer{
 			Referrer: Referrer{Digest: rd.Digest.String(), ArtifactType: rd.ArtifactType, MediaType: rd.MediaType, Subject: d.String()},
-			raw:      raw, img: img, desc: rd,
+			raw:      m.raw, img: m.img, desc: rd,
 		}
 		if cosign {
 			r.Tag = tag
@@ -60,7 +90,8 @@ func layoutReferrers(path string, d v1.Hash, depth int, seen map[v1.Hash]bool) (
 		out = append(out, r)
 	}
 	for _, r := range out {
-		if r.children, err = layoutReferrers(path, r.desc.Digest, depth+1, seen); err != nil {
+		var err error
+		if r.children, err = referrersAmong(ctx, path, ms, r.desc.Digest, depth+1, seen); err != nil {
 			return nil, err
 		}
 	}

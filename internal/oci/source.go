@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -42,7 +41,7 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 func (a *Assembler) resolve(ctx context.Context, src Ref, stage stageFunc) (Taggable, error) {
 	switch src.Transport {
 	case Layout:
-		return resolveLayout(src)
+		return resolveLayout(ctx, src)
 	case DockerArchive:
 		return a.resolveArchive(ctx, src, stage)
 	}
@@ -61,11 +60,18 @@ func (a *Assembler) resolve(ctx context.Context, src Ref, stage stageFunc) (Tagg
 	if desc.MediaType.IsSchema1() {
 		return nil, fmt.Errorf("%w %s: docker schema 1 manifests are not supported; push it again with a current client", ErrSource, src)
 	}
+	if err := checkManifestSize(ref.String(), desc.Manifest); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+	}
 	img, err := desc.Image()
 	if err != nil {
 		return nil, err
 	}
-	return &cachedConfigImage{Image: img, repo: ref.Context()}, nil
+	ci, err := newCachedConfigImage(img, ref.Context())
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+	}
+	return ci, nil
 }
 
 // Taggable is what a source resolves to: a v1.Image or a v1.ImageIndex.
@@ -75,21 +81,32 @@ type Taggable interface {
 	RawManifest() ([]byte, error)
 }
 
-func resolveLayout(src Ref) (Taggable, error) {
+// resolveLayout finds the image or index src names in an OCI layout:
+// by tag (ref.name), by digest, or the one entry of index.json that is
+// not part of another. What it reads is bounded and verified (layoutDir,
+// walk).
+func resolveLayout(ctx context.Context, src Ref) (Taggable, error) {
 	if _, err := os.Stat(src.Path); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrSource, src, err)
 	}
-	root, err := layout.ImageIndexFromPath(src.Path)
+	l := layoutDir{path: src.Path}
+	root, err := l.rootIndex()
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: not an OCI image layout: %v", ErrSource, src, err)
+		return nil, fmt.Errorf("%w %s: reading index.json: %w", ErrSource, src, err)
 	}
-	im, err := root.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: reading index.json: %v", ErrSource, src, err)
+	im := root.manifest
+	w := newWalk(ctx, src.String())
+	if err := w.index(0, len(im.Manifests)); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+	}
+	var parts map[v1.Hash]bool
+	if src.Tag == "" && src.Digest == "" {
+		if parts, err = partsOfLayout(w, root); err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
+		}
 	}
 	var found []v1.Descriptor
 	var names []string
-	parts := partsOfLayout(root, im)
 	for _, d := range im.Manifests {
 		refName := d.Annotations[specs.AnnotationRefName]
 		if refName != "" {
@@ -121,13 +138,19 @@ func resolveLayout(src Ref) (Taggable, error) {
 		return nil, fmt.Errorf("%w %s: the layout holds %d images; name one as oci:PATH:TAG or oci:PATH@DIGEST (tags: %s)", ErrSource, src, len(found), strings.Join(names, ", "))
 	}
 	d := found[0]
-	if d.MediaType.IsIndex() {
-		return root.ImageIndex(d.Digest)
+	var t Taggable
+	switch {
+	case d.MediaType.IsIndex():
+		t, err = l.index(d)
+	case d.MediaType.IsImage():
+		t, err = l.image(d)
+	default:
+		return nil, fmt.Errorf("%w %s: %s has media type %q, neither an image nor an index", ErrSource, src, d.Digest, d.MediaType)
 	}
-	if d.MediaType.IsImage() {
-		return root.Image(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
 	}
-	return nil, fmt.Errorf("%w %s: %s has media type %q, neither an image nor an index", ErrSource, src, d.Digest, d.MediaType)
+	return t, nil
 }
 
 // cachedConfigImage serves a registry image's config layer from the
@@ -139,6 +162,32 @@ func resolveLayout(src Ref) (Taggable, error) {
 type cachedConfigImage struct {
 	v1.Image
 	repo name.Repository
+}
+
+// newCachedConfigImage wraps a registry image, once its manifest is known
+// to be at most maxManifestSize bytes and to name a config of at most
+// maxConfigSize: the config is read whole into memory, and the registry
+// sends what the manifest's size says, no more (the read is verified).
+func newCachedConfigImage(img v1.Image, repo name.Repository) (*cachedConfigImage, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkManifestSize("manifest "+d.String(), raw); err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSize("config", m.Config, maxConfigSize); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	return &cachedConfigImage{Image: img, repo: repo}, nil
 }
 
 // ConfigLayer implements partial.WithConfigLayer.
@@ -163,26 +212,27 @@ func (i *cachedConfigImage) ConfigLayer() (v1.Layer, error) {
 // an artifactType, or a cosign tag) and the children of an index that is
 // itself listed, as writeReferrers and `oras attach --oci-layout` leave
 // them. A source that names no tag or digest means the one image or
-// index that remains.
-func partsOfLayout(root v1.ImageIndex, im *v1.IndexManifest) map[v1.Hash]bool {
+// index that remains. Each listed index is read once, within w's bounds.
+func partsOfLayout(w *walk, root *layoutIndex) (map[v1.Hash]bool, error) {
 	parts := map[v1.Hash]bool{}
-	for _, d := range im.Manifests {
+	for _, d := range root.manifest.Manifests {
 		name := d.Annotations[specs.AnnotationRefName]
 		if d.ArtifactType != "" || strings.HasPrefix(name, referrersTagPrefix) && slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return strings.HasSuffix(name, sfx) }) {
 			parts[d.Digest] = true
 		}
-		if !d.MediaType.IsIndex() {
+		if !d.MediaType.IsIndex() || !w.enter(d.Digest) {
 			continue
 		}
-		child, err := root.ImageIndex(d.Digest)
+		child, err := root.l.index(d)
 		if err != nil {
 			continue // reported when the entry is read
 		}
-		if cm, err := child.IndexManifest(); err == nil {
-			for _, c := range cm.Manifests {
-				parts[c.Digest] = true
-			}
+		if err := w.index(1, len(child.manifest.Manifests)); err != nil {
+			return nil, err
+		}
+		for _, c := range child.manifest.Manifests {
+			parts[c.Digest] = true
 		}
 	}
-	return parts
+	return parts, nil
 }
