@@ -246,38 +246,28 @@ func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[st
 	return rt.tags, rt.err
 }
 
-// Bounds on a source repository's tag list, read for referrer discovery:
-// a registry whose Link header pages without end, or that lists tags
-// without end, is read no further, with a warning.
-const (
-	maxTagPages = 1000
-	maxTags     = 100000
-)
-
-// listTags reads repo's tag list, page by page, within maxTagPages and
-// maxTags, keeping the sha256-* tags.
+// listTags reads repo's tag list within stack.DefaultTagLimits, keeping
+// the valid tags of the referrers tag schema and cosign (sha256-*). A
+// list that passes its bounds is read no further, with a warning: the
+// tags read so far are looked at.
 func (f *referrerFinder) listTags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
 	tags := map[string]bool{}
-	l, err := f.a.puller.Lister(ctx, repo)
+	client, err := f.client(ctx, repo)
 	if err != nil {
 		return f.listFailed(repo, err, tags)
 	}
-	n := 0
-	for page := 0; l.HasNext(); page++ {
-		if page == maxTagPages || n > maxTags {
-			f.warn(fmt.Sprintf("the tag list of %s goes on past %d tags in %d pages: fallback (sha256-<digest>) and cosign tags after them were not looked for", repo, n, page))
-			return tags, nil
+	all, _, err := stack.ListTags(ctx, client, repo, stack.DefaultTagLimits)
+	for _, t := range all {
+		if strings.HasPrefix(t, referrersTagPrefix) {
+			tags[t] = true
 		}
-		p, err := l.Next(ctx)
-		if err != nil {
-			return f.listFailed(repo, err, tags)
-		}
-		n += len(p.Tags)
-		for _, t := range p.Tags {
-			if strings.HasPrefix(t, referrersTagPrefix) {
-				tags[t] = true
-			}
-		}
+	}
+	if errors.Is(err, stack.ErrListTooLong) {
+		f.warn(fmt.Sprintf("the tag list of %s goes on past its bound (%v): fallback (sha256-<digest>) and cosign tags after the first %d were not looked for", repo, err, len(all)))
+		return tags, nil
+	}
+	if err != nil {
+		return f.listFailed(repo, err, tags)
 	}
 	return tags, nil
 }
@@ -371,42 +361,49 @@ func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1
 		return nil, false, err
 	}
 	u := &url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/referrers/" + d.String()}
-	next := u.String()
-	for page := 0; next != "" && page < maxReferrerPages; page++ {
+	first := true
+	err = stack.Pages(ctx, u.String(), maxReferrerPages, func(ctx context.Context, next string) (http.Header, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, http.NoBody)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		req.Header.Set("Accept", string(types.OCIImageIndex))
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
+			return nil, err
 		}
-		if page == 0 && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest ||
+		if first && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusBadRequest ||
 			resp.StatusCode == http.StatusMethodNotAllowed) {
 			// No referrers API: the spec's fallback is the tag schema.
 			resp.Body.Close()
-			return nil, false, nil
+			return nil, errNoReferrersAPI
 		}
+		first = false
 		im, err := readIndexManifest(resp)
-		if err == nil {
-			descs = append(descs, im.Manifests...)
-			next, err = nextPage(resp)
-		}
-		if err == nil && len(descs) > maxDescriptors {
-			err = fmt.Errorf("more than %d referrers: %w", maxDescriptors, ErrOverLimit)
-		}
 		if err != nil {
-			if !answered(err) {
-				return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
-			}
-			f.warn(fmt.Sprintf("the referrers API of %s answered with something other than an OCI index (%s): "+
-				"referrers there are looked for through the fallback tag only", repo.RegistryStr(), quoteText(err.Error())))
-			return nil, false, nil
+			return nil, err
 		}
+		if descs = append(descs, im.Manifests...); len(descs) > maxDescriptors {
+			return nil, fmt.Errorf("more than %d referrers: %w", maxDescriptors, ErrOverLimit)
+		}
+		return resp.Header, nil
+	})
+	switch {
+	case err == nil:
+		return descs, true, nil
+	case errors.Is(err, errNoReferrersAPI):
+		return nil, false, nil
+	case !answered(err):
+		return nil, false, &RefError{Op: "listing referrers of", Ref: repo.Digest(d.String()), Err: err}
 	}
-	return descs, true, nil
+	f.warn(fmt.Sprintf("the referrers API of %s answered with something other than an OCI index (%s): "+
+		"referrers there are looked for through the fallback tag only", repo.RegistryStr(), quoteText(err.Error())))
+	return nil, false, nil
 }
+
+// errNoReferrersAPI is a registry's plain "no such endpoint" to a
+// referrers list.
+var errNoReferrersAPI = errors.New("no referrers API")
 
 // maxReferrerPages bounds the pages of one referrers list.
 const maxReferrerPages = 100
@@ -433,13 +430,6 @@ func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 		return nil, fmt.Errorf("the referrers list is not an OCI index (schemaVersion %d, mediaType %q)", im.SchemaVersion, im.MediaType)
 	}
 	return im, nil
-}
-
-// nextPage is the referrers list's next page (its Link header), on the
-// registry that sent this one, or "" on the last page.
-func nextPage(resp *http.Response) (string, error) {
-	u := resp.Request.URL
-	return stack.NextLink(resp.Header.Get("Link"), u, u.Scheme+"://"+u.Host)
 }
 
 // fallbackIndex reads a referrers tag schema index. A tag of that name

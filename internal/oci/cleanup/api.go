@@ -158,34 +158,38 @@ func redact(raw string) string {
 	return raw
 }
 
-// findPaged walks a vendor API listing: it GETs first and then each page
-// the Link headers name (at most d.o.list.apiPages, past which it fails with
-// ErrListTooLong, and only under base so a token never leaves the API), decodes each page as a JSON array of T, and
+// findPaged walks a vendor API listing with stack.Pages: it GETs first and
+// then each page the Link headers name (at most d.o.list.apiPages, past
+// which it fails with ErrListTooLong, and only under first's origin so a
+// token never leaves the API), decodes each page as a JSON array of T, and
 // returns the first item that match accepts. what names the listing in
 // errors.
-func findPaged[T any](ctx context.Context, d *Deleter, service, what, first, base string, header http.Header, match func(T) bool) (T, bool, error) {
-	var zero T
-	next := first
-	for page := 0; next != "" && page < d.o.list.apiPages; page++ {
-		resp, body, err := d.do(ctx, apiCall{service: service, method: http.MethodGet, url: next, header: header, want: []int{http.StatusOK}})
+func findPaged[T any](ctx context.Context, d *Deleter, service, what, first string, header http.Header, match func(T) bool) (T, bool, error) {
+	var found T
+	var ok bool
+	errFound := errors.New("found")
+	err := stack.Pages(ctx, first, d.o.list.apiPages, func(ctx context.Context, u string) (http.Header, error) {
+		resp, body, err := d.do(ctx, apiCall{service: service, method: http.MethodGet, url: u, header: header, want: []int{http.StatusOK}})
 		if err != nil {
-			return zero, false, err
+			return nil, err
 		}
 		var list []T
 		if err := json.Unmarshal(body, &list); err != nil {
-			return zero, false, fmt.Errorf("decoding %s %s from %s: %w", service, what, redact(next), err)
+			return nil, fmt.Errorf("decoding %s %s from %s: %w", service, what, redact(u), err)
 		}
 		for _, item := range list {
 			if match(item) {
-				return item, true, nil
+				found, ok = item, true
+				return nil, errFound
 			}
 		}
-		if next, err = stack.NextLink(resp.Header.Get("Link"), resp.Request.URL, base); err != nil {
-			return zero, false, err
-		}
+		return resp.Header, nil
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return found, ok, nil
+	case errors.Is(err, stack.ErrTooManyPages):
+		return found, false, fmt.Errorf("listing %s %s: %w: the API sent more than %d pages", service, what, ErrListTooLong, d.o.list.apiPages)
 	}
-	if next != "" {
-		return zero, false, fmt.Errorf("listing %s %s: %w: the API sent more than %d pages", service, what, ErrListTooLong, d.o.list.apiPages)
-	}
-	return zero, false, nil
+	return found, false, err
 }

@@ -131,7 +131,7 @@ func (d *Deleter) scanVersions(ctx context.Context, versions string, h v1.Hash) 
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	}
-	v, found, err := findPaged(ctx, d, "GitHub", "package versions", versions+"?per_page=100", d.o.githubURL, d.githubHeader(),
+	v, found, err := findPaged(ctx, d, "GitHub", "package versions", versions+"?per_page=100", d.githubHeader(),
 		func(v version) bool { return v.Name == h.String() })
 	return v.ID, found, err
 }

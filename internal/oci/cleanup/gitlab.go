@@ -116,7 +116,7 @@ func (d *Deleter) gitlabRepositoryID(ctx context.Context, repo name.Repository) 
 		Path string `json:"path"`
 	}
 	r, found, err := findPaged(ctx, d, "GitLab", "registry repositories", d.gitlabProjectURL()+"/registry/repositories?per_page=100",
-		d.o.gitlabAPI, d.gitlabHeader(), func(r repository) bool { return strings.EqualFold(r.Path, repo.RepositoryStr()) })
+		d.gitlabHeader(), func(r repository) bool { return strings.EqualFold(r.Path, repo.RepositoryStr()) })
 	if err != nil || found {
 		return r.ID, err
 	}

@@ -2,12 +2,8 @@ package cleanup
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 
@@ -23,7 +19,7 @@ import (
 // or API whose Link pages never end, or that answers more items or bytes
 // than any real repository holds, must not run the job until its timeout
 // or out of memory.
-var ErrListTooLong = errors.New("list exceeds its bound")
+var ErrListTooLong = stack.ErrListTooLong
 
 // listLimits bound one repository's tag listing.
 type listLimits struct {
@@ -47,52 +43,23 @@ var defaultListLimits = listLimits{pages: 1000, tags: 100_000, body: 8 << 20, ap
 // go-containerregistry does.
 const defaultPageSize = 1000
 
-// tagPattern is a valid tag
-// (https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-manifests):
-// a name from a tag list that is not one (a newline, a "digest=" line) is
-// the registry's text, not a tag, and is never deleted or reported.
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-
 // listTags lists every tag of repo in sorted order; a repository that does
-// not exist has none. It follows the Link header
-// (https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-tags)
-// only on the registry's own scheme and host, within d.o.list's bounds.
-// Names that are not valid tags are skipped with one warning.
+// not exist has none. stack.ListTags follows the Link header only on the
+// registry's own scheme and host, within d.o.list's bounds. Names that are
+// not valid tags are skipped with one warning.
 func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
 	rt, err := d.readTransport(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
 	}
-	base := repo.Scheme() + "://" + repo.RegistryStr()
 	n := d.o.pageSize
 	if n <= 0 {
 		n = defaultPageSize
 	}
-	next := base + "/v2/" + repo.RepositoryStr() + "/tags/list?n=" + strconv.Itoa(n)
-	var all, invalid []string
-	lim := d.o.list
-	for page := 0; next != ""; page++ {
-		if page == lim.pages {
-			return nil, fmt.Errorf("listing tags of %s: %w: the registry sent more than %d pages", repo, ErrListTooLong, lim.pages)
-		}
-		var tags []string
-		tags, next, err = d.listPage(ctx, rt, repo, next, base)
-		if err != nil {
-			if page == 0 && statusOf(err) == http.StatusNotFound {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
-		}
-		for _, t := range tags {
-			if !tagPattern.MatchString(t) {
-				invalid = append(invalid, t)
-				continue
-			}
-			all = append(all, t)
-		}
-		if len(all)+len(invalid) > lim.tags {
-			return nil, fmt.Errorf("listing tags of %s: %w: the registry sent more than %d tags", repo, ErrListTooLong, lim.tags)
-		}
+	lim := stack.TagLimits{Pages: d.o.list.pages, Tags: d.o.list.tags, PageBytes: d.o.list.body, PageSize: n}
+	all, invalid, err := stack.ListTags(ctx, &http.Client{Transport: rt}, repo, lim)
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", repo, err)
 	}
 	if len(invalid) > 0 {
 		d.o.logger.Warn("the registry listed names that are not valid tags; skipped them",
@@ -100,42 +67,6 @@ func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string,
 	}
 	slices.Sort(all)
 	return slices.Compact(all), nil
-}
-
-// listPage GETs one page and returns its tags and the next page's URL.
-func (d *Deleter) listPage(ctx context.Context, rt http.RoundTripper, repo name.Repository, u, base string) ([]string, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, http.NoBody)
-	if err != nil {
-		return nil, "", err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, "", err
-	}
-	limit := d.o.list.body
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("reading tag list page: %w", err)
-	}
-	if int64(len(body)) > limit {
-		return nil, "", fmt.Errorf("%w: a page is larger than %d bytes", ErrListTooLong, limit)
-	}
-	var page struct {
-		Tags []string `json:"tags"`
-	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, "", fmt.Errorf("the tag list is not the distribution spec's JSON: %w", err)
-	}
-	next, err := stack.NextLink(resp.Header.Get("Link"), req.URL, base)
-	if err != nil {
-		return nil, "", err
-	}
-	return page.Tags, next, nil
 }
 
 // readTransport authenticates for reading repo with the keychain's

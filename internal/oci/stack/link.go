@@ -16,7 +16,7 @@ import (
 const MaxPages = 1000
 
 // ErrTooManyPages is returned by Pages for a listing that has a next page
-// past its bound.
+// past its bound, or that links back to a page it already sent.
 var ErrTooManyPages = errors.New("the listing has more pages than the bound")
 
 // Pages walks a listing paginated with Link headers (RFC 8288; the
@@ -54,7 +54,8 @@ func Pages(ctx context.Context, first string, maxPages int, page func(ctx contex
 		case next == "":
 			return nil
 		case seen[next]:
-			return fmt.Errorf("page %d of %s links back to %s", n, withoutQuery(start), withoutQuery(cur))
+			// A loop is a listing without end, like one past maxPages.
+			return fmt.Errorf("%w: page %d of %s links back to %s", ErrTooManyPages, n, withoutQuery(start), withoutQuery(cur))
 		case n >= maxPages:
 			return fmt.Errorf("%w: %s has more than %d pages", ErrTooManyPages, withoutQuery(start), maxPages)
 		}
