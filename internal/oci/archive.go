@@ -263,7 +263,7 @@ func (a *Assembler) resolveArchive(ctx context.Context, src Ref, stage stageFunc
 
 // archiveImage reads the image of an opened archive.
 func (a *Assembler) archiveImage(ctx context.Context, ar *archive, stage stageFunc) (v1.Image, error) {
-	raw, err := ar.readAll("manifest.json", maxArchiveJSON)
+	raw, err := ar.readAll("manifest.json", maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (a *Assembler) archiveImage(ctx context.Context, ar *archive, stage stageFu
 		return nil, fmt.Errorf("manifest.json lists %d layers, more than %d: %w", len(ms[0].Layers), maxArchiveLayers, errArchiveLimit)
 	}
 	img := &archiveImage{}
-	if img.config, err = ar.readAll(ms[0].Config, maxArchiveConfig); err != nil {
+	if img.config, err = ar.readAll(ms[0].Config, maxConfigSize); err != nil {
 		return nil, err
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(img.config))

@@ -30,10 +30,8 @@ const (
 	// of an archive may expand while its diffID is checked: no more than
 	// deflate can. The check writes nothing, so only time is at stake.
 	maxLayerExpansion = 1032
-	// maxArchiveJSON bounds manifest.json, and maxArchiveConfig an image
-	// config, which are read whole into memory.
-	maxArchiveJSON   = 4 << 20
-	maxArchiveConfig = 8 << 20
+	// manifest.json is bounded like a manifest (maxManifestSize) and an
+	// image config like any other (maxConfigSize): both are read whole.
 	// maxArchiveEntries bounds the tar entries indexed: `docker save`
 	// writes four for each layer.
 	maxArchiveEntries = 1 << 16

@@ -180,10 +180,10 @@ func TestArchiveBounds(t *testing.T) {
 		entries func(t *testing.T) []archiveEntry
 	}{
 		{"manifest.json too large", func(t *testing.T) []archiveEntry {
-			return []archiveEntry{{"manifest.json", append([]byte(`[{"Config":"c"}]`), bytes.Repeat([]byte(" "), maxArchiveJSON)...)}}
+			return []archiveEntry{{"manifest.json", append([]byte(`[{"Config":"c"}]`), bytes.Repeat([]byte(" "), maxManifestSize)...)}}
 		}},
 		{"config too large", func(t *testing.T) []archiveEntry {
-			return []archiveEntry{{"config.json", bytes.Repeat([]byte(" "), maxArchiveConfig+1)},
+			return []archiveEntry{{"config.json", bytes.Repeat([]byte(" "), maxConfigSize+1)},
 				{"manifest.json", []byte(`[{"Config":"config.json","Layers":[]}]`)}}
 		}},
 		{"too many layers", func(t *testing.T) []archiveEntry {

@@ -163,23 +163,18 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 	_ = g.Wait()
 }
 
-// Bounds on what is read of a target's previous image: reuse only saves
-// work, so what passes them is not read (nothing is reused from it).
-const (
-	// maxPriorImages bounds the images of a previous index that are read;
-	// an index of every platform Go builds for has fewer than 64.
-	maxPriorImages = 128
-	// maxPriorConfig bounds a previous image's config, read whole into
-	// memory; configs of images with hundreds of layers and a long
-	// history are well under 1 MiB. The read itself is verified against
-	// the manifest's size and digest.
-	maxPriorConfig = 8 << 20
-)
+// maxPriorImages bounds the images of a target's previous index that are
+// read; an index of every platform Go builds for has fewer than 64. Reuse
+// only saves work, so what passes it is not read (nothing is reused from
+// it).
+const maxPriorImages = 128
 
 // addImage records img's layers by diffID.
 func (r *reuser) addImage(repo name.Repository, img v1.Image) {
 	m, err := img.Manifest()
-	if err != nil || m.Config.Size < 0 || m.Config.Size > maxPriorConfig {
+	// The config is read whole, within maxConfigSize, and verified
+	// against the manifest's size and digest.
+	if err != nil || m.Config.Size < 0 || m.Config.Size > maxConfigSize {
 		return
 	}
 	cf, err := img.ConfigFile()
