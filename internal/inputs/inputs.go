@@ -175,6 +175,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	}
 
 	layerMode := parseSources(s, raw, getenv, insecure, fail)
+	parseDigests(s, raw, getenv, insecure, layerMode, fail)
 	parseTargets(s, raw, insecure, fail)
 	parseAnnotations(s, raw, fail)
 	if strings.TrimSpace(raw["registry-auth"]) != "" {
@@ -214,7 +215,7 @@ func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		if s.MediaType == oci.DockerManifestList {
 			fail("media-type", "layer mode builds OCI images; use media-type: oci")
 		}
-	case len(images) == 0:
+	case len(images) == 0 && strings.TrimSpace(raw["digests"]) == "":
 		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH), or a base for layer mode")
 	default:
 		for _, in := range layerOnly {
