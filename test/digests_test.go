@@ -121,12 +121,13 @@ func TestJoinDockerRecipeDigests(t *testing.T) {
 }
 
 // TestDigestsInputErrors: every way the digests folder can be wrong is one
-// ::error line naming the input, and nothing reaches the registry.
+// ::error line naming the input, and nothing is pushed.
 func TestDigestsInputErrors(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
 	img := platformImage(t, amd64)
 	d := push(t, reg.Host+"/o/app@"+digestOf(t, img).String(), img)
+	missing := digestOf(t, platformImage(t, arm64)) // never pushed
 	runnerTemp := t.TempDir()
 	touchDigests(t, filepath.Join(runnerTemp, "digests"), d)
 	tests := []struct {
@@ -156,6 +157,14 @@ func TestDigestsInputErrors(t *testing.T) {
 			touchDigests(t, filepath.Join(ws, "digests", "digests-linux-amd64"), d)
 		},
 		want: `input digests: folder "digests" holds "digests-linux-amd64/", not a file named by a sha256 digest's 64 lowercase hex digits; the folder must hold only the digest files (a folder per artifact: set merge-multiple: true on actions/download-artifact)`,
+	}, {
+		// The build jobs pushed to another repository than the input
+		// names, or one of them did not run.
+		name:   "a digest the registry lacks",
+		folder: "digests",
+		setup:  func(t *testing.T, ws string) { touchDigests(t, filepath.Join(ws, "digests"), d, missing) },
+		want: "input digests: " + reg.Host + "/o/app@" + missing.String() + `, from folder "digests", does not exist in its registry; check that ` +
+			reg.Host + "/o/app is the repository the build jobs push to (the name in docker/build-push-action's outputs) and that they ran first",
 	}, {
 		name:   "missing folder",
 		folder: "digests",

@@ -21,8 +21,20 @@ const maxDigestFiles = 256
 // maxStrayShown bounds the stray names one error quotes.
 const maxStrayShown = 5
 
+// DigestFile is a source the digests input read from a folder, kept so
+// that a digest its registry lacks is reported against that input, with
+// its folder, rather than as an image.
+type DigestFile struct {
+	Ref oci.Ref
+	// Repository is REPOSITORY as the input gives it.
+	Repository string
+	// Folder is FOLDER as the input gives it.
+	Folder string
+}
+
 // parseDigests reads the digests input, REPOSITORY=FOLDER items, into
-// s.Images after the images input's sources. FOLDER is what Docker's
+// s.Images after the images input's sources, and records each in
+// s.DigestFiles. FOLDER is what Docker's
 // multi-runner recipe leaves in its merge job
 // (https://docs.docker.com/build/ci/github-actions/multi-platform/#distribute-build-across-multiple-runners):
 // one empty file per platform image, named by the hex of the sha256
@@ -68,6 +80,7 @@ func parseDigests(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 				continue
 			}
 			s.Images = append(s.Images, r)
+			s.DigestFiles = append(s.DigestFiles, DigestFile{Ref: r, Repository: repoText, Folder: dir})
 		}
 	}
 }

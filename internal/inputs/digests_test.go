@@ -76,6 +76,16 @@ func TestParseDigests(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Images = %q, want %q", got, tt.want)
 			}
+			var fromFolder []string
+			for _, f := range s.DigestFiles {
+				if f.Folder != two {
+					t.Errorf("DigestFile %s: Folder = %q, want %q", f.Ref, f.Folder, two)
+				}
+				fromFolder = append(fromFolder, f.Ref.String())
+			}
+			if got, want := len(fromFolder), len(tt.want)-len(splitList(tt.raw["images"])); got != want || !slices.Equal(fromFolder, tt.want[len(tt.want)-got:]) {
+				t.Errorf("DigestFiles = %q, want the last %d of %q", fromFolder, want, tt.want)
+			}
 		})
 	}
 }

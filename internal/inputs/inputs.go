@@ -64,6 +64,8 @@ type Spec struct {
 	GitHubServer string
 	// GitLab is the GitLab CI job's registry and API; nil outside GitLab CI.
 	GitLab *GitLab
+	// DigestFiles are the Images the digests input read from its folders.
+	DigestFiles []DigestFile
 }
 
 // GitLab is what GitLab CI tells a job about its project's registry and
