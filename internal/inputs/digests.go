@@ -34,8 +34,8 @@ type DigestFile struct {
 
 // parseDigests reads the digests input, REPOSITORY=FOLDER items, into
 // s.Images after the images input's sources, and records each in
-// s.DigestFiles. FOLDER is what Docker's
-// multi-runner recipe leaves in its merge job
+// s.DigestFiles. FOLDER is what Docker's multi-runner recipe leaves in its
+// merge job
 // (https://docs.docker.com/build/ci/github-actions/multi-platform/#distribute-build-across-multiple-runners):
 // one empty file per platform image, named by the hex of the sha256
 // digest the build job pushed by. Only the names are read, each must be
@@ -65,7 +65,7 @@ func parseDigests(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		}
 		repo, err := parseRef(repoText, insecure)
 		if err != nil || repo.Transport != oci.Registry || repo.Tag != "" || repo.Digest != "" {
-			fail("digests", "%q is not a repository: give the one the build jobs pushed to, without a tag or digest (for example ghcr.io/o/app=%s)", repoText, dir)
+			fail("digests", "%q is not a repository: give the one the build jobs pushed to, without a tag or digest (for example ghcr.io/o/app=digests)", repoText)
 			continue
 		}
 		names, msg := readDigestNames(dir, ws, github)

@@ -200,3 +200,35 @@ func TestParseDigestsRelativeToWorkingDirectory(t *testing.T) {
 		t.Errorf("Parse() = %v, want the relative folder found missing in the workspace", err)
 	}
 }
+
+// FuzzDigestsFolder puts one file of any name into a digests folder, as an
+// artifact can: only a 64-digit lowercase hex name is joined, any other
+// is refused on one line that quotes it.
+func FuzzDigestsFolder(f *testing.F) {
+	for _, s := range []string{hexOf("a"), strings.ToUpper(hexOf("a")), "sha256:" + hexOf("a"), hexOf("a") + "\n", ".DS_Store", "x\r\n::error::y", "%0A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || len(name) > 255 {
+			return // not a file name
+		}
+		ws := t.TempDir()
+		if err := os.WriteFile(filepath.Join(ws, name), nil, 0o644); err != nil {
+			return
+		}
+		s, err := Parse(Raw{"digests": "reg.example/o/app=" + ws, "push": "false"}, env(map[string]string{"GITHUB_WORKSPACE": ws}))
+		if isHexDigest(name) {
+			if err != nil || len(s.Images) != 1 || s.Images[0].Digest != "sha256:"+name {
+				t.Fatalf("Parse() = %v, %v; want the image of digest %s", s, err, name)
+			}
+			return
+		}
+		var ie *Error
+		if !errors.As(err, &ie) || ie.Input != "digests" || !strings.Contains(ie.Msg, fmt.Sprintf("%q", name)) {
+			t.Fatalf("Parse() error = %v, want one naming digests and quoting %q", err, name)
+		}
+		if strings.ContainsAny(ie.Error(), "\n\r") {
+			t.Fatalf("message is not one line: %q", ie.Error())
+		}
+	})
+}
