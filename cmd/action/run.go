@@ -365,6 +365,10 @@ func refsString(refs []oci.Ref) string {
 // What the user can fix in the inputs — a layer file that is missing, a
 // source that does not exist — exits as bad input, naming the input.
 func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int {
+	if ie, ok := missingDigest(err, spec); ok {
+		u.fail(ie)
+		return exitInput
+	}
 	input := "images"
 	if spec.Build != nil {
 		input = "base"

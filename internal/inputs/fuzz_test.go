@@ -58,11 +58,12 @@ func FuzzParseCreated(f *testing.F) {
 // FuzzParse feeds arbitrary text to every input at once: Parse must not
 // panic, and every error it returns names an input.
 func FuzzParse(f *testing.F) {
-	f.Add("reg.example/o/app:1", "reg.example/o/app:2", "", "- files: [a:/b]", "A=1", "[\"x\"]", "gzip", "now", "reg.example/o/app:tmp-*")
-	f.Add("", "", "scratch", "- files: [\"{arch}/x:/x\"]\n  platforms: [linux/amd64]", "", "", "zstd", "1700000000", "")
-	f.Fuzz(func(t *testing.T, images, tags, base, layers, env, cmd, compression, created, deleteTags string) {
+	f.Add("reg.example/o/app:1", "reg.example/o/app:2", "", "- files: [a:/b]", "A=1", "[\"x\"]", "gzip", "now", "reg.example/o/app:tmp-*", "")
+	f.Add("", "", "scratch", "- files: [\"{arch}/x:/x\"]\n  platforms: [linux/amd64]", "", "", "zstd", "1700000000", "", "")
+	f.Add("", "reg.example/o/app:1", "", "", "", "", "", "", "", "reg.example/o/app=.,reg.example/o/app=x\x00y,=,:=/")
+	f.Fuzz(func(t *testing.T, images, tags, base, layers, env, cmd, compression, created, deleteTags, digests string) {
 		raw := Raw{"images": images, "tags": tags, "base": base, "layers": layers, "env": env, "cmd": cmd,
-			"compression": compression, "created": created, "delete-tags": deleteTags, "platforms": "linux/amd64", "push": "false"}
+			"compression": compression, "created": created, "delete-tags": deleteTags, "digests": digests, "platforms": "linux/amd64", "push": "false"}
 		if strings.TrimSpace(base) == "" {
 			delete(raw, "platforms")
 		}

@@ -64,6 +64,8 @@ type Spec struct {
 	GitHubServer string
 	// GitLab is the GitLab CI job's registry and API; nil outside GitLab CI.
 	GitLab *GitLab
+	// DigestFiles are the Images the digests input read from its folders.
+	DigestFiles []DigestFile
 }
 
 // GitLab is what GitLab CI tells a job about its project's registry and
@@ -175,6 +177,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 	}
 
 	layerMode := parseSources(s, raw, getenv, insecure, fail)
+	parseDigests(s, raw, getenv, insecure, layerMode, fail)
 	parseTargets(s, raw, insecure, fail)
 	parseAnnotations(s, raw, fail)
 	if strings.TrimSpace(raw["registry-auth"]) != "" {
@@ -214,7 +217,7 @@ func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		if s.MediaType == oci.DockerManifestList {
 			fail("media-type", "layer mode builds OCI images; use media-type: oci")
 		}
-	case len(images) == 0:
+	case len(images) == 0 && strings.TrimSpace(raw["digests"]) == "":
 		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH), or a base for layer mode")
 	default:
 		for _, in := range layerOnly {
