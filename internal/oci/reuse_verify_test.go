@@ -69,10 +69,9 @@ func randomBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-// publishedFiles reads ref (an index of one image) back through the
-// registry API and returns the files of each layer, decompressed by
-// go-containerregistry.
-func publishedFiles(t *testing.T, ref string) []map[string]string {
+// firstImage reads ref (an index) back through the registry API and
+// returns its reference and the index's first image.
+func firstImage(t *testing.T, ref string) (name.Reference, v1.Image) {
 	t.Helper()
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -90,6 +89,15 @@ func publishedFiles(t *testing.T, ref string) []map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, img
+}
+
+// publishedFiles reads ref (an index of one image) back through the
+// registry API and returns the files of each layer, decompressed by
+// go-containerregistry.
+func publishedFiles(t *testing.T, ref string) []map[string]string {
+	t.Helper()
+	_, img := firstImage(t, ref)
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -130,22 +138,7 @@ func publishedFiles(t *testing.T, ref string) []map[string]string {
 // digest.
 func replaceFirstLayer(t *testing.T, ref string, blob []byte) v1.Hash {
 	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := remote.Index(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, img := firstImage(t, ref)
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
