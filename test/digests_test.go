@@ -1,9 +1,7 @@
 package test
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,25 +24,15 @@ func runActionIn(t *testing.T, workspace string, inputs map[string]string) resul
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(binary)
-	cmd.Dir = workspace
-	cmd.Env = []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GITHUB_ACTIONS=true",
 		"GITHUB_WORKSPACE=" + workspace, "RUNNER_TEMP=" + filepath.Join(dir, "runner-temp"),
 		"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + sumFile,
 	}
 	for k, v := range inputs {
-		cmd.Env = append(cmd.Env, "INPUT_"+strings.ToUpper(k)+"="+v)
+		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running oci-assemble: %v", err)
-	}
+	r := execIn(t, workspace, env)
 	r.outputs = parseOutputFile(t, outFile)
 	sum, err := os.ReadFile(sumFile)
 	if err != nil {

@@ -92,8 +92,15 @@ func runCLI(t *testing.T, args []string, extraEnv ...string) result {
 
 func exec1(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return execIn(t, "", env, args...)
+}
+
+// execIn runs the binary in dir (the test's own when empty) with env and
+// args, and fails the test if it could not run or panicked.
+func execIn(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
