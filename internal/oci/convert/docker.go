@@ -15,7 +15,7 @@ import (
 
 // ErrNoDockerForm is returned by ToDocker for an image that Docker's
 // image manifest (schema 2) cannot describe.
-var ErrNoDockerForm = errors.New("docker schema 2 cannot describe the image")
+var ErrNoDockerForm = errors.New("cannot be a Docker schema 2 manifest")
 
 // dockerLayerType maps the layer media types that have a Docker schema 2
 // equivalent to it. The schema 2 spec
@@ -51,7 +51,7 @@ func ToDocker(img v1.Image) (v1.Image, error) {
 		return img, nil
 	case types.OCIManifestSchema1:
 	default:
-		return nil, fmt.Errorf("%w: manifest type %s is not an image manifest", ErrNoDockerForm, mt)
+		return nil, fmt.Errorf("%w: manifest type %q is not an image manifest", ErrNoDockerForm, mt)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
@@ -74,7 +74,7 @@ func ToDocker(img v1.Image) (v1.Image, error) {
 	switch m.Config.MediaType {
 	case types.OCIConfigJSON, types.DockerConfigJSON:
 	default:
-		return nil, fmt.Errorf("%w: its config has media type %s, not an image config", ErrNoDockerForm, m.Config.MediaType)
+		return nil, fmt.Errorf("%w: its config has media type %q, not an image config", ErrNoDockerForm, m.Config.MediaType)
 	}
 	if f := extraField(m.Config); f != "" {
 		return nil, fmt.Errorf("%w: its config descriptor has %s, which a Docker manifest cannot carry", ErrNoDockerForm, f)
@@ -83,7 +83,7 @@ func ToDocker(img v1.Image) (v1.Image, error) {
 	for i, d := range m.Layers {
 		lmt, ok := dockerLayerType[d.MediaType]
 		if !ok {
-			return nil, fmt.Errorf("%w: layer %d is %s; Docker manifests describe gzip-compressed tar layers only", ErrNoDockerForm, i+1, d.MediaType)
+			return nil, fmt.Errorf("%w: layer %d is %q; Docker manifests describe gzip-compressed tar layers only", ErrNoDockerForm, i+1, d.MediaType)
 		}
 		if f := extraField(d); f != "" {
 			return nil, fmt.Errorf("%w: layer %d has %s, which a Docker manifest cannot carry", ErrNoDockerForm, i+1, f)

@@ -93,8 +93,9 @@ func TestToDockerRefuses(t *testing.T) {
 		img  func(t *testing.T) v1.Image
 		want string
 	}{
-		{"zstd layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCILayer, types.OCILayerZStd) }, "layer 2 is application/vnd.oci.image.layer.v1.tar+zstd"},
-		{"uncompressed layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCIUncompressedLayer) }, "layer 1 is application/vnd.oci.image.layer.v1.tar;"},
+		{"zstd layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCILayer, types.OCILayerZStd) }, `layer 2 is "application/vnd.oci.image.layer.v1.tar+zstd"`},
+		{"uncompressed layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCIUncompressedLayer) }, `layer 1 is "application/vnd.oci.image.layer.v1.tar";`},
+		{"hostile layer type", func(t *testing.T) v1.Image { return ociImage(t, "x\n::error::boom") }, `layer 1 is "x\n::error::boom"`},
 		{"manifest annotations", func(t *testing.T) v1.Image {
 			return mutate.Annotations(ociImage(t, types.OCILayer), map[string]string{"org.example": "x"}).(v1.Image)
 		}, "has annotations"},
@@ -112,7 +113,7 @@ func TestToDockerRefuses(t *testing.T) {
 		{"subject", func(t *testing.T) v1.Image { return mutate.Subject(ociImage(t, types.OCILayer), subject).(v1.Image) }, "has a subject"},
 		{"artifact config", func(t *testing.T) v1.Image {
 			return mutate.ConfigMediaType(ociImage(t, types.OCILayer), "application/vnd.example.thing")
-		}, "config has media type application/vnd.example.thing"},
+		}, `config has media type "application/vnd.example.thing"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +124,9 @@ func TestToDockerRefuses(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ToDocker error = %q, want it to say %q", err, tt.want)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Errorf("ToDocker error = %q, want one line", err)
 			}
 		})
 	}
