@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -196,5 +197,63 @@ func TestDockerListRefusesWhatDockerCannotDescribe(t *testing.T) {
 				t.Errorf("app:%s answers %d, want 404: nothing written", repo, code)
 			}
 		})
+	}
+}
+
+// TestDockerListInLayerMode: layer mode over an OCI base with media-type
+// docker builds Docker schema 2 images, the new gzip layers with Docker's
+// layer type, staged to the target as usual; go-containerregistry's
+// validate and skopeo read the result.
+func TestDockerListInLayerMode(t *testing.T) {
+	t.Parallel()
+	skopeo := skopeoPath(t)
+	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
+	ws := climbWorkspace(t)
+	specs, err := layer.ParseSpecs("- files: ['dist/{platform}/:/app/']\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := insecureAssembler(t, reg)
+	ctx := context.Background()
+	tgts := targets(t, reg.Host+"/app:built")
+	b := &Build{Base: layoutOf(t, ociImageOf(t, "amd64")), Layers: specs, Compression: layer.Gzip, Workspace: ws, Stage: true}
+	as, err := a.Assemble(ctx, Plan{Build: b, Targets: tgts, MediaType: DockerManifestList})
+	if err != nil {
+		t.Fatalf("Assemble: %v", err)
+	}
+	if _, err := a.Publish(ctx, as, tgts); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	list := reg.GetManifest(t, "app", "built")
+	if got, want := list.MediaType, string(types.DockerManifestList); got != want {
+		t.Errorf("list Content-Type = %s, want %s", got, want)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(list.Body, &im); err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 {
+		t.Fatalf("list = %s, want one platform", list.Body)
+	}
+	child := reg.GetManifest(t, "app", im.Manifests[0].Digest.String())
+	m, err := v1.ParseManifest(bytes.NewReader(child.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != types.DockerManifestSchema2 || m.Config.MediaType != types.DockerConfigJSON {
+		t.Errorf("platform manifest %s with config %s, want %s with %s", m.MediaType, m.Config.MediaType, types.DockerManifestSchema2, types.DockerConfigJSON)
+	}
+	if got, want := len(m.Layers), 3; got != want {
+		t.Errorf("%d layers, want %d (the base's two and the new one)", got, want)
+	}
+	for i, l := range m.Layers {
+		if got, want := l.MediaType, types.DockerLayer; got != want {
+			t.Errorf("layer %d media type = %s, want %s", i, got, want)
+		}
+	}
+	checkIndex(t, reg.Host+"/app:built", as.Digest)
+	dir := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command(skopeo, "copy", "-q", "--all", "--src-tls-verify=false", "docker://"+reg.Host+"/app:built", "oci:"+dir+":1").CombinedOutput(); err != nil {
+		t.Errorf("skopeo copy --all: %v\n%s", err, out)
 	}
 }
