@@ -29,6 +29,11 @@ var dockerLayerType = map[types.MediaType]types.MediaType{
 	types.DockerForeignLayer: types.DockerForeignLayer,
 }
 
+// dockerLayerTypes are the layer types a Docker schema 2 manifest from a
+// Docker tool names; the uncompressed one is not in the spec, but a
+// manifest that already uses it is kept as its author wrote it.
+var dockerLayerTypes = []types.MediaType{types.DockerLayer, types.DockerForeignLayer, types.DockerUncompressedLayer}
+
 // dockerManifestFields are the fields of a Docker schema 2 manifest; an
 // OCI manifest with any other (annotations, subject, artifactType) says
 // something the Docker form would silently drop.
@@ -48,7 +53,16 @@ func ToDocker(img v1.Image) (v1.Image, error) {
 	}
 	switch mt {
 	case types.DockerManifestSchema2:
-		return img, nil
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading manifest: %w", err)
+		}
+		if m.Config.MediaType == types.DockerConfigJSON && !slices.ContainsFunc(m.Layers, func(d v1.Descriptor) bool { return !slices.Contains(dockerLayerTypes, d.MediaType) }) {
+			// Docker's own, kept byte for byte (and digest); a Docker
+			// manifest naming OCI types (a docker-archive of zstd
+			// layers, say) is checked and re-described below.
+			return img, nil
+		}
 	case types.OCIManifestSchema1:
 	default:
 		return nil, fmt.Errorf("%w: manifest type %q is not an image manifest", ErrNoDockerForm, mt)

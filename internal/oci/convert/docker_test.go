@@ -96,6 +96,9 @@ func TestToDockerRefuses(t *testing.T) {
 		{"zstd layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCILayer, types.OCILayerZStd) }, `layer 2 is "application/vnd.oci.image.layer.v1.tar+zstd"`},
 		{"uncompressed layer", func(t *testing.T) v1.Image { return ociImage(t, types.OCIUncompressedLayer) }, `layer 1 is "application/vnd.oci.image.layer.v1.tar";`},
 		{"hostile layer type", func(t *testing.T) v1.Image { return ociImage(t, "x\n::error::boom") }, `layer 1 is "x\n::error::boom"`},
+		{"zstd layer under a Docker manifest", func(t *testing.T) v1.Image {
+			return mutate.MediaType(ociImage(t, types.DockerLayer, types.OCILayerZStd), types.DockerManifestSchema2)
+		}, `layer 2 is "application/vnd.oci.image.layer.v1.tar+zstd"`},
 		{"manifest annotations", func(t *testing.T) v1.Image {
 			return mutate.Annotations(ociImage(t, types.OCILayer), map[string]string{"org.example": "x"}).(v1.Image)
 		}, "has annotations"},
