@@ -143,6 +143,9 @@ func TestDockerListHasDockerChildren(t *testing.T) {
 	}) {
 		t.Errorf("Warnings = %q, want one saying the arm64 descriptor's annotations were left out", as.Warnings)
 	}
+	for _, w := range as.Warnings {
+		t.Logf("warning: %s", w)
+	}
 	if tags := reg.Tags(t, "app"); slices.ContainsFunc(tags, func(s string) bool { return strings.HasPrefix(s, "sha256-") }) {
 		t.Errorf("target tags %v: a referrer tag was written", tags)
 	}
