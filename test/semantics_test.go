@@ -138,7 +138,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"unknown compression", map[string]string{"base": "scratch", "platforms": "linux/amd64", "compression": "xz", "tags": reg.Host + "/o/x:1"}, "compression"},
 		{"bad compression level", map[string]string{"base": "scratch", "platforms": "linux/amd64", "compression-level": "12", "tags": reg.Host + "/o/x:1"}, "compression-level"},
 		{"bad created", map[string]string{"base": "scratch", "platforms": "linux/amd64", "created": "yesterday", "tags": reg.Host + "/o/x:1"}, "created"},
-		{"docker list in layer mode", map[string]string{"base": "scratch", "platforms": "linux/amd64", "media-type": "docker", "tags": reg.Host + "/o/x:1"}, "media-type"},
+		{"docker list of zstd layers", map[string]string{"base": "scratch", "platforms": "linux/amd64", "media-type": "docker", "compression": "zstd", "tags": reg.Host + "/o/x:1"}, "compression"},
 		{"missing source image", map[string]string{"images": reg.Host + "/o/app:gone", "tags": reg.Host + "/o/x:1"}, "images"},
 		{"missing base image", map[string]string{"base": reg.Host + "/o/base:gone", "tags": reg.Host + "/o/x:1"}, "base"},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
 // Error is an invalid input: it names the input and says what to do.
@@ -214,8 +215,9 @@ func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		fail("base", "give images (join mode) or base (layer mode), not both")
 	case layerMode:
 		parseBuild(s, raw, getenv, insecure, fail)
-		if s.MediaType == oci.DockerManifestList {
-			fail("media-type", "layer mode builds OCI images; use media-type: oci")
+		if s.MediaType == oci.DockerManifestList && s.Build.Compression == layer.Zstd {
+			// Docker's image manifest knows gzip layers only.
+			fail("compression", "zstd layers have no Docker media type (media-type: docker); use compression: gzip, or media-type: oci")
 		}
 	case len(images) == 0 && strings.TrimSpace(raw["digests"]) == "":
 		fail("images", "give at least one source image (registry reference, oci:PATH or docker-archive:PATH), or a base for layer mode")

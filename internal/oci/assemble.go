@@ -196,7 +196,8 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	return as, err
 }
 
-// finish applies manifest annotations and builds the index.
+// finish applies manifest annotations, gives a Docker manifest list
+// Docker children, and builds the index.
 func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, error) {
 	before := make([]v1.Hash, len(members))
 	for i, m := range members {
@@ -205,11 +206,21 @@ func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, 
 	if err := a.annotateManifests(members, plan.Annotations); err != nil {
 		return nil, err
 	}
+	rewrite := annotationRewrite
+	var warnings []string
+	if plan.MediaType == DockerManifestList {
+		var err error
+		if warnings, err = toDocker(members); err != nil {
+			return nil, err
+		}
+		rewrite = dockerRewrite
+	}
 	as, err := buildIndex(members, plan)
 	if err != nil {
 		return nil, err
 	}
-	as.addReferrers(members, before)
+	as.addReferrers(members, before, rewrite)
+	as.Warnings = append(as.Warnings, warnings...)
 	as.Reused, as.prior = r.list(), r.priorTags()
 	as.Warnings = append(as.Warnings, r.warned()...)
 	return as, nil

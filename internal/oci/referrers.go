@@ -520,10 +520,11 @@ func (f *referrerFinder) member(ctx context.Context, m *member) error {
 }
 
 // addReferrers records the members' referrers in the assembly. before
-// are the members' digests before manifest-level annotations: a member
-// whose digest changed cannot take its referrers, which name the old
-// digest; they are listed in one warning, and never altered.
-func (as *Assembly) addReferrers(members []*member, before []v1.Hash) {
+// are the members' digests before the manifests were rewritten (by
+// manifest-level annotations or into Docker's format, as rewrite says): a
+// member whose digest changed cannot take its referrers, which name the
+// old digest; they are listed in one warning, and never altered.
+func (as *Assembly) addReferrers(members []*member, before []v1.Hash, rewrite manifestRewrite) {
 	lost := map[string][]*foundReferrer{}
 	var order []string
 	for i, m := range members {
@@ -543,6 +544,6 @@ func (as *Assembly) addReferrers(members []*member, before []v1.Hash) {
 		}
 	}
 	if len(order) > 0 {
-		as.Warnings = append(as.Warnings, referrerWarning(lost, order))
+		as.Warnings = append(as.Warnings, referrerWarning(rewrite, lost, order))
 	}
 }

@@ -248,8 +248,8 @@ func (t *repoTarget) skippedReferrers() []string {
 }
 
 // referrerWarning says, once, which referrers could not follow a platform
-// manifest that manifest-level annotations rewrote.
-func referrerWarning(lost map[string][]*foundReferrer, order []string) string {
+// manifest that rewrite gave a new digest.
+func referrerWarning(rewrite manifestRewrite, lost map[string][]*foundReferrer, order []string) string {
 	var parts []string
 	for _, p := range order {
 		var ds []string
@@ -265,7 +265,16 @@ func referrerWarning(lost map[string][]*foundReferrer, order []string) string {
 		}
 		parts = append(parts, p+": "+strings.Join(ds, ", "))
 	}
-	return "manifest-level annotations gave platform manifests new digests, so their signatures, SBOMs and attestations, " +
+	return rewrite.cause + " gave platform manifests new digests, so their signatures, SBOMs and attestations, " +
 		"which name the old digests, were not carried (" + strings.Join(parts, "; ") +
-		"); sign and attest the published image after the join, or use manifest-descriptor annotations, which keep the digests"
+		"); sign and attest the published image after the join, or " + rewrite.keep
 }
+
+// manifestRewrite says what gave platform manifests new digests, and
+// what would have kept them, for the warning about their referrers.
+type manifestRewrite struct{ cause, keep string }
+
+var (
+	annotationRewrite = manifestRewrite{"manifest-level annotations", "use manifest-descriptor annotations, which keep the digests"}
+	dockerRewrite     = manifestRewrite{"the Docker format (media-type: docker)", "use media-type: oci, which keeps the digests"}
+)

@@ -98,7 +98,7 @@ func ToOCI(base v1.Image) (v1.Image, error) {
 	return img, nil
 }
 
-// retypedLayer is a layer re-described with an OCI media type.
+// retypedLayer is a layer re-described with another media type.
 type retypedLayer struct {
 	v1.Layer
 	mt types.MediaType
