@@ -334,10 +334,18 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not true or false", s)
 }
 
+// emptyPartCause is why a reference in a workflow ends in an empty tag
+// or digest: it was built from a job output that is empty.
+const emptyPartCause = "this usually comes from an empty job output: the build job did not set it, " +
+	"or matrix jobs write one output name and the last to finish overwrote the others"
+
 // parseRef parses a reference; registries listed as insecure are marked so
 // go-containerregistry speaks plain HTTP to them.
 func parseRef(s string, insecure hosts.Insecure) (oci.Ref, error) {
 	r, err := oci.ParseRef(s)
+	if errors.Is(err, oci.ErrEmptyPart) {
+		return r, fmt.Errorf("%w; %s", err, emptyPartCause)
+	}
 	if err != nil {
 		return r, err
 	}
