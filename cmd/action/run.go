@@ -363,7 +363,9 @@ func refsString(refs []oci.Ref) string {
 
 // failAssemble reports a failure to read the sources or build the images.
 // What the user can fix in the inputs — a layer file that is missing, a
-// source that does not exist — exits as bad input, naming the input.
+// source that does not exist in its registry or layout, a layout source
+// that holds several images and names none — exits as bad input, naming
+// the input, whatever the transport: the same mistake has one code.
 func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int {
 	input := "images"
 	if spec.Build != nil {
@@ -377,6 +379,11 @@ func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int
 		return exitInput
 	case errors.As(err, &re) && re.Op == "reading" && errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		u.fail(&inputs.Error{Input: input, Msg: fmt.Sprintf("%s does not exist in its registry; check the name and tag (in a matrix, that the job that pushes it ran first)", re.Ref)})
+		return exitInput
+	case errors.Is(err, oci.ErrNotFound), errors.Is(err, oci.ErrAmbiguous):
+		// The layout twin of the registry's 404: the input names an
+		// image the layout does not hold, or not one image.
+		u.fail(&inputs.Error{Input: input, Msg: err.Error()})
 		return exitInput
 	}
 	u.fail(withCause(ctx, err))
