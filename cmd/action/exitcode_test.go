@@ -52,3 +52,29 @@ func TestMissingSourceSameCode(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionAndHelp: --version prints the name users call the binary by
+// and the version it was built with, and exits 0; --help names the binary
+// the same way and lists --version.
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	r := runAction(t, map[string]string{}, "--version")
+	if r.code != exitOK {
+		t.Errorf("--version exit code = %d, want %d", r.code, exitOK)
+	}
+	if got, want := r.stdout, "oci-assemble "+version+"\n"; got != want {
+		t.Errorf("--version stdout = %q, want %q", got, want)
+	}
+	if r.stderr != "" {
+		t.Errorf("--version stderr = %q, want nothing", r.stderr)
+	}
+	h := runAction(t, map[string]string{}, "--help")
+	if h.code != exitOK {
+		t.Errorf("--help exit code = %d, want %d", h.code, exitOK)
+	}
+	for _, want := range []string{"Usage: oci-assemble [--INPUT VALUE ...]", "-version"} {
+		if !strings.Contains(h.stdout, want) {
+			t.Errorf("--help stdout lacks %q:\n%s", want, h.stdout)
+		}
+	}
+}

@@ -71,10 +71,15 @@ func run(ctx context.Context, e env) int {
 }
 
 // readSpec reads and validates every input. A nil spec ends the run with
-// the code: exitOK after --help, exitInput after an invalid input.
+// the code: exitOK after --help or --version, exitInput after an invalid
+// input.
 func (u *ui) readSpec() (*inputs.Spec, int) {
 	raw, err := inputs.Read(u.e.getenv, u.e.args, u.stdout)
 	if errors.Is(err, inputs.ErrHelp) {
+		return nil, exitOK
+	}
+	if errors.Is(err, inputs.ErrVersion) {
+		u.println("oci-assemble " + version)
 		return nil, exitOK
 	}
 	if err != nil {
