@@ -78,3 +78,22 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryAuthYAMLErrorLine: a registry-auth input that is not YAML
+// gives one line with the line and column of the problem, exit 1, and
+// the password nowhere.
+func TestRegistryAuthYAMLErrorLine(t *testing.T) {
+	t.Parallel()
+	const secret = "pw-7Hq2-not-for-logs"
+	r := runAction(t, map[string]string{}, "--images", "reg.example/o/app:1", "--tags", "reg.example/o/app:2",
+		"--registry-auth", "- registry: reg.example\n  username: u\n password: "+secret+"\n")
+	if r.code != exitInput {
+		t.Errorf("exit code = %d, want %d", r.code, exitInput)
+	}
+	if got, want := r.stderr, "error: input registry-auth: not valid YAML: line 3, column 2: did not find expected '-' indicator\n"; got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, secret) {
+		t.Error("the password was printed")
+	}
+}

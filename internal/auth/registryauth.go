@@ -40,8 +40,10 @@ func (e Entry) validate() (key, error) {
 
 // ParseRegistryAuth parses the registry-auth input, docker/login-action's
 // format: a YAML list of maps with registry, username and password, all
-// required. Empty text gives no entries. Errors name the item index and
-// field and never quote a value; the caller should have masked the input.
+// required. Empty text gives no entries. Errors name the item index, the
+// line and column and the field, and never quote a value (the caller should
+// have masked the input); they do not name the input, which the caller
+// does.
 // In a workflow:
 //
 //	registry-auth: |
@@ -54,7 +56,7 @@ func ParseRegistryAuth(yamlText string) ([]Entry, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(yamlText), &doc); err != nil {
-		return nil, fmt.Errorf("registry-auth input is not valid YAML: %s", yamlError(yamlText, err))
+		return nil, fmt.Errorf("not valid YAML: %s", yamlError(yamlText, err))
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
@@ -64,21 +66,21 @@ func ParseRegistryAuth(yamlText string) ([]Entry, error) {
 		return nil, nil
 	}
 	if list.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("registry-auth input (line %d, column %d): want a YAML list of maps with registry, username and password", list.Line, list.Column)
+		return nil, fmt.Errorf("line %d, column %d: want a YAML list of maps with registry, username and password", list.Line, list.Column)
 	}
 	entries := make([]Entry, 0, len(list.Content))
 	seen := map[string]int{}
 	for i, item := range list.Content {
 		e, err := parseEntry(item)
 		if err != nil {
-			return nil, fmt.Errorf("registry-auth input item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
+			return nil, fmt.Errorf("item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
 		}
 		k, err := e.validate()
 		if err != nil {
-			return nil, fmt.Errorf("registry-auth input item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
+			return nil, fmt.Errorf("item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
 		}
 		if j, dup := seen[k.String()]; dup {
-			return nil, fmt.Errorf("registry-auth input items %d and %d both name %s", j, i, k)
+			return nil, fmt.Errorf("items %d and %d both name %s", j, i, k)
 		}
 		seen[k.String()] = i
 		entries = append(entries, e)
