@@ -210,7 +210,18 @@ type RefError struct {
 	Err error
 }
 
-func (e *RefError) Error() string { return e.Op + " " + e.Ref.String() + ": " + e.Err.Error() }
+// Error says what failed and on what, then the cause as a person reads
+// it (describeCause): the registry's answer and its own words, or the
+// server that did not answer, never a request line or a Go value. A cause
+// that already starts with what failed is not said twice.
+func (e *RefError) Error() string {
+	what := e.Op + " " + e.Ref.String()
+	cause := describeCause(e.Err)
+	if strings.HasPrefix(cause, what+": ") {
+		return cause
+	}
+	return what + ": " + cause
+}
 
 // Unwrap returns the cause.
 func (e *RefError) Unwrap() error { return e.Err }
