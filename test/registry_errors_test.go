@@ -151,6 +151,7 @@ func TestRegistryErrorsOneLinePerCI(t *testing.T) {
 					t.Fatalf("error lines = %q, want one", lines)
 				}
 				line := lines[0]
+				t.Log(line)
 				want := tt.want
 				if tt.host != "" {
 					want = append(append([]string(nil), want...), mode.fix(tt.host)...)
@@ -171,6 +172,42 @@ func TestRegistryErrorsOneLinePerCI(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestGitLabJobTokenRefusedNamesItsLimits: in GitLab, a refusal from the
+// project's own registry (CI_REGISTRY) names the job token it came from
+// and what that token may reach.
+func TestGitLabJobTokenRefusedNamesItsLimits(t *testing.T) {
+	t.Parallel()
+	const user, secret, jobToken = "ci", "s3cret-Pa55-gitlab", "glcbt-not-this-one-42"
+	tlsCfg := registrytest.NewTLS(t)
+	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2), registrytest.WithTLS(tlsCfg),
+		registrytest.WithConfig(registrytest.HtpasswdConfig(t, user, secret)))
+	layoutDir := filepath.Join(t.TempDir(), "layout")
+	writeLayout(t, layoutDir, "a", platformImage(t, amd64))
+	r := runCLI(t, []string{"--images", "oci:" + layoutDir + ":a", "--tags", reg.Host + "/g/p:1"},
+		"SSL_CERT_FILE="+tlsCfg.CAFile, "GITLAB_CI=true", "CI_REGISTRY="+reg.Host, "CI_JOB_TOKEN="+jobToken,
+		"CI_API_V4_URL=https://gitlab.example/api/v4", "CI_PROJECT_ID=7")
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stderr = %q, want one line", r.stderr)
+	}
+	t.Log(lines[0])
+	for _, w := range []string{"registry " + reg.Host + " answered 401 Unauthorized",
+		"registry " + reg.Host + " refused the credential from CI_JOB_TOKEN for repository g/p",
+		"CI/CD job token allowlist", "CI_REGISTRY_USER and CI_REGISTRY_PASSWORD"} {
+		if !strings.Contains(lines[0], w) {
+			t.Errorf("error line = %q\nwant it to contain %q", lines[0], w)
+		}
+	}
+	for _, n := range []string{"github-token", "docker login", jobToken} {
+		if strings.Contains(r.stdout+r.stderr, n) {
+			t.Errorf("output holds %q:\n%s%s", n, r.stdout, r.stderr)
 		}
 	}
 }
