@@ -65,7 +65,7 @@ func TestJoinWithTLSAndRegistryAuth(t *testing.T) {
 	}
 
 	none := runAction(t, map[string]string{"images": images, "tags": reg.Host + "/o/app:3"}, caEnv)
-	if lines := errorLines(none.stdout); none.code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "no credentials") {
+	if lines := errorLines(none.stdout); none.code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "none was found") {
 		t.Errorf("no credentials: exit %d, error lines %q", none.code, lines)
 	}
 

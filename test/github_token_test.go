@@ -43,7 +43,7 @@ func TestGitHubTokenNeverLeavesGitHub(t *testing.T) {
 			t.Errorf("the GitHub token was sent to %s: %q", host, h)
 		}
 	}
-	if lines := errorLines(res.stdout); len(lines) != 1 || !strings.Contains(lines[0], "no credentials") {
+	if lines := errorLines(res.stdout); len(lines) != 1 || !strings.Contains(lines[0], "none was found") {
 		t.Errorf("error lines = %q, want one saying no credentials were found", lines)
 	}
 }

@@ -3,9 +3,12 @@
 // docker action (inputs from INPUT_*) and as a CLI / GitLab CI job image
 // (the same inputs as --flags).
 //
-// Exit codes: 0 success; 1 invalid input (nothing was written); 2 a
-// registry or source failed before any tag moved; 3 some tags moved and
-// others did not (the error lists both).
+// Exit codes (README's "Exit codes" lists what falls in each): 0 success;
+// 1 the inputs are wrong: malformed, or naming an image, tag, digest, path
+// or platform that is not there, found before anything is written; 2 a
+// registry or source that exists failed (refused, unreachable, corrupt,
+// timed out) before any tag moved; 3 some tags moved and others did not
+// (the error lists both).
 package main
 
 import (

@@ -38,7 +38,7 @@ func TestQuirkLines(t *testing.T) {
 		name:  "access denied",
 		quirk: registrytest.PushDenied(),
 		args:  []string{"--registry-auth", "- registry: HOST\n  username: u\n  password: pw-quirk-lines-3"},
-		want:  []string{"denied access with the credential", "credential from registry-auth input"},
+		want:  []string{"denied the credential from registry-auth input access to repository"},
 	}, {
 		name:     "ecr immutable tag",
 		quirk:    registrytest.ImmutableTags(),

@@ -71,10 +71,15 @@ func run(ctx context.Context, e env) int {
 }
 
 // readSpec reads and validates every input. A nil spec ends the run with
-// the code: exitOK after --help, exitInput after an invalid input.
+// the code: exitOK after --help or --version, exitInput after an invalid
+// input.
 func (u *ui) readSpec() (*inputs.Spec, int) {
 	raw, err := inputs.Read(u.e.getenv, u.e.args, u.stdout)
 	if errors.Is(err, inputs.ErrHelp) {
+		return nil, exitOK
+	}
+	if errors.Is(err, inputs.ErrVersion) {
+		u.println("oci-assemble " + version)
 		return nil, exitOK
 	}
 	if err != nil {
@@ -363,7 +368,9 @@ func refsString(refs []oci.Ref) string {
 
 // failAssemble reports a failure to read the sources or build the images.
 // What the user can fix in the inputs — a layer file that is missing, a
-// source that does not exist — exits as bad input, naming the input.
+// source that does not exist in its registry or layout, a layout source
+// that holds several images and names none — exits as bad input, naming
+// the input, whatever the transport: the same mistake has one code.
 func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int {
 	if ie, ok := missingDigest(err, spec); ok {
 		u.fail(ie)
@@ -381,6 +388,11 @@ func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int
 		return exitInput
 	case errors.As(err, &re) && re.Op == "reading" && errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		u.fail(&inputs.Error{Input: input, Msg: fmt.Sprintf("%s does not exist in its registry; check the name and tag (in a matrix, that the job that pushes it ran first)", re.Ref)})
+		return exitInput
+	case errors.Is(err, oci.ErrNotFound), errors.Is(err, oci.ErrAmbiguous):
+		// The layout twin of the registry's 404: the input names an
+		// image the layout does not hold, or not one image.
+		u.fail(&inputs.Error{Input: input, Msg: err.Error()})
 		return exitInput
 	}
 	u.fail(withCause(ctx, err))

@@ -1,6 +1,7 @@
 // Package auth turns the environment into one authn.Keychain for every
 // registry the action talks to, and turns a registry's 401/403 into one line
-// that says where the credential came from and how to supply a better one.
+// that says where the credential came from and how to supply a better one in
+// the CI the program runs in (GitHub Actions, GitLab CI or a shell: CI).
 //
 // A docker action runs in its own container, whose HOME is not the runner's:
 // the ~/.docker/config.json that docker/login-action wrote on the host is not

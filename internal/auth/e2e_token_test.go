@@ -143,7 +143,7 @@ func TestTokenAuthAnonymousExplained(t *testing.T) {
 	if !errors.As(err, &terr) {
 		t.Errorf("Explain() lost the *transport.Error: %v", err)
 	}
-	for _, want := range []string{reg.Host, "anon/app", "no credentials found", "registry-auth"} {
+	for _, want := range []string{reg.Host, "repository anon/app", "none was found", "docker login " + reg.Host, "--registry-auth"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Explain() = %q, want it to contain %q", err, want)
 		}

@@ -25,6 +25,12 @@ type Keychain struct {
 	notes []string
 	// githubToken is what gitHubToken resolved, for GitHub's REST API.
 	githubToken string
+	// ci, githubHosts and gitlabRegistry decide what Explain tells a user
+	// to do: where the program runs, GitHub's container registries, and
+	// the GitLab project's registry (CI_REGISTRY).
+	ci             CI
+	githubHosts    []string
+	gitlabRegistry string
 
 	mu      sync.Mutex
 	helpers map[string]helperResult
@@ -72,12 +78,15 @@ func New(opts ...Option) (*Keychain, error) {
 	}
 	ghToken, _ := gitHubToken(o)
 	return &Keychain{
-		entries:     b.entries,
-		masker:      b.masker,
-		logger:      o.logger,
-		notes:       b.notes,
-		githubToken: ghToken, // addGitHub masked it
-		helpers:     map[string]helperResult{},
+		entries:        b.entries,
+		masker:         b.masker,
+		logger:         o.logger,
+		notes:          b.notes,
+		githubToken:    ghToken, // addGitHub masked it
+		ci:             detectCI(o.getenv),
+		githubHosts:    gitHubRegistries(o.getenv("GITHUB_SERVER_URL")),
+		gitlabRegistry: gitlabRegistryHost(o.getenv),
+		helpers:        map[string]helperResult{},
 	}, nil
 }
 

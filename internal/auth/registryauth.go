@@ -40,8 +40,10 @@ func (e Entry) validate() (key, error) {
 
 // ParseRegistryAuth parses the registry-auth input, docker/login-action's
 // format: a YAML list of maps with registry, username and password, all
-// required. Empty text gives no entries. Errors name the item index and
-// field and never quote a value; the caller should have masked the input.
+// required. Empty text gives no entries. Errors name the item index, the
+// line and column and the field, and never quote a value (the caller should
+// have masked the input); they do not name the input, which the caller
+// does.
 // In a workflow:
 //
 //	registry-auth: |
@@ -54,7 +56,7 @@ func ParseRegistryAuth(yamlText string) ([]Entry, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(yamlText), &doc); err != nil {
-		return nil, fmt.Errorf("registry-auth input is not valid YAML: %s", redactYAMLError(err))
+		return nil, fmt.Errorf("not valid YAML: %s", yamlError(yamlText, err))
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
@@ -64,21 +66,21 @@ func ParseRegistryAuth(yamlText string) ([]Entry, error) {
 		return nil, nil
 	}
 	if list.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("registry-auth input (line %d): want a YAML list of maps with registry, username and password", list.Line)
+		return nil, fmt.Errorf("line %d, column %d: want a YAML list of maps with registry, username and password", list.Line, list.Column)
 	}
 	entries := make([]Entry, 0, len(list.Content))
 	seen := map[string]int{}
 	for i, item := range list.Content {
 		e, err := parseEntry(item)
 		if err != nil {
-			return nil, fmt.Errorf("registry-auth input item %d (line %d): %w", i, item.Line, err)
+			return nil, fmt.Errorf("item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
 		}
 		k, err := e.validate()
 		if err != nil {
-			return nil, fmt.Errorf("registry-auth input item %d (line %d): %w", i, item.Line, err)
+			return nil, fmt.Errorf("item %d (line %d, column %d): %w", i, item.Line, item.Column, err)
 		}
 		if j, dup := seen[k.String()]; dup {
-			return nil, fmt.Errorf("registry-auth input items %d and %d both name %s", j, i, k)
+			return nil, fmt.Errorf("items %d and %d both name %s", j, i, k)
 		}
 		seen[k.String()] = i
 		entries = append(entries, e)
@@ -97,7 +99,7 @@ func parseEntry(item *yaml.Node) (Entry, error) {
 	for j := 0; j+1 < len(item.Content); j += 2 {
 		k, v := item.Content[j], item.Content[j+1]
 		if k.Kind != yaml.ScalarNode {
-			return Entry{}, fmt.Errorf("line %d: a key is not a plain name", k.Line)
+			return Entry{}, fmt.Errorf("line %d, column %d: a key is not a plain name", k.Line, k.Column)
 		}
 		var field *string
 		switch k.Value {
@@ -108,14 +110,14 @@ func parseEntry(item *yaml.Node) (Entry, error) {
 		case "password":
 			field = &e.Password
 		default:
-			return Entry{}, fmt.Errorf("line %d: unknown key %s (want registry, username, password)", k.Line, describeKey(k.Value))
+			return Entry{}, fmt.Errorf("line %d, column %d: unknown key %s (want registry, username, password)", k.Line, k.Column, describeKey(k.Value))
 		}
 		if seen[k.Value] {
-			return Entry{}, fmt.Errorf("line %d: %s given twice", k.Line, k.Value)
+			return Entry{}, fmt.Errorf("line %d, column %d: %s given twice", k.Line, k.Column, k.Value)
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-			return Entry{}, fmt.Errorf("line %d: %s must be a string", v.Line, k.Value)
+			return Entry{}, fmt.Errorf("line %d, column %d: %s must be a string", v.Line, v.Column, k.Value)
 		}
 		*field = v.Value
 	}
@@ -135,32 +137,4 @@ func describeKey(k string) string {
 		}
 	}
 	return fmt.Sprintf("%q", k)
-}
-
-// redactYAMLError keeps yaml.v3's line and reason but drops whatever it
-// quotes from the input (an anchor name, a value that would not convert),
-// which may be part of a secret.
-func redactYAMLError(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var b strings.Builder
-	var open rune
-	for _, r := range msg {
-		switch {
-		case open != 0 && r == open:
-			open = 0
-			b.WriteString("…'")
-		case open != 0:
-		case r == '\'' || r == '`' || r == '"':
-			open = r
-			b.WriteRune('\'')
-		case r == '\n':
-			b.WriteString("; ")
-		default:
-			b.WriteRune(r)
-		}
-	}
-	if open != 0 {
-		b.WriteString("…'")
-	}
-	return b.String()
 }

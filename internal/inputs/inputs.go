@@ -34,6 +34,10 @@ func (e *Error) Error() string { return "input " + e.Input + ": " + e.Msg }
 // ErrHelp is returned when --help was asked for; the usage was written.
 var ErrHelp = flag.ErrHelp
 
+// ErrVersion is returned when --version was asked for: the caller prints
+// the version it was built with and exits.
+var ErrVersion = errors.New("version requested")
+
 // Spec is every input, parsed and validated.
 type Spec struct {
 	Images      []oci.Ref
@@ -102,6 +106,7 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 		}
 		vals[d.Name] = fs.String(d.Name, def, d.Description)
 	}
+	showVersion := fs.Bool("version", false, "Print oci-assemble's version and exit; command line only.")
 	dotenv := fs.String(DotenvFlag, "", "Write the outputs to FILE as a GitLab dotenv report: OCI_ASSEMBLE_DIGEST, OCI_ASSEMBLE_IMAGE and one OCI_ASSEMBLE_DIGEST_<OS>_<ARCH>[_<VARIANT>] per platform. Default oci-assemble.env when GITLAB_CI is true; command line only.")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: oci-assemble [--INPUT VALUE ...]\n\nEach input is also read from INPUT_<NAME> (GitHub Actions).\n\n")
@@ -109,6 +114,9 @@ func Read(getenv func(string) string, args []string, usage io.Writer) (Raw, erro
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *showVersion {
+		return nil, ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, &Error{Input: "arguments", Msg: fmt.Sprintf("unexpected %q; give inputs as --NAME VALUE", fs.Arg(0))}
@@ -339,10 +347,18 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not true or false", s)
 }
 
+// emptyPartCause is why a reference in a workflow ends in an empty tag
+// or digest: it was built from a job output that is empty.
+const emptyPartCause = "this usually comes from an empty job output: the build job did not set it, " +
+	"or matrix jobs write one output name and the last to finish overwrote the others"
+
 // parseRef parses a reference; registries listed as insecure are marked so
 // go-containerregistry speaks plain HTTP to them.
 func parseRef(s string, insecure hosts.Insecure) (oci.Ref, error) {
 	r, err := oci.ParseRef(s)
+	if errors.Is(err, oci.ErrEmptyPart) {
+		return r, fmt.Errorf("%w; %s", err, emptyPartCause)
+	}
 	if err != nil {
 		return r, err
 	}

@@ -36,6 +36,39 @@ func (t Transport) String() string {
 // ErrInvalidReference is wrapped by every reference parsing error.
 var ErrInvalidReference = errors.New("invalid reference")
 
+// ErrEmptyPart is wrapped, with ErrInvalidReference, by the error for a
+// reference whose tag after ':' or digest after '@' is empty: what a
+// workflow writes as REPO@${{ needs.build.outputs.digest }} becomes when
+// that output is empty. Callers that know the input add why it was.
+var ErrEmptyPart = errors.New("empty tag or digest")
+
+// emptyPartError is a reference with an empty tag or digest; it matches
+// both ErrInvalidReference and ErrEmptyPart.
+type emptyPartError struct{ ref, what string }
+
+func (e *emptyPartError) Error() string { return fmt.Sprintf("%q: %s", e.ref, e.what) }
+
+func (e *emptyPartError) Is(target error) bool {
+	return target == ErrInvalidReference || target == ErrEmptyPart
+}
+
+// emptyPart says which part of s is empty, if its tag after the last ':'
+// (past the last '/') or its digest after '@' is: "ghcr.io/o/app:",
+// "ghcr.io/o/app@" or "ghcr.io/o/app@sha256:". It returns "" otherwise.
+func emptyPart(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		d := s[i+1:]
+		if alg, hex, ok := strings.Cut(d, ":"); d == "" || ok && alg != "" && hex == "" {
+			return "the digest after '@' is empty"
+		}
+		return ""
+	}
+	if strings.HasSuffix(s, ":") && !strings.Contains(s[strings.LastIndex(s, ":"):], "/") {
+		return "the tag after ':' is empty"
+	}
+	return ""
+}
+
 // Ref is a reference with its transport. For Registry, Repo is always set
 // and at most one of Tag and Digest is; a Registry Ref with neither names a
 // repository (push by digest only). For Layout, Path is the directory and
@@ -122,6 +155,9 @@ func parseRegistry(s string, opts ...name.Option) (Ref, error) {
 	if repo, err := name.NewRepository(s, opts...); err == nil {
 		return Ref{Transport: Registry, Repo: repo, Original: s}, nil
 	}
+	if what := emptyPart(s); what != "" {
+		return Ref{}, &emptyPartError{ref: s, what: what}
+	}
 	if i := strings.Index(s, "@"); i >= 0 {
 		d, err := name.NewDigest(s, opts...)
 		if err != nil {
@@ -142,6 +178,9 @@ func parseLayout(orig, s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%w: %q: oci: needs a directory", ErrInvalidReference, orig)
 	}
 	r := Ref{Transport: Layout, Original: strings.TrimSpace(orig)}
+	if what := emptyPart(s); what != "" {
+		return Ref{}, &emptyPartError{ref: r.Original, what: what}
+	}
 	if i := strings.LastIndex(s, "@"); i >= 0 {
 		h, err := v1.NewHash(s[i+1:])
 		if err != nil {
@@ -151,9 +190,6 @@ func parseLayout(orig, s string) (Ref, error) {
 	} else if i := strings.LastIndex(s, ":"); i >= 0 && !strings.Contains(s[i:], "/") {
 		// A colon after the last slash separates the tag, as in skopeo.
 		r.Path, r.Tag = s[:i], s[i+1:]
-		if r.Tag == "" {
-			return Ref{}, fmt.Errorf("%w: %q: empty tag after ':'", ErrInvalidReference, orig)
-		}
 		if strings.ContainsAny(r.Tag, " \t\n") {
 			return Ref{}, fmt.Errorf("%w: %q: tag has white space", ErrInvalidReference, orig)
 		}
@@ -174,7 +210,18 @@ type RefError struct {
 	Err error
 }
 
-func (e *RefError) Error() string { return e.Op + " " + e.Ref.String() + ": " + e.Err.Error() }
+// Error says what failed and on what, then the cause as a person reads
+// it (describeCause): the registry's answer and its own words, or the
+// server that did not answer, never a request line or a Go value. A cause
+// that already starts with what failed is not said twice.
+func (e *RefError) Error() string {
+	what := e.Op + " " + e.Ref.String()
+	cause := describeCause(e.Err)
+	if strings.HasPrefix(cause, what+": ") {
+		return cause
+	}
+	return what + ": " + cause
+}
 
 // Unwrap returns the cause.
 func (e *RefError) Unwrap() error { return e.Err }

@@ -16,6 +16,7 @@ func TestParseRef(t *testing.T) {
 		transport               Transport
 		repo, path, tag, digest string
 		wantErr                 bool
+		empty                   bool // the tag or digest is empty: ErrEmptyPart
 	}{
 		{in: "ghcr.io/o/app:1", transport: Registry, repo: "ghcr.io/o/app", tag: "1"},
 		{in: "ghcr.io/o/app", transport: Registry, repo: "ghcr.io/o/app"},
@@ -29,11 +30,17 @@ func TestParseRef(t *testing.T) {
 		{in: "docker-archive:img.tar.gz", transport: DockerArchive, path: "img.tar.gz"},
 		{in: "", wantErr: true},
 		{in: "oci:", wantErr: true},
-		{in: "oci:dir:", wantErr: true},
+		{in: "oci:dir:", wantErr: true, empty: true},
 		{in: "oci:dir@sha256:short", wantErr: true},
 		{in: "docker-archive:", wantErr: true},
 		{in: "Upper/Case:1", wantErr: true},
-		{in: "ghcr.io/o/app:", wantErr: true},
+		{in: "ghcr.io/o/app:", wantErr: true, empty: true},
+		{in: "ghcr.io/o/app@", wantErr: true, empty: true},
+		{in: "ghcr.io/o/app@sha256:", wantErr: true, empty: true},
+		{in: "localhost:5000/app:", wantErr: true, empty: true},
+		{in: "oci:dir@", wantErr: true, empty: true},
+		{in: "oci:dir@sha256:", wantErr: true, empty: true},
+		{in: "ghcr.io/o/app@sha256:short", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -42,6 +49,9 @@ func TestParseRef(t *testing.T) {
 			if tt.wantErr {
 				if !errors.Is(err, ErrInvalidReference) {
 					t.Fatalf("ParseRef(%q) error = %v, want ErrInvalidReference", tt.in, err)
+				}
+				if got := errors.Is(err, ErrEmptyPart); got != tt.empty {
+					t.Errorf("errors.Is(ParseRef(%q), ErrEmptyPart) = %v, want %v", tt.in, got, tt.empty)
 				}
 				return
 			}

@@ -28,6 +28,27 @@ const (
 // ErrSource is wrapped by errors about a source image that cannot be used.
 var ErrSource = errors.New("source image")
 
+// ErrNotFound is wrapped, with ErrSource, when a layout has no image by
+// the tag or digest a source names, or no image at all: the input names
+// something that is not there.
+var ErrNotFound = errors.New("not found")
+
+// sourceError is a source the input names that is not there or not one
+// image; it matches ErrSource and its kind.
+type sourceError struct {
+	src  Ref
+	kind error
+	msg  string
+}
+
+func (e *sourceError) Error() string { return fmt.Sprintf("%v %s: %s", ErrSource, e.src, e.msg) }
+
+func (e *sourceError) Is(target error) bool { return target == ErrSource || target == e.kind }
+
+// ErrAmbiguous is wrapped, with ErrSource, when a layout source names no
+// tag or digest and the layout holds more than one image.
+var ErrAmbiguous = errors.New("more than one image")
+
 // Resolve reads a source into a v1.Image or v1.ImageIndex. Registry
 // sources are read lazily through the registry; layouts and archives from
 // disk (an archive's uncompressed layers are compressed once here, to
@@ -106,12 +127,8 @@ func resolveLayout(ctx context.Context, src Ref) (Taggable, error) {
 		}
 	}
 	var found []v1.Descriptor
-	var names []string
 	for _, d := range im.Manifests {
 		refName := d.Annotations[specs.AnnotationRefName]
-		if refName != "" {
-			names = append(names, refName)
-		}
 		switch {
 		case src.Digest != "":
 			if d.Digest.String() == src.Digest {
@@ -129,13 +146,13 @@ func resolveLayout(ctx context.Context, src Ref) (Taggable, error) {
 	}
 	switch {
 	case len(found) == 0 && src.Tag != "":
-		return nil, fmt.Errorf("%w %s: no image tagged %q in the layout (tags: %s)", ErrSource, src, src.Tag, strings.Join(names, ", "))
+		return nil, &sourceError{src: src, kind: ErrNotFound, msg: fmt.Sprintf("no image tagged %s in the layout; it holds %s", quoteText(src.Tag), layoutEntries(im.Manifests))}
 	case len(found) == 0 && src.Digest != "":
-		return nil, fmt.Errorf("%w %s: no image %s in the layout's index.json", ErrSource, src, src.Digest)
+		return nil, &sourceError{src: src, kind: ErrNotFound, msg: fmt.Sprintf("no image %s in the layout's index.json; it holds %s", src.Digest, layoutEntries(im.Manifests))}
 	case len(found) == 0:
-		return nil, fmt.Errorf("%w %s: the layout holds no image", ErrSource, src)
+		return nil, &sourceError{src: src, kind: ErrNotFound, msg: "the layout holds no image, only " + layoutEntries(im.Manifests)}
 	case len(found) > 1:
-		return nil, fmt.Errorf("%w %s: the layout holds %d images; name one as oci:PATH:TAG or oci:PATH@DIGEST (tags: %s)", ErrSource, src, len(found), strings.Join(names, ", "))
+		return nil, &sourceError{src: src, kind: ErrAmbiguous, msg: fmt.Sprintf("the layout holds %d images; name one as oci:PATH:TAG or oci:PATH@DIGEST: %s", len(found), layoutEntries(found))}
 	}
 	d := found[0]
 	var t Taggable
@@ -217,7 +234,7 @@ func partsOfLayout(w *walk, root *layoutIndex) (map[v1.Hash]bool, error) {
 	parts := map[v1.Hash]bool{}
 	for _, d := range root.manifest.Manifests {
 		name := d.Annotations[specs.AnnotationRefName]
-		if d.ArtifactType != "" || strings.HasPrefix(name, referrersTagPrefix) && slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return strings.HasSuffix(name, sfx) }) {
+		if isArtifact(d) || strings.HasPrefix(name, referrersTagPrefix) && slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return strings.HasSuffix(name, sfx) }) {
 			parts[d.Digest] = true
 		}
 		if !d.MediaType.IsIndex() || !w.enter(d.Digest) {
@@ -235,4 +252,47 @@ func partsOfLayout(w *walk, root *layoutIndex) (map[v1.Hash]bool, error) {
 		}
 	}
 	return parts, nil
+}
+
+// isArtifact reports whether a descriptor of a layout's index.json names
+// an artifact (a signature, an SBOM) rather than an image: its
+// artifactType is set and is not an image config's media type.
+// go-containerregistry's layout package and crane set artifactType to the
+// config's media type on every image they write, which makes the entry
+// no less an image.
+// https://github.com/opencontainers/image-spec/blob/v1.1.1/descriptor.md#properties
+func isArtifact(d v1.Descriptor) bool {
+	switch types.MediaType(d.ArtifactType) {
+	case "", types.OCIConfigJSON, types.DockerConfigJSON:
+		return false
+	}
+	return true
+}
+
+// maxListed bounds how many entries a message about a layout lists.
+const maxListed = 10
+
+// layoutEntries lists entries of a layout's index.json for a message: by
+// tag (ref.name) where they have one, else by digest, each tag quoted and
+// bounded (a layout's text is data), at most maxListed of them.
+func layoutEntries(ds []v1.Descriptor) string {
+	if len(ds) == 0 {
+		return "no entries"
+	}
+	var out []string
+	for i, d := range ds {
+		if i == maxListed {
+			out = append(out, fmt.Sprintf("and %d more", len(ds)-maxListed))
+			break
+		}
+		e := d.Digest.String()
+		if n := d.Annotations[specs.AnnotationRefName]; n != "" {
+			e = "tag " + quoteText(n)
+		}
+		if isArtifact(d) {
+			e += " (artifact " + quoteText(d.ArtifactType) + ")"
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, ", ")
 }

@@ -1,6 +1,8 @@
 // Package platform owns what oci-assemble knows about image platforms: how
-// a user writes one (Parse), when one read from a source is safe to use
-// (Check), how one is shown (String), when two are the same platform
+// a user writes one and which values exist (Parse, and the one list of
+// known os, architecture and variant values in known.go), when one read
+// from a source is safe to use (Check, which does not ask for known
+// values), how one is shown (String), when two are the same platform
 // (Normalize, Key), when an image's platform is selected by a filter
 // (Match), and how one names an environment variable (EnvName).
 //
@@ -25,10 +27,27 @@ import (
 // every part must pass the rules Check applies to a platform read from a
 // source (printable ASCII without white space or any of ":[],/\", not
 // "." or "..", at most MaxField bytes), so a typed platform and one from an
-// image are held to the same rules. An os.version (buildx's
-// ":10.0.17763") is refused: no input has a use for it. Parse does not
-// trim; callers trim what their syntax allows around the platform.
+// image are held to the same rules of form. A typed platform must also be
+// one that exists: os, architecture and variant must be known values
+// (knownOS), so linux/amd46 is refused, listing the known ones, before an
+// image for an architecture no machine runs is published. An os.version
+// (buildx's ":10.0.17763") is refused: no input has a use for it. Parse
+// does not trim; callers trim what their syntax allows around the
+// platform.
 func Parse(s string) (v1.Platform, error) {
+	p, err := parseForm(s)
+	if err != nil {
+		return v1.Platform{}, err
+	}
+	if err := checkKnown(s, p); err != nil {
+		return v1.Platform{}, err
+	}
+	return p, nil
+}
+
+// parseForm is Parse without the known values: the rules of form that
+// Check applies to a platform read from a source.
+func parseForm(s string) (v1.Platform, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) < 2 || len(parts) > 3 {
 		return v1.Platform{}, &fieldError{typed: s}

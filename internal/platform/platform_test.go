@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 		{name: "backslash", in: `linux/amd64/x\..`, wantErr: true},
 		{name: "non-ASCII", in: "linux/ärm64", wantErr: true},
 		{name: "too long", in: "linux/" + strings.Repeat("a", MaxField+1), wantErr: true},
-		{name: "dots inside a part", in: "linux/amd64/v1.2", want: v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v1.2"}},
+		{name: "dots inside a part", in: "linux/arm64/v8.2", want: v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8.2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
