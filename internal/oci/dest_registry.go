@@ -259,8 +259,10 @@ func (d *registryDest) verifyRef(ctx context.Context, t *repoTarget, ref name.Re
 func (d *registryDest) targets(as *Assembly) []Target {
 	out := make([]Target, len(d.repos))
 	for i, t := range d.repos {
+		st := d.a.pusher.Stats(t.repo)
 		out[i] = Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String(),
-			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers()}
+			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers(),
+			BytesUploaded: st.Uploaded, BytesMounted: st.Mounted, BytesReused: st.Reused}
 	}
 	return out
 }
