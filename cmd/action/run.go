@@ -186,6 +186,7 @@ type ui struct {
 	masked  map[string]bool
 	section string // the open GitLab section
 	now     func() time.Time
+	start   time.Time // when the run began, for the summary's elapsed time
 }
 
 // mask keeps secret out of everything the program writes (redactor) and,
@@ -228,6 +229,7 @@ func newUI(e env) *ui {
 		gitlab:  e.getenv("GITLAB_CI") == "true",
 		masked:  map[string]bool{},
 		now:     time.Now,
+		start:   time.Now(),
 	}
 	u.gha = githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(u.stdout))
 	u.logger = slog.New(newLineHandler(u.stdout, red.redact))

@@ -18,7 +18,7 @@ func TestSummaryCountsReferrers(t *testing.T) {
 		},
 		Targets: []oci.Target{{Ref: "reg/app", Tags: []string{"1"}, SkippedReferrers: []string{"sha256:s1: the registry refused it (405)"}}},
 	}
-	got := summary(md, func(s string) string { return s })
+	got := summary(report{md: md}, func(s string) string { return s })
 	for _, want := range []string{"3 signatures, SBOMs and attestations", "`reg/app` was published without 1 referrer(s): sha256\\:s1"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
