@@ -178,6 +178,7 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, size int
 	// token that expired is sent again, and one cut is sent again by the
 	// retry transport, each reading the blob afresh from where it is kept.
 	body := l.Compressed
+	ctx = stack.WithBlob(ctx, d.String(), size) // progress lines name it
 	if size == 0 {
 		body = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
