@@ -108,6 +108,7 @@ func newMetadata(as *oci.Assembly, res *oci.Result, targets []oci.Ref, cl cleanu
 	md.Targets = orEmpty(md.Targets)
 	for i, t := range md.Targets {
 		md.Targets[i].Tags = orEmpty(t.Tags)
+		md.Targets[i].SkippedReferrers = orEmpty(t.SkippedReferrers)
 		if len(t.Tags) > 0 && md.Image == "" {
 			md.Image = t.Image
 		}
@@ -174,4 +175,3 @@ func lines(entries []string) string {
 	}
 	return strings.Join(out, "\n")
 }
-

@@ -68,7 +68,7 @@ type Manifest struct {
 	Attestations int `json:"attestations,omitempty"`
 	// Referrers are the signatures, SBOMs and attestations (OCI 1.1
 	// referrers and cosign tags) copied with it, nested ones included.
-	Referrers []Referrer `json:"referrers,omitempty"`
+	Referrers []Referrer `json:"referrers"`
 }
 
 // Assembly is an index ready to publish.
