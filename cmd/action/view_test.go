@@ -105,7 +105,8 @@ func TestProgressOutsideFoldedGroups(t *testing.T) {
 		}, func(string) []string { return nil }},
 		{"GitLab", func(string, string) map[string]string { return map[string]string{"GITLAB_CI": "true"} },
 			func(host string) []string {
-				return []string{"--images", layoutSources(t), "--tags", host + "/o/app:v1", "--insecure-registries", host}
+				return []string{"--images", layoutSources(t), "--tags", host + "/o/app:v1", "--insecure-registries", host,
+					"--dotenv", filepath.Join(t.TempDir(), "build.env")}
 			}},
 	}
 	for _, tt := range tests {
