@@ -153,6 +153,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 		t.present = true
 		t.markRead(first)
 		d.a.o.logger.Info("already there", "ref", first.String())
+		w.CountHeld(c.blobBytes())
 		return nil
 	case err != nil && statusOf(err) != http.StatusNotFound:
 		// Pushing will tell whether this matters.

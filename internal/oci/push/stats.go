@@ -46,3 +46,8 @@ func (p *Pusher) countersOf(repo name.Repository) *counters {
 	}
 	return c
 }
+
+// CountHeld records n bytes the repository was found to hold without a
+// blob request: its tag already pointed at what is published, so every
+// blob below it is there.
+func (w *Writer) CountHeld(n int64) { w.count(&w.counts.reused, n) }
