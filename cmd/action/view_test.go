@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +136,31 @@ func TestProgressOutsideFoldedGroups(t *testing.T) {
 				t.Error("no blob uploaded line")
 			}
 		})
+	}
+}
+
+// TestCleanupLinesOnce: a deleted tag is one line, and a kept tag's
+// reason is said once, in its warning, not again in a log line.
+func TestCleanupLinesOnce(t *testing.T) {
+	t.Parallel()
+	reg := newRegistry(t, func(r *http.Request) bool {
+		return r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/manifests/tmp-kept")
+	})
+	pushTemp(t, reg.host+"/o/app:tmp-gone")
+	pushTemp(t, reg.host+"/o/app:tmp-kept")
+	r := runAction(t, githubVars(t.TempDir(), map[string]string{
+		"images": layoutSources(t), "tags": reg.host + "/o/app:v1", "insecure-registries": reg.host,
+		"delete-tags": reg.host + "/o/app:tmp-*",
+	}))
+	if r.code != exitOK {
+		t.Fatalf("exit code = %d, want 0", r.code)
+	}
+	for _, tt := range []struct{ text, why string }{
+		{"/o/app:tmp-gone", "the deleted tag"},
+		{"requested access to the resource is denied", "the kept tag's reason"},
+	} {
+		if n := strings.Count(r.stdout+r.stderr, tt.text); n != 1 {
+			t.Errorf("%s (%q) is in %d lines, want 1", tt.why, tt.text, n)
+		}
 	}
 }
