@@ -60,7 +60,7 @@ func mermaidIndex(md metadata, redact func(string) string) string {
 }
 
 // mermaidLabel makes s the text of a quoted mermaid label: every
-// character but letters, digits, space and / . : _ - · is written as a
+// character but letters, digits, space and / . : _ + - · is written as a
 // numeric entity (#34; for a quote, mermaid's own entity syntax,
 // https://mermaid.js.org/syntax/flowchart.html#entity-codes-to-escape-characters),
 // so a label can close neither its quotes, its node nor the code block,
@@ -71,7 +71,7 @@ func mermaidLabel(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" /.:_-·", r):
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(" /.:_+-·", r):
 			b.WriteRune(r)
 		default:
 			fmt.Fprintf(&b, "#%d;", r)
