@@ -235,7 +235,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected
 		return kept(ref, movedError(t.read, desc.Digest))
 	}
 	if d.o.dryRun {
-		log.Info("would delete tag", "digest", desc.Digest.String())
+		log.Info("dry run: would delete tag", "digest", desc.Digest.String())
 		return outcome{would: true}
 	}
 
