@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // Image names in podman's storage. gitlab-ci-local names its helper image
@@ -75,10 +77,7 @@ func needHabitat(t *testing.T) *habitatEnv {
 	habitatUsed.Store(true)
 	h, err := habitatSetup()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("habitat: %v", err)
-		}
-		t.Skipf("habitat: %v", err)
+		registrytest.MissingTool(t, fmt.Sprintf("habitat: %v", err))
 	}
 	return h
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 var (
@@ -40,7 +42,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building oci-assemble:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// registrytest.Main says which tests were skipped for a missing tool.
+	code := registrytest.Main(m)
 	removeHabitatImages()
 	os.RemoveAll(dir)
 	os.Exit(code)

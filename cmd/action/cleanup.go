@@ -39,11 +39,10 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 	if err != nil {
 		u.warn(fmt.Sprintf("delete-tags: %v", err))
 	}
-	for _, t := range res.Deleted {
-		u.logger.Info("deleted", "tag", t)
-	}
-	for _, t := range res.WouldDelete {
-		u.logger.Info("dry run: would delete", "tag", t)
+	// The deleter logs each deleted tag, and how, as it goes; a kept tag
+	// is one warning with its reason, said here once.
+	for _, n := range unmatchedNotes(res.Unmatched) {
+		u.annotate("notice", n)
 	}
 	for _, k := range res.Kept {
 		u.warn("tag " + k.String())

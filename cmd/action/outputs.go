@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
@@ -13,6 +14,9 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// metadata is the metadata output. Every list is present, [] when empty,
+// never null: a workflow's fromJSON and jq read each the same way, whatever
+// the run found.
 type metadata struct {
 	Digest      string                       `json:"digest"`
 	MediaType   string                       `json:"mediaType"`
@@ -23,12 +27,12 @@ type metadata struct {
 	Targets     []oci.Target                 `json:"targets"`
 	Annotations map[string]map[string]string `json:"annotations,omitempty"`
 	IndexDesc   map[string]string            `json:"indexDescriptorAnnotations,omitempty"`
-	DeletedTags []string                     `json:"deletedTags,omitempty"`
-	WouldDelete []string                     `json:"wouldDeleteTags,omitempty"`
-	KeptTags    []string                     `json:"keptTags,omitempty"`
+	DeletedTags []string                     `json:"deletedTags"`
+	WouldDelete []string                     `json:"wouldDeleteTags"`
+	KeptTags    []string                     `json:"keptTags"`
 	// Reused are new layers whose blobs a target already held: neither
 	// compressed nor uploaded.
-	Reused []oci.ReusedLayer `json:"reusedLayers,omitempty"`
+	Reused []oci.ReusedLayer `json:"reusedLayers"`
 }
 
 type manifestOutput struct {
@@ -44,26 +48,7 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cl
 	for i, m := range as.Manifests {
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
 	}
-	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
-		Pushed: res != nil, Manifests: as.Manifests, IndexDesc: as.IndexDescriptorAnnotations, Reused: as.Reused}
-	if res != nil {
-		md.Targets = res.Targets
-		for _, t := range res.Targets {
-			if len(t.Tags) > 0 && md.Image == "" {
-				md.Image = t.Image
-			}
-		}
-		if md.Image == "" && len(res.Targets) > 0 {
-			md.Image = res.Targets[0].Image
-		}
-	}
-	md.DeletedTags, md.WouldDelete = cl.Deleted, cl.WouldDelete
-	for _, k := range cl.Kept {
-		md.KeptTags = append(md.KeptTags, k.String())
-	}
-	if im, err := as.Index.IndexManifest(); err == nil && len(im.Annotations) > 0 {
-		md.Annotations = map[string]map[string]string{"index": im.Annotations}
-	}
+	md := newMetadata(as, res, spec.Tags, cl)
 	mansJSON, err := json.Marshal(mans)
 	if err != nil {
 		return err
@@ -96,14 +81,88 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cl
 		}
 	}
 	if path := u.e.getenv("GITHUB_STEP_SUMMARY"); u.github && path != "" {
-		if err := appendFile(path, summary(md, u.red.redact)+"\n"); err != nil {
+		r := report{md: md, kept: cl.Kept, notes: slices.Concat(as.Warnings, unmatchedNotes(cl.Unmatched)), elapsed: u.now().Sub(u.start)}
+		if err := appendFile(path, summary(r, u.red.redact)+"\n"); err != nil {
 			return fmt.Errorf("writing the step summary: %w", err)
 		}
 	}
-	if md.Image != "" {
+	if md.Image != "" && md.Pushed {
 		u.notice("published " + md.Image)
 	}
 	return nil
+}
+
+// newMetadata gathers what the run did. A dry run lists the targets it
+// would publish, and its image is the repository@digest it would publish.
+func newMetadata(as *oci.Assembly, res *oci.Result, targets []oci.Ref, cl cleanup.Result) metadata {
+	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
+		Pushed: res != nil, Manifests: orEmpty(as.Manifests), IndexDesc: as.IndexDescriptorAnnotations, Reused: orEmpty(as.Reused)}
+	for i, m := range md.Manifests {
+		md.Manifests[i].Referrers = orEmpty(m.Referrers)
+	}
+	if res != nil {
+		md.Targets = slices.Clone(res.Targets)
+	} else {
+		md.Targets = wouldPublish(targets, as.Digest.String())
+	}
+	md.Targets = orEmpty(md.Targets)
+	for i, t := range md.Targets {
+		md.Targets[i].Tags = orEmpty(t.Tags)
+		md.Targets[i].SkippedReferrers = orEmpty(t.SkippedReferrers)
+		if len(t.Tags) > 0 && md.Image == "" {
+			md.Image = t.Image
+		}
+	}
+	if md.Image == "" && len(md.Targets) > 0 {
+		md.Image = md.Targets[0].Image
+	}
+	md.DeletedTags, md.WouldDelete = orEmpty(cl.Deleted), orEmpty(cl.WouldDelete)
+	md.KeptTags = []string{}
+	for _, k := range cl.Kept {
+		md.KeptTags = append(md.KeptTags, k.String())
+	}
+	if im, err := as.Index.IndexManifest(); err == nil && len(im.Annotations) > 0 {
+		md.Annotations = map[string]map[string]string{"index": im.Annotations}
+	}
+	return md
+}
+
+// wouldPublish is the targets a dry run would publish to, one per
+// repository or layout with its tags, in input order.
+func wouldPublish(refs []oci.Ref, digest string) []oci.Target {
+	var out []oci.Target
+	for _, r := range refs {
+		ref := r.Repo.String()
+		if r.Transport != oci.Registry {
+			ref = "oci:" + r.Path
+		}
+		i := slices.IndexFunc(out, func(t oci.Target) bool { return t.Ref == ref })
+		if i < 0 {
+			out = append(out, oci.Target{Ref: ref, Image: ref + "@" + digest})
+			i = len(out) - 1
+		}
+		if r.Tag != "" && !slices.Contains(out[i].Tags, r.Tag) {
+			out[i].Tags = append(out[i].Tags, r.Tag)
+		}
+	}
+	return out
+}
+
+// orEmpty is s, or an empty slice for nil: JSON [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// unmatchedNotes says which delete-tags globs matched no tag.
+func unmatchedNotes(patterns []string) []string {
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = "delete-tags: " + p + " matches no tag; nothing was deleted for it"
+	}
+	return out
 }
 
 // lines joins a list output one entry a line: an entry's own line breaks
@@ -115,73 +174,4 @@ func lines(entries []string) string {
 		out[i] = escapeControls(e)
 	}
 	return strings.Join(out, "\n")
-}
-
-// summary is the step summary in markdown. Every value from a source or
-// a registry is redacted, then shown as a code span or escaped text
-// (mdCode, mdText), never as markdown or HTML of its own.
-func summary(md metadata, redact func(string) string) string {
-	code := func(s string) string { return mdCode(redact(s), true) }
-	text := func(s string) string { return mdText(redact(s)) }
-	var b strings.Builder
-	// The index's digest and media type are this program's own.
-	fmt.Fprintf(&b, "### oci-assemble\n\nIndex `%s` (%s, %d bytes)\n\n", md.Digest, md.MediaType, md.Size)
-	b.WriteString("| Platform | Digest | Size |\n| --- | --- | --- |\n")
-	for _, m := range md.Manifests {
-		fmt.Fprintf(&b, "| %s | %s | %d |\n", text(m.Platform), code(m.Digest), m.Size)
-	}
-	if n := referrerCount(md.Manifests); n > 0 {
-		verb := "found"
-		if md.Pushed {
-			verb = "copied to every target"
-		}
-		fmt.Fprintf(&b, "\n%d signatures, SBOMs and attestations (referrers) of the platform images %s.\n", n, verb)
-	}
-	for _, t := range md.Targets {
-		if len(t.SkippedReferrers) > 0 {
-			skipped := make([]string, len(t.SkippedReferrers))
-			for i, r := range t.SkippedReferrers {
-				skipped[i] = text(r)
-			}
-			fmt.Fprintf(&b, "\n%s was published without %d referrer(s): %s\n", mdCode(redact(t.Ref), false), len(t.SkippedReferrers), strings.Join(skipped, "; "))
-		}
-	}
-	if len(md.Targets) > 0 {
-		b.WriteString("\n| Target | Tags |\n| --- | --- |\n")
-		for _, t := range md.Targets {
-			tags := "(by digest)"
-			if len(t.Tags) > 0 {
-				cells := make([]string, len(t.Tags))
-				for i, tag := range t.Tags {
-					cells[i] = code(tag)
-				}
-				tags = strings.Join(cells, ", ")
-			}
-			fmt.Fprintf(&b, "| %s | %s |\n", code(t.Ref), tags)
-		}
-	} else if !md.Pushed {
-		b.WriteString("\nDry run: nothing was pushed.\n")
-	}
-	if len(md.DeletedTags)+len(md.WouldDelete)+len(md.KeptTags) > 0 {
-		b.WriteString("\n| Temp tag | Result |\n| --- | --- |\n")
-		for _, t := range md.DeletedTags {
-			fmt.Fprintf(&b, "| %s | deleted |\n", code(t))
-		}
-		for _, t := range md.WouldDelete {
-			fmt.Fprintf(&b, "| %s | would be deleted (dry run) |\n", code(t))
-		}
-		for _, t := range md.KeptTags {
-			fmt.Fprintf(&b, "| %s | kept |\n", text(t))
-		}
-	}
-	return b.String()
-}
-
-// referrerCount is how many referrers the platform manifests carry.
-func referrerCount(ms []oci.Manifest) int {
-	n := 0
-	for _, m := range ms {
-		n += len(m.Referrers)
-	}
-	return n
 }

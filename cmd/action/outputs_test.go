@@ -68,11 +68,12 @@ func TestGitHubOutputs(t *testing.T) {
 				}
 			}
 			summary := readFile(t, filepath.Join(dir, "summary"))
-			wants := []string{"### oci-assemble", "Index `" + out["digest"] + "`", "| linux/amd64 | `sha256:", "| linux/arm64 | `sha256:"}
+			wants := []string{"### oci-assemble", "Index `" + out["digest"] + "`", "| linux/amd64 | 1.0 KiB | `sha256:", "| linux/arm64 | 1.0 KiB | `sha256:",
+				"```sh\ndocker pull " + out["image"] + "\n```", "```mermaid\nflowchart LR\n"}
 			if push {
-				wants = append(wants, "| `"+reg.host+"/o/app` | `v1` |")
+				wants = append(wants, "| `"+reg.host+"/o/app` | `v1` | 2.0 KiB | 0 B | 0 B |", ", published in ")
 			} else {
-				wants = append(wants, "Dry run: nothing was pushed.")
+				wants = append(wants, "Dry run: nothing was pushed (", "| Would publish to | Tags |\n| --- | --- |\n| `"+reg.host+"/o/app` | `v1` |")
 			}
 			for _, want := range wants {
 				if !strings.Contains(summary, want) {
@@ -111,11 +112,9 @@ func checkMetadata(t *testing.T, out map[string]string, pushed bool, repo string
 	if md.Digest != out["digest"] || md.Pushed != pushed || len(md.Manifests) != 2 {
 		t.Errorf("metadata = %+v, want digest %s, pushed %v, 2 manifests", md, out["digest"], pushed)
 	}
-	if pushed && (len(md.Targets) != 1 || md.Targets[0].Ref != repo || md.Image != out["image"]) {
-		t.Errorf("metadata targets = %+v, image %q, want one target %s and image %q", md.Targets, md.Image, repo, out["image"])
-	}
-	if !pushed && (len(md.Targets) != 0 || out["image"] != "") {
-		t.Errorf("dry run: metadata targets = %+v, image output %q, want none", md.Targets, out["image"])
+	// A dry run lists the target it would publish to, and its image.
+	if want := repo + "@" + out["digest"]; len(md.Targets) != 1 || md.Targets[0].Ref != repo || out["image"] != want || md.Image != want {
+		t.Errorf("metadata targets = %+v, image output %q, metadata image %q, want one target %s and image %q", md.Targets, out["image"], md.Image, repo, want)
 	}
 }
 

@@ -121,14 +121,15 @@ func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
 func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
 	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType,
 		Referrers: spec.Referrers, Stage: spec.Push}
-	title := "Resolving sources"
+	end := func() { u.endGroup() }
 	if spec.Build != nil {
 		spec.Build.Stage = spec.Push
-		title = "Building layers"
+		end = u.openSection("Building layers") // uploads: progress stays in sight
+	} else {
+		u.group("Resolving sources")
 	}
-	u.group(title)
 	as, err := asm.Assemble(ctx, plan)
-	u.endGroup()
+	end()
 	if err != nil {
 		return nil, u.failAssemble(ctx, err, spec)
 	}
@@ -150,9 +151,9 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 		}
 		return nil, exitOK
 	}
-	u.group("Publishing")
+	end := u.openSection("Publishing") // uploads: progress stays in sight
 	res, err := asm.Publish(ctx, as, spec.Tags)
-	u.endGroup()
+	end()
 	if err != nil {
 		u.fail(withCause(ctx, indexHint(err, spec)))
 		var te *oci.TagError
@@ -191,6 +192,7 @@ type ui struct {
 	masked  map[string]bool
 	section string // the open GitLab section
 	now     func() time.Time
+	start   time.Time // when the run began, for the summary's elapsed time
 }
 
 // mask keeps secret out of everything the program writes (redactor) and,
@@ -233,6 +235,7 @@ func newUI(e env) *ui {
 		gitlab:  e.getenv("GITLAB_CI") == "true",
 		masked:  map[string]bool{},
 		now:     time.Now,
+		start:   time.Now(),
 	}
 	u.gha = githubactions.New(githubactions.WithGetenv(e.getenv), githubactions.WithWriter(u.stdout))
 	u.logger = slog.New(newLineHandler(u.stdout, red.redact))

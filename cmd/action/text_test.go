@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 )
 
 // hostileValues are texts a base image, a layout or a registry controls: a
@@ -201,13 +202,14 @@ func TestMarkdown(t *testing.T) {
 func TestSummaryHostile(t *testing.T) {
 	t.Parallel()
 	evil := "a | b `c` <img src=x> [l](https://evil.example)\n| x | y |"
-	md := metadata{Digest: "sha256:aa", Pushed: true,
-		Manifests:   []oci.Manifest{{Platform: evil, Digest: "sha256:bb" + evil}},
-		Targets:     []oci.Target{{Ref: "r/a", Tags: []string{evil}, SkippedReferrers: []string{evil}}},
+	md := metadata{Digest: "sha256:aa", Pushed: true, Image: "r/a@" + evil,
+		Manifests: []oci.Manifest{{Platform: evil, Digest: "sha256:bb" + evil, Source: evil,
+			Referrers: []oci.Referrer{{Digest: "sha256:cc", Subject: "sha256:bb" + evil, ArtifactType: evil}}}},
+		Targets:     []oci.Target{{Ref: "r/a", Tags: []string{evil}, SkippedReferrers: []string{evil}}, {Ref: "r/b" + evil}},
 		DeletedTags: []string{"r/a:" + evil},
-		KeptTags:    []string{"r/a:tmp kept: " + evil},
 	}
-	got := summary(md, func(s string) string { return s })
+	kept := []cleanup.Kept{{Ref: "r/a:tmp" + evil, Reason: evil, Fix: evil}}
+	got := summary(report{md: md, kept: kept, notes: []string{evil}}, func(s string) string { return s })
 	cells := func(row string) int { return strings.Count(strings.ReplaceAll(row, `\|`, ""), "|") - 1 }
 	header := 0
 	for _, row := range strings.Split(got, "\n") {

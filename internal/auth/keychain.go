@@ -34,6 +34,9 @@ type Keychain struct {
 
 	mu      sync.Mutex
 	helpers map[string]helperResult
+	// said holds what was logged about each resource's credential, so
+	// that a run resolving a repository for every request logs it once.
+	said sync.Map // "registry" or "resource source" → true
 }
 
 // entry is one credential, or one credential helper, for a registry or
@@ -107,10 +110,15 @@ func (k *Keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return nil, err
 	}
 	if e == nil {
-		k.logger.Debug("no credentials", "resource", r.String())
+		// Anonymous is a fact about the registry: one line for it.
+		if _, said := k.said.LoadOrStore(r.RegistryStr(), true); !said {
+			k.logger.Debug("no credentials", "registry", r.RegistryStr())
+		}
 		return authn.Anonymous, nil
 	}
-	k.logger.Debug("credentials", "resource", r.String(), "source", e.source)
+	if _, said := k.said.LoadOrStore(r.String()+" "+e.source, true); !said {
+		k.logger.Debug("credentials", "resource", r.String(), "source", e.source)
+	}
 	return authn.FromConfig(cfg), nil
 }
 

@@ -1,6 +1,10 @@
 package oci
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/oci-assemble/oci-assemble/internal/platform"
@@ -49,4 +53,26 @@ type Annotation struct {
 // a variant matches every variant; arm64 and arm64/v8 are the same platform).
 func (a Annotation) Matches(p v1.Platform) bool {
 	return a.Platform == nil || platform.Match(*a.Platform, p)
+}
+
+// unmatchedFilters names each platform-filtered annotation that applies to
+// no image of the index: a filter such as manifest-descriptor[linux/s390x]
+// for a platform the sources do not have would otherwise do nothing,
+// silently.
+func unmatchedFilters(anns []Annotation, platforms []v1.Platform) []string {
+	var out []string
+	for _, an := range anns {
+		if an.Platform == nil || (an.Level != LevelManifest && an.Level != LevelManifestDescriptor) {
+			continue
+		}
+		if !slices.ContainsFunc(platforms, an.Matches) {
+			names := make([]string, len(platforms))
+			for i, p := range platforms {
+				names[i] = platform.String(p)
+			}
+			out = append(out, fmt.Sprintf("annotation %s[%s]:%s matches no platform of the index (%s); it was not written",
+				an.Level, platform.String(*an.Platform), an.Key, strings.Join(names, ", ")))
+		}
+	}
+	return out
 }

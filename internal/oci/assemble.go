@@ -55,9 +55,12 @@ var ErrConflict = errors.New("conflicting platforms")
 
 // Manifest describes one platform manifest of the assembled index.
 type Manifest struct {
-	Platform  string          `json:"platform"`
-	Digest    string          `json:"digest"`
-	Size      int64           `json:"size"`
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	Size     int64  `json:"size"`
+	// ImageSize is the config's and the layers' size: what a pull of
+	// this platform downloads.
+	ImageSize int64           `json:"imageSize"`
 	MediaType types.MediaType `json:"mediaType"`
 	// Source is the reference the manifest came from.
 	Source string `json:"source"`
@@ -65,7 +68,7 @@ type Manifest struct {
 	Attestations int `json:"attestations,omitempty"`
 	// Referrers are the signatures, SBOMs and attestations (OCI 1.1
 	// referrers and cosign tags) copied with it, nested ones included.
-	Referrers []Referrer `json:"referrers,omitempty"`
+	Referrers []Referrer `json:"referrers"`
 }
 
 // Assembly is an index ready to publish.
@@ -456,6 +459,7 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 	var descs []v1.Descriptor
 	var imgs []v1.Image
 	var infos []Manifest
+	var platforms []v1.Platform
 	indexAnns := map[string]string{}
 	indexDescAnns := map[string]string{}
 	for _, an := range plan.Annotations {
@@ -481,9 +485,14 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 		if err != nil {
 			return nil, fmt.Errorf("describing %s: %w", m.source, err)
 		}
+		imageSize, err := imageSizeOf(m.img)
+		if err != nil {
+			return nil, fmt.Errorf("describing %s: %w", m.source, err)
+		}
 		descs, imgs = append(descs, d), append(imgs, m.img)
+		platforms = append(platforms, p)
 		infos = append(infos, Manifest{
-			Platform: platform.String(p), Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType,
+			Platform: platform.String(p), Digest: d.Digest.String(), Size: d.Size, ImageSize: imageSize, MediaType: d.MediaType,
 			Source: m.source.String(), Attestations: len(m.attestations),
 		})
 	}
@@ -516,5 +525,20 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 		indexDescAnns = nil
 	}
 	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
-		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources}, nil
+		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources,
+		Warnings: unmatchedFilters(plan.Annotations, platforms)}, nil
+}
+
+// imageSizeOf is what pulling img downloads: its config and layers, not
+// its manifest (the size the index's descriptor gives).
+func imageSizeOf(img v1.Image) (int64, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, err
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n, nil
 }

@@ -115,3 +115,18 @@ func (as *Assembly) Digests() ([]v1.Hash, error) {
 	}
 	return out, nil
 }
+
+// blobBytes is the size of the blobs a registry holds for the index: the
+// distributable ones (not foreign layers), each once.
+func (c *indexContents) blobBytes() int64 {
+	var n int64
+	for _, l := range c.blobs {
+		if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+			continue
+		}
+		if size, err := l.Size(); err == nil {
+			n += size
+		}
+	}
+	return n
+}

@@ -153,6 +153,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 		t.present = true
 		t.markRead(first)
 		d.a.o.logger.Info("already there", "ref", first.String())
+		w.CountHeld(c.blobBytes())
 		return nil
 	case err != nil && statusOf(err) != http.StatusNotFound:
 		// Pushing will tell whether this matters.
@@ -259,8 +260,10 @@ func (d *registryDest) verifyRef(ctx context.Context, t *repoTarget, ref name.Re
 func (d *registryDest) targets(as *Assembly) []Target {
 	out := make([]Target, len(d.repos))
 	for i, t := range d.repos {
+		st := d.a.pusher.Stats(t.repo)
 		out[i] = Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String(),
-			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers()}
+			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers(),
+			BytesUploaded: st.Uploaded, BytesMounted: st.Mounted, BytesReused: st.Reused}
 	}
 	return out
 }

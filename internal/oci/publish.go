@@ -30,7 +30,14 @@ type Target struct {
 	Referrers int `json:"referrers,omitempty"`
 	// SkippedReferrers are referrers the target refused or kept
 	// otherwise, each with why; the image was published without them.
-	SkippedReferrers []string `json:"skippedReferrers,omitempty"`
+	SkippedReferrers []string `json:"skippedReferrers"`
+	// BytesUploaded, BytesMounted and BytesReused are the blob bytes the
+	// target got by upload, by a mount from another repository of its
+	// registry, and by already holding them (push.Stats); a re-run
+	// uploads nothing. Zero for a layout.
+	BytesUploaded int64 `json:"bytesUploaded"`
+	BytesMounted  int64 `json:"bytesMounted"`
+	BytesReused   int64 `json:"bytesReused"`
 }
 
 // Result is what Publish did.

@@ -106,11 +106,7 @@ func Binary(t testing.TB, v Version) string {
 			}
 		}
 	}
-	msg := fmt.Sprintf("%s not installed (set %s or put %s on PATH; .ci/run installs it)", v, env, name)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	MissingTool(t, fmt.Sprintf("%s not installed (set %s or put %s on PATH; .ci/run installs it)", v, env, name))
 	return ""
 }
 

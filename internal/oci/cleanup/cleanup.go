@@ -57,6 +57,10 @@ type Deleter struct {
 	// manifest deletes in a repository (seen as DIGEST_INVALID on the
 	// tombstone PUT and MANIFEST_UNKNOWN on its DELETE).
 	repoLocks sync.Map // repository name → *sync.Mutex
+	// fellBack holds the registries whose refused tag DELETE was logged:
+	// one line per registry says which way round the tags go, however
+	// many tags take it.
+	fellBack sync.Map // registry host → true
 }
 
 // New returns a Deleter configured by opts; it fails only on invalid
@@ -102,6 +106,8 @@ type Result struct {
 	// Restored are the published tags the registry deleted along with a
 	// temp tag and that were put back (see Clean).
 	Restored []string
+	// Unmatched are the delete-tags globs that matched no tag.
+	Unmatched []string
 }
 
 // keptError carries the user-facing reason and fix for a kept tag along
@@ -229,7 +235,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected
 		return kept(ref, movedError(t.read, desc.Digest))
 	}
 	if d.o.dryRun {
-		log.Info("would delete tag", "digest", desc.Digest.String())
+		log.Info("dry run: would delete tag", "digest", desc.Digest.String())
 		return outcome{would: true}
 	}
 
@@ -240,9 +246,7 @@ func (d *Deleter) deleteOne(ctx context.Context, s *session, t target, protected
 		how, err = d.deleteTag(ctx, tag, desc, kind, protected)
 	}
 	if err != nil {
-		// The caller reports the kept tag in one line; the wrapped error's
-		// detail is for debugging.
-		log.Debug("tag kept", "err", err, "cause", errors.Unwrap(err))
+		// The caller reports the kept tag, with its reason, in one line.
 		return kept(ref, err)
 	}
 	log.Info("deleted tag", "via", how, "digest", desc.Digest.String())
@@ -263,8 +267,11 @@ func (d *Deleter) deleteTag(ctx context.Context, tag name.Tag, desc *remote.Desc
 	if !refused(err, kind) {
 		return "", keep(err, "registry refused to delete the tag ("+describe(err)+")", fixFor(err, tag.Context()))
 	}
-	d.o.logger.Debug("tag DELETE refused; falling back", "ref", tag.String(), "err", err)
 	refusal := describe(err)
+	if _, said := d.fellBack.LoadOrStore(tag.RegistryStr(), true); !said {
+		d.o.logger.Info("the registry refused the tag DELETE; its tags are deleted another way",
+			"registry", tag.RegistryStr(), "kind", kind.String(), "refusal", refusal)
+	}
 	switch kind {
 	case KindGitLab:
 		return d.gitlabFallback(ctx, tag, desc, protected, refusal)

@@ -93,6 +93,20 @@ func isTagChar(c rune) bool {
 // repositories whose tags cannot be listed come back as Kept. The tags are
 // in entry order, without duplicates.
 func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []Kept, error) {
+	e, err := d.expand(ctx, patterns)
+	return e.tags, e.kept, err
+}
+
+// expansion is what expand found: the tags, the entries kept, and the
+// globs that matched no tag (a typo in a pattern would otherwise delete
+// nothing, silently).
+type expansion struct {
+	tags      []name.Tag
+	kept      []Kept
+	unmatched []string
+}
+
+func (d *Deleter) expand(ctx context.Context, patterns []string) (expansion, error) {
 	parsed := make([]pattern, 0, len(patterns))
 	var errs []error
 	for _, raw := range patterns {
@@ -104,14 +118,15 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 		parsed = append(parsed, p)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return expansion{}, err
 	}
 
 	var (
-		tags []name.Tag
-		kept []Kept
-		seen = map[string]bool{}
-		list = map[string][]string{} // repository -> tags, listed once
+		tags      []name.Tag
+		kept      []Kept
+		unmatched []string
+		seen      = map[string]bool{}
+		list      = map[string][]string{} // repository -> tags, listed once
 	)
 	add := func(t name.Tag) {
 		if !seen[t.Name()] {
@@ -161,9 +176,12 @@ func (d *Deleter) Expand(ctx context.Context, patterns []string) ([]name.Tag, []
 				}
 			}
 			d.o.logger.Info("expanded tag pattern", "pattern", p.raw, "matches", n)
+			if n == 0 {
+				unmatched = append(unmatched, p.raw)
+			}
 		}
 	}
-	return tags, kept, nil
+	return expansion{tags: tags, kept: kept, unmatched: unmatched}, nil
 }
 
 // CheckPattern validates one delete-tags entry without any network call,

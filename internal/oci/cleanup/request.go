@@ -54,14 +54,13 @@ type Source struct {
 // cleaned up.
 func (d *Deleter) Clean(ctx context.Context, req Request) (Result, error) {
 	var (
-		expanded []name.Tag
-		expKept  []Kept
-		err      error
+		exp expansion
+		err error
 	)
 	if len(req.Patterns) > 0 {
-		expanded, expKept, err = d.Expand(ctx, req.Patterns)
+		exp, err = d.expand(ctx, req.Patterns)
 	}
-	targets, kept := req.pick(expanded, expKept)
+	targets, kept := req.pick(exp.tags, exp.kept)
 	protected := make(map[v1.Hash]bool, len(req.Protected))
 	for _, h := range req.Protected {
 		protected[h] = true
@@ -72,6 +71,7 @@ func (d *Deleter) Clean(ctx context.Context, req Request) (Result, error) {
 		res.Restored = d.restorePublished(ctx, before)
 	}
 	res.Kept = append(kept, res.Kept...)
+	res.Unmatched = exp.unmatched
 	return res, err
 }
 

@@ -123,7 +123,6 @@ func (d *Deleter) viaTombstone(ctx context.Context, tag name.Tag, orig *remote.D
 		return keep(err, "registry refused the tag DELETE ("+refusal+") and moving the tag onto a tombstone failed ("+describe(err)+")",
 			tombstoneFix(err, tag))
 	}
-	d.o.logger.Debug("tag moved onto tombstone", "ref", tag.String(), "tombstone", tomb.digest.String(), "was", orig.Digest.String())
 
 	if err := del(ctx, tomb.digest); err != nil {
 		if rerr := w.PutManifest(ctx, tag, orig.MediaType, orig.Manifest); rerr != nil {

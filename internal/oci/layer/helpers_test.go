@@ -3,6 +3,7 @@ package layer
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 var (
@@ -195,10 +198,7 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not on PATH (CI is set): %v", name, err)
-		}
-		t.Skipf("%s not on PATH: %v", name, err)
+		registrytest.MissingTool(t, fmt.Sprintf("%s not on PATH: %v", name, err))
 	}
 	return p
 }

@@ -85,7 +85,12 @@ func (w *Writer) uploadWhole(ctx context.Context, l v1.Layer) error {
 	if err != nil {
 		return err
 	}
-	return w.uploadBlob(ctx, l, d, name.Repository{}, false)
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	_, err = w.uploadBlob(ctx, l, d, size, name.Repository{}, false)
+	return err
 }
 
 // isStatus reports whether err is a registry's answer with status to a

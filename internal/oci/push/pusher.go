@@ -88,6 +88,7 @@ type Pusher struct {
 	mu      sync.Mutex
 	writers map[string]*Writer // by repository
 	failed  map[string]error   // by repository and scopes: see Writer
+	counts  map[string]*counters
 }
 
 // New returns a Pusher.
@@ -103,7 +104,7 @@ func New(opts ...Option) (*Pusher, error) {
 			return nil, err
 		}
 	}
-	return &Pusher{o: o, writers: map[string]*Writer{}, failed: map[string]error{}}, nil
+	return &Pusher{o: o, writers: map[string]*Writer{}, failed: map[string]error{}, counts: map[string]*counters{}}, nil
 }
 
 // Writer returns the Writer of repo, authenticated to push there and to
@@ -143,6 +144,7 @@ func (p *Pusher) Writer(ctx context.Context, repo name.Repository, mountFrom ...
 		}
 		return nil, err
 	}
+	w.counts = p.countersOf(repo)
 	p.writers[repo.String()] = w
 	return w, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,6 +29,8 @@ type Writer struct {
 	// mountable are the repositories (of repo's registry) the token may
 	// pull from, for mounts.
 	mountable []string
+	// counts are the repository's blob bytes by how they got there.
+	counts *counters
 }
 
 // Manifest is what Put writes: a v1.Image, a v1.ImageIndex, or any
@@ -87,17 +90,46 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 	if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
 		return nil
 	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
 	if w.Holds(l) {
+		w.count(&w.counts.reused, size)
 		return nil
 	}
 	from, ok := w.mountSource(l)
 	if !ok {
 		there, err := w.hasBlob(ctx, d)
+		if there {
+			w.count(&w.counts.reused, size)
+		}
 		if err != nil || there {
 			return err
 		}
 	}
-	return w.o.sessions(ctx, func() error { return w.uploadBlob(ctx, l, d, from, ok) })
+	var mounted bool
+	err = w.o.sessions(ctx, func() (err error) {
+		mounted, err = w.uploadBlob(ctx, l, d, size, from, ok)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case mounted:
+		w.count(&w.counts.mounted, size)
+	default:
+		w.count(&w.counts.uploaded, size)
+	}
+	return nil
+}
+
+// count adds n to one of the repository's counters; a Writer made
+// outside a Pusher counts nothing.
+func (w *Writer) count(c *atomic.Int64, n int64) {
+	if w.counts != nil {
+		c.Add(n)
+	}
 }
 
 // hasBlob asks whether w's repository holds the blob d ("checking if
@@ -121,8 +153,8 @@ func (w *Writer) hasBlob(ctx context.Context, d v1.Hash) (bool, error) {
 // uploadBlob is one upload session: with mount, a POST that asks to mount
 // d from the repository from, else (or when the registry refuses the
 // mount with an error) a plain POST without mount and from; then the PUT
-// of the body unless the blob was mounted.
-func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, from name.Repository, mount bool) error {
+// of the body unless the blob was mounted. It returns whether it was.
+func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, size int64, from name.Repository, mount bool) (bool, error) {
 	var (
 		loc     string
 		mounted bool
@@ -140,21 +172,18 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, from nam
 		loc, err = w.startUpload(ctx)
 	}
 	if err != nil || mounted {
-		return err
-	}
-	size, err := l.Size()
-	if err != nil {
-		return err
+		return mounted, err
 	}
 	// The body is opened for each send: a PUT refused with a 401 for a
 	// token that expired is sent again, and one cut is sent again by the
 	// retry transport, each reading the blob afresh from where it is kept.
 	body := l.Compressed
+	ctx = stack.WithBlob(ctx, d.String(), size) // progress lines name it
 	if size == 0 {
 		body = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
 	_, err = w.send(ctx, http.MethodPut, withDigest(loc, d), size, body, http.StatusCreated)
-	return err
+	return false, err
 }
 
 // Upload streams l, whose digest is learnt while it is read, to w's
@@ -172,7 +201,7 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, from nam
 //     answered PATCHes 201 while dropping data,
 //     aws/containers-roadmap#2831): l is sent again whole, in the PUT.
 func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
-	return w.o.sessions(ctx, func() error {
+	err := w.o.sessions(ctx, func() error {
 		err := w.stream(ctx, l)
 		switch {
 		case isStatus(err, http.MethodPatch, http.StatusRequestedRangeNotSatisfiable):
@@ -186,6 +215,14 @@ func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	// Streamed, the layer knows its size now.
+	if size, err := l.Size(); err == nil {
+		w.count(&w.counts.uploaded, size)
+	}
+	return nil
 }
 
 // stream is one streamed upload session.

@@ -8,7 +8,8 @@
 //     without TLS (go-containerregistry tries plain HTTP for loopback and
 //     RFC 1918 addresses on its own, and a release pipeline must not send
 //     credentials or accept content that way unless it was asked to);
-//   - upload progress lines (size, throughput, a line every 10 s);
+//   - upload progress lines (layer, bytes of total, percent and rate, at
+//     most every 5 s and every 10%);
 //   - one ping per registry (GET /v2/ answered from the first answer);
 //   - retries (package retry);
 //   - above them, no ping at all for registries the keychain has no
