@@ -37,7 +37,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/oci-assemble ./cmd/action
+      -o /out/oci-assemble ./cmd/oci-assemble
 
 # scratch: nothing to pull, nothing to patch. Go reads the CA bundle from
 # /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE names another one).

@@ -134,8 +134,8 @@ setup_tools() {
   BENCHTOOL="$WORK/bin/benchtool"
   COUNTPROXY="$WORK/bin/countproxy"
   OA="$WORK/bin/oci-assemble"
-  (cd "$ROOT" && CGO_ENABLED=0 go build "${RELEASE_FLAGS[@]}" -o "$OA" ./cmd/action) ||
-    die "building oci-assemble (go build ./cmd/action) failed"
+  (cd "$ROOT" && CGO_ENABLED=0 go build "${RELEASE_FLAGS[@]}" -o "$OA" ./cmd/oci-assemble) ||
+    die "building oci-assemble (go build ./cmd/oci-assemble) failed"
 }
 
 tool_versions() {

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	// Static and with the Dockerfile's -trimpath: the habitat tests put
 	// this file into images, and their podman build of the Dockerfile then
 	// finds its packages in the shared build cache.
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/action")
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, "../cmd/oci-assemble")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
