@@ -283,18 +283,8 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 	var members []*member
 	var atts []attestation
 	for _, d := range im.Manifests {
-		if err := w.ctx.Err(); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", src, err)
-		}
-		if d.Platform != nil {
-			if err := platform.Check(*d.Platform); err != nil {
-				return nil, fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
-			}
-		}
-		if d.MediaType.IsIndex() || d.MediaType.IsImage() {
-			if err := checkSize("manifest", d, maxManifestSize); err != nil {
-				return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
-			}
+		if err := w.checkChild(src, d); err != nil {
+			return nil, err
 		}
 		switch {
 		case d.MediaType.IsIndex():
@@ -342,6 +332,35 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 			return nil, fmt.Errorf("%w %s: child %s has media type %q; only images and indexes can be joined", ErrSource, src, d.Digest, d.MediaType)
 		}
 	}
+	if err := attachAttestations(src, members, atts); err != nil {
+		return nil, err
+	}
+	return members, nil
+}
+
+// checkChild checks an index's descriptor before anything it names is
+// read: the walk is not cancelled, its platform passes platform.Check,
+// and a manifest it names is within maxManifestSize.
+func (w *walk) checkChild(src Ref, d v1.Descriptor) error {
+	if err := w.ctx.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", src, err)
+	}
+	if d.Platform != nil {
+		if err := platform.Check(*d.Platform); err != nil {
+			return fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
+		}
+	}
+	if d.MediaType.IsIndex() || d.MediaType.IsImage() {
+		if err := checkSize("manifest", d, maxManifestSize); err != nil {
+			return fmt.Errorf("%w %s: %w", ErrSource, src, err)
+		}
+	}
+	return nil
+}
+
+// attachAttestations gives each attestation manifest to the members it describes; one
+// that describes no member of the index is an error.
+func attachAttestations(src Ref, members []*member, atts []attestation) error {
 	for _, att := range atts {
 		subject := att.desc.Annotations[refDigestAnnotation]
 		attached := false
@@ -352,10 +371,10 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 			}
 		}
 		if !attached {
-			return nil, fmt.Errorf("%w %s: attestation %s describes %s, which the index does not hold", ErrSource, src, att.desc.Digest, subject)
+			return fmt.Errorf("%w %s: attestation %s describes %s, which the index does not hold", ErrSource, src, att.desc.Digest, subject)
 		}
 	}
-	return members, nil
+	return nil
 }
 
 func newMember(src Ref, img v1.Image, desc *v1.Descriptor) (*member, error) {
