@@ -230,14 +230,7 @@ func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *rep
 func (t *repoTarget) skip(r *foundReferrer, why string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	what := r.Digest
-	if r.Tag != "" {
-		what = r.Tag
-	}
-	if r.ArtifactType != "" {
-		what += " (" + r.ArtifactType + ")"
-	}
-	t.skipped = append(t.skipped, what+": "+why)
+	t.skipped = append(t.skipped, r.label()+": "+why)
 }
 
 // skippedReferrers is what was not copied to t, for its Target.
@@ -254,14 +247,7 @@ func referrerWarning(rewrite manifestRewrite, lost map[string][]*foundReferrer, 
 	for _, p := range order {
 		var ds []string
 		for _, r := range lost[p] {
-			s := r.Digest
-			if r.Tag != "" {
-				s = r.Tag
-			}
-			if r.ArtifactType != "" {
-				s += " (" + r.ArtifactType + ")"
-			}
-			ds = append(ds, s)
+			ds = append(ds, r.label())
 		}
 		parts = append(parts, p+": "+strings.Join(ds, ", "))
 	}
