@@ -45,7 +45,10 @@ func mermaidIndex(md metadata, redact func(string) string) string {
 			id := fmt.Sprintf("n%d", nodes)
 			nodes++
 			ids[r.Digest] = id
-			kind := r.ArtifactType
+			kind := r.Kind // a cosign tag's
+			if kind == "" {
+				kind = r.ArtifactType
+			}
 			if kind == "" {
 				kind = string(r.MediaType)
 			}

@@ -29,6 +29,26 @@ func TestSummaryCountsReferrers(t *testing.T) {
 	}
 }
 
+// TestSummaryNamesCosignTags: the diagram names a cosign tag by what it
+// holds, not by its config's media type, and an OCI 1.1 referrer by its
+// artifactType.
+func TestSummaryNamesCosignTags(t *testing.T) {
+	t.Parallel()
+	sig, sbom := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
+	md := metadata{Digest: "sha256:aa", Pushed: true,
+		Manifests: []oci.Manifest{{Platform: "linux/amd64", Digest: "sha256:bb", Referrers: []oci.Referrer{
+			{Digest: sig, Subject: "sha256:bb", Tag: "sha256-bb.sig", Kind: "cosign signature", MediaType: "application/vnd.oci.image.manifest.v1+json"},
+			{Digest: sbom, Subject: "sha256:bb", ArtifactType: "application/spdx+json", MediaType: "application/vnd.oci.image.manifest.v1+json"},
+		}}},
+	}
+	got := mermaidIndex(md, func(s string) string { return s })
+	for _, want := range []string{"cosign signature · " + shortDigest(sig), "application/spdx+json · " + shortDigest(sbom)} {
+		if !strings.Contains(got, mermaidLabel(want)) {
+			t.Errorf("diagram lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 // TestSummaryShows: what a user looks for after a run is in the summary:
 // image sizes, sources, the pull command, bytes per target with totals,
 // the elapsed time, and a kept tag's reason in a column of its own.

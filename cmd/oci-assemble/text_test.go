@@ -204,7 +204,8 @@ func TestSummaryHostile(t *testing.T) {
 	evil := "a | b `c` <img src=x> [l](https://evil.example)\n| x | y |"
 	md := metadata{Digest: "sha256:aa", Pushed: true, Image: "r/a@" + evil,
 		Manifests: []oci.Manifest{{Platform: evil, Digest: "sha256:bb" + evil, Source: evil,
-			Referrers: []oci.Referrer{{Digest: "sha256:cc", Subject: "sha256:bb" + evil, ArtifactType: evil}}}},
+			Referrers: []oci.Referrer{{Digest: "sha256:cc", Subject: "sha256:bb" + evil, ArtifactType: evil},
+				{Digest: "sha256:dd", Subject: "sha256:bb" + evil, Tag: evil, Kind: evil}}}},
 		Targets:     []oci.Target{{Ref: "r/a", Tags: []string{evil}, SkippedReferrers: []string{evil}}, {Ref: "r/b" + evil}},
 		DeletedTags: []string{"r/a:" + evil},
 	}

@@ -29,9 +29,16 @@ type Referrer struct {
 	// Digest is the referrer's manifest digest (unchanged by the copy).
 	Digest string `json:"digest"`
 	// ArtifactType is the manifest's artifactType, else its config's
-	// media type (image-spec "Listing Referrers" rule for the descriptor).
-	ArtifactType string          `json:"artifactType,omitempty"`
-	MediaType    types.MediaType `json:"mediaType"`
+	// media type (image-spec "Listing Referrers" rule for the descriptor);
+	// empty for a cosign tag, which Kind names.
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Kind is what a cosign tag holds, for people: "cosign signature",
+	// "cosign attestation" or "cosign SBOM", from its tag's suffix and
+	// its layers' media types (an SBOM's format, or layers of another
+	// kind, after a colon). Its config's media type, an image config's,
+	// would say nothing of it.
+	Kind      string          `json:"kind,omitempty"`
+	MediaType types.MediaType `json:"mediaType"`
 	// Subject is the digest it refers to.
 	Subject string `json:"subject"`
 	// Tag is set for a cosign-style referrer, found and copied as the tag
@@ -204,11 +211,7 @@ func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository,
 	if err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", ref, err)
 	}
-	return &foundReferrer{
-		Referrer: Referrer{Digest: desc.Digest.String(), ArtifactType: desc.ArtifactType, MediaType: desc.MediaType,
-			Subject: subject.String(), Tag: tag},
-		raw: rd.Manifest, img: ci, desc: desc,
-	}, nil
+	return &foundReferrer{Referrer: newReferrer(desc, rd.Manifest, subject, tag), raw: rd.Manifest, img: ci, desc: desc}, nil
 }
 
 // referrerDescriptor is the descriptor of a referrer manifest as the

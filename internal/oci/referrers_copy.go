@@ -200,8 +200,9 @@ func updateFallback(ctx context.Context, w *push.Writer, subject string, descs [
 }
 
 // copyCosignTag copies a cosign-style referrer as its tag. A target whose
-// tag already holds another manifest keeps it: cosign appends signatures
-// to that tag, and replacing it would drop signatures made on the target.
+// tag already holds another manifest is never replaced by it: cosign
+// appends signatures to that tag, and replacing it would drop signatures
+// made on the target (joinCosignTag).
 func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *repoTarget, r *foundReferrer) error {
 	tag := t.repo.Tag(r.Tag)
 	got, err := w.Head(ctx, tag)
@@ -210,8 +211,7 @@ func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *rep
 		t.copied.Add(1)
 		return nil
 	case err == nil:
-		t.skip(r, fmt.Sprintf("the target's tag %s holds other signatures (%s); sign the published image again", r.Tag, got))
-		return nil
+		return d.joinCosignTag(ctx, w, t, r, tag)
 	case statusOf(err) != http.StatusNotFound:
 		return &RefError{Op: "reading", Ref: tag, Err: err}
 	}
@@ -230,14 +230,7 @@ func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *rep
 func (t *repoTarget) skip(r *foundReferrer, why string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	what := r.Digest
-	if r.Tag != "" {
-		what = r.Tag
-	}
-	if r.ArtifactType != "" {
-		what += " (" + r.ArtifactType + ")"
-	}
-	t.skipped = append(t.skipped, what+": "+why)
+	t.skipped = append(t.skipped, r.label()+": "+why)
 }
 
 // skippedReferrers is what was not copied to t, for its Target.
@@ -254,14 +247,7 @@ func referrerWarning(rewrite manifestRewrite, lost map[string][]*foundReferrer, 
 	for _, p := range order {
 		var ds []string
 		for _, r := range lost[p] {
-			s := r.Digest
-			if r.Tag != "" {
-				s = r.Tag
-			}
-			if r.ArtifactType != "" {
-				s += " (" + r.ArtifactType + ")"
-			}
-			ds = append(ds, s)
+			ds = append(ds, r.label())
 		}
 		parts = append(parts, p+": "+strings.Join(ds, ", "))
 	}

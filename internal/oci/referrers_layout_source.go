@@ -80,14 +80,10 @@ func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1
 		if err != nil {
 			return nil, fmt.Errorf("referrer %s in layout %s: %w", m.desc.Digest, path, err)
 		}
-		r := &foundReferrer{
-			Referrer: Referrer{Digest: rd.Digest.String(), ArtifactType: rd.ArtifactType, MediaType: rd.MediaType, Subject: d.String()},
-			raw:      m.raw, img: m.img, desc: rd,
+		if !cosign {
+			tag = ""
 		}
-		if cosign {
-			r.Tag = tag
-		}
-		out = append(out, r)
+		out = append(out, &foundReferrer{Referrer: newReferrer(rd, m.raw, d, tag), raw: m.raw, img: m.img, desc: rd})
 	}
 	for _, r := range out {
 		var err error
