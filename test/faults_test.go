@@ -111,6 +111,9 @@ func prepareJoin(t *testing.T, r *faultRun) (map[string]string, []faultTarget) {
 }
 
 func TestFaultInjection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the action 2 × 20 times through fault-injecting proxies: run without -short")
+	}
 	t.Parallel()
 	env := &faultEnv{
 		a: registrytest.Start(t, registrytest.WithVersion(registrytest.V3)),

@@ -83,6 +83,9 @@ func exampleProject(t *testing.T) (dir, sha string) {
 // false), a CI_JOB_TOKEN (it sets none), and the registry's credentials
 // and CA as a project's CI/CD variables would.
 func TestGitLabExampleUnderGitLabCILocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole example pipeline in containers, compile jobs included: run without -short")
+	}
 	t.Parallel()
 	h := needHabitat(t)
 	gcl := needGitLabCILocal(t)

@@ -44,6 +44,9 @@ func TestHabitatGitHubRunner(t *testing.T) {
 		{"dockerfile", imageDockerfile, loadDockerfile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() && tc.image == imageDockerfile {
+				t.Skip("builds the repository's Dockerfile with podman: run without -short")
+			}
 			t.Parallel()
 			if err := tc.load(); err != nil {
 				t.Fatal(err)

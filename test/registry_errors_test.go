@@ -109,6 +109,7 @@ func TestRegistryErrorsOneLinePerCI(t *testing.T) {
 		inputs map[string]string
 		host   string // the registry whose credential fix is expected; "" for none
 		want   []string
+		slow   string // why -short skips it; "" runs it always
 	}{{
 		name:   "htpasswd, no credential, push",
 		inputs: map[string]string{"images": "oci:" + layoutDir + ":a", "tags": basic.Host + "/o/app:1"},
@@ -136,12 +137,16 @@ func TestRegistryErrorsOneLinePerCI(t *testing.T) {
 			"registry " + tok.Host + " refused the credential from registry-auth input for repository o/app"},
 	}, {
 		name:   "nothing listens",
+		slow:   "waits out the retries' backoff against a closed port",
 		inputs: map[string]string{"images": dead + "/o/app:1", "tags": "oci:" + t.TempDir() + "/out", "insecure-registries": dead},
 		want:   []string{"reading " + dead + "/o/app:1: could not reach " + dead + " over https: connection refused; could not reach " + dead + " over http: connection refused"},
 	}}
 	for _, mode := range ciModes() {
 		for _, tt := range tests {
 			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				if testing.Short() && tt.slow != "" {
+					t.Skip(tt.slow + ": run without -short")
+				}
 				t.Parallel()
 				code, lines, all := mode.run(t, tt.inputs, "SSL_CERT_FILE="+tlsCfg.CAFile)
 				if code != 2 {

@@ -113,10 +113,9 @@ func (a *Assembler) writeBlobs(ctx context.Context, w *push.Writer, blobs []v1.L
 // largestFirst orders blobs for upload by size, largest first: with more
 // blobs than jobs, the last to start are then the small ones, and the
 // uploads end together instead of a large one starting when the others
-// are done (longest processing time first). For the join of bench/run.sh
-// (8 images of one 8 MiB layer) the median was 0.44 s against 0.46 s in
-// manifest order, 21 runs each on loopback. The sizes come from
-// manifests or staging, without a request.
+// are done (longest processing time first). It relies on the sizes being
+// known before any upload, which they are, from manifests or staging,
+// without a request.
 func largestFirst(blobs []v1.Layer) []v1.Layer {
 	size := func(l v1.Layer) int64 {
 		n, err := l.Size()

@@ -3,45 +3,19 @@ package oci
 import (
 	"encoding/json"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
-
-// gated is an in-memory registry that calls before for each request
-// before serving it (before may block) and after once it is served.
-type gated struct {
-	host          string
-	before, after func(*http.Request)
-}
-
-func newGated(t *testing.T, before, after func(*http.Request)) *gated {
-	t.Helper()
-	g := &gated{before: before, after: after}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if g.before != nil {
-			g.before(req)
-		}
-		reg.ServeHTTP(w, req)
-		if g.after != nil {
-			g.after(req)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	g.host = strings.TrimPrefix(srv.URL, "http://")
-	return g
-}
 
 // waitFor waits for ch to close; false after a while, so that a
 // publish that never closes it fails the test instead of hanging it.
@@ -100,8 +74,8 @@ func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 	configIn := newOnce()
 	var mu sync.Mutex
 	var waited bool
-	dst := newGated(t, func(req *http.Request) {
-		if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") && req.URL.Query().Get("digest") != config {
+	dst := newRecorder(t, registrytest.WithHooks(func(req *http.Request) {
+		if registrytest.RequestKey(req) == "PUT upload" && req.URL.Query().Get("digest") != config {
 			if !configIn.wait() {
 				mu.Lock()
 				waited = true
@@ -112,7 +86,7 @@ func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 		if req.Method == http.MethodPut && req.URL.Query().Get("digest") == config {
 			configIn.close()
 		}
-	})
+	}))
 	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}), WithJobs(1))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +120,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 	var waited bool
 	blobsIn := map[string]bool{}
 	var early []string
-	dst := newGated(t, func(req *http.Request) {
+	dst := newRecorder(t, registrytest.WithHooks(func(req *http.Request) {
 		switch {
 		case req.Method == http.MethodPut && req.URL.Query().Get("digest") == held:
 			if !smallIn.wait() {
@@ -176,14 +150,14 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 		}
 	}, func(req *http.Request) {
 		switch {
-		case req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/"):
+		case registrytest.RequestKey(req) == "PUT upload":
 			mu.Lock()
 			blobsIn[req.URL.Query().Get("digest")] = true
 			mu.Unlock()
 		case req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/manifests/"+smallManifest):
 			smallIn.close()
 		}
-	})
+	}))
 	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
 	if err != nil {
 		t.Fatal(err)

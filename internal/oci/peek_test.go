@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // A join that will publish reads the target's first tag while it reads
@@ -17,25 +19,25 @@ func TestJoinReadsTheTargetWhileReadingSources(t *testing.T) {
 	var mu sync.Mutex
 	var waited bool
 	var heads int
-	dst := newGated(t, func(req *http.Request) {
+	dst := newRecorder(t, registrytest.WithHooks(func(req *http.Request) {
 		if req.Method == http.MethodHead && strings.HasSuffix(req.URL.Path, "/manifests/1") {
 			mu.Lock()
 			heads++
 			mu.Unlock()
 			asked.close()
 		}
-	}, nil)
+	}, nil))
 	held := false
-	src := newGated(t, func(req *http.Request) {
+	src := newRecorder(t, registrytest.WithHooks(func(req *http.Request) {
 		mu.Lock()
-		hold := held && strings.Contains(req.URL.Path, "/manifests/")
+		hold := held && registrytest.Kind(req.URL.EscapedPath(), nil) == "manifest"
 		mu.Unlock()
 		if hold && !asked.wait() {
 			mu.Lock()
 			waited = true
 			mu.Unlock()
 		}
-	}, nil)
+	}, nil))
 	sources := []Ref{
 		writeSource(t, src.host, "amd64", randomImage(t, "amd64")),
 		writeSource(t, src.host, "arm64", randomImage(t, "arm64")),

@@ -7,10 +7,9 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,26 +22,22 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// recorder is an in-memory registry that records each request as
-// "METHOD kind" (kind: ping, blob, upload, mount, manifest) and can
-// refuse mounts from another repository, as some registries do.
+// recorder is an in-memory registry whose requests a
+// registrytest.Recorder records; it can refuse mounts from another
+// repository, as some registries do. Options such as
+// registrytest.WithHooks go to that Recorder.
 type recorder struct {
 	host         string
-	refuseMounts bool
-
-	mu   sync.Mutex // guards refuseMounts
-	seen *registrytest.Recorder
+	refuseMounts atomic.Bool
+	seen         *registrytest.Recorder
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newRecorder(t *testing.T, opts ...registrytest.RecorderOption) *recorder {
 	t.Helper()
-	r := &recorder{seen: registrytest.NewRecorder()}
+	r := &recorder{seen: registrytest.NewRecorder(opts...)}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(r.seen.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		refuse := r.refuseMounts
-		r.mu.Unlock()
-		if refuse && requestKind(req.URL.Path, req.URL.Query()) == "mount" && req.URL.Query().Get("from") != repoOrEmpty(req.URL.Path) {
+		if r.refuseMounts.Load() && registrytest.RequestKey(req) == "POST mount" && req.URL.Query().Get("from") != repoOrEmpty(req.URL.Path) {
 			http.Error(w, `{"details":"invalid repository name"}`, http.StatusBadRequest)
 			return
 		}
@@ -53,29 +48,9 @@ func newRecorder(t *testing.T) *recorder {
 	return r
 }
 
-func requestKind(p string, query url.Values) string {
-	switch {
-	case p == "/v2/":
-		return "ping"
-	case strings.Contains(p, "/blobs/uploads/") && query.Get("mount") != "":
-		return "mount"
-	case strings.Contains(p, "/blobs/uploads/"):
-		return "upload"
-	case strings.Contains(p, "/blobs/"):
-		return "blob"
-	case strings.Contains(p, "/manifests/"):
-		return "manifest"
-	}
-	return p
-}
-
-func (r *recorder) take() []string {
-	var out []string
-	for _, q := range r.seen.Take() {
-		out = append(out, q.Method+" "+requestKind(q.Path, q.Query))
-	}
-	return out
-}
+// take returns the Key ("METHOD kind") of each request since the last
+// take, in order.
+func (r *recorder) take() []string { return registrytest.Keys(r.seen.Take()) }
 
 // pushPlatforms writes randomImage (two layers) for each architecture to
 // host/src:<arch>.
@@ -207,7 +182,7 @@ func TestRefusedMountIsUploaded(t *testing.T) {
 	}
 	sources := pushPlatforms(t, reg.host, "amd64")
 	reg.take()
-	reg.refuseMounts = true
+	reg.refuseMounts.Store(true)
 	// Two target repositories with a layout: the index goes by digest
 	// first everywhere, and the second repository mounts from the first.
 	tgts := targets(t, reg.host+"/one:1", reg.host+"/two:1", "oci:"+t.TempDir())
@@ -261,7 +236,7 @@ func TestBlobsUploadLargestFirst(t *testing.T) {
 
 	var order []int64
 	for _, q := range dst.seen.Take() {
-		if q.Method == http.MethodPut && strings.Contains(q.Path, "/blobs/uploads/") {
+		if q.Key() == "PUT upload" {
 			order = append(order, sizes[q.Query.Get("digest")])
 		}
 	}

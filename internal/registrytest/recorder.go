@@ -60,9 +60,56 @@ func (q Request) String() string {
 	return b.String()
 }
 
+// Kind says what a request to the distribution API is for, from its
+// path and query: "ping" (/v2/), "mount" (an upload that names a blob to
+// mount), "upload", "blob", "manifest", "referrers" or "tags"; any other
+// path is its own kind. It is the one classifier tests count requests by.
+func Kind(path string, query url.Values) string {
+	switch {
+	case path == "/v2/":
+		return "ping"
+	case strings.Contains(path, "/blobs/uploads/") && query.Get("mount") != "":
+		return "mount"
+	case strings.Contains(path, "/blobs/uploads/"):
+		return "upload"
+	case strings.Contains(path, "/blobs/"):
+		return "blob"
+	case strings.Contains(path, "/manifests/"):
+		return "manifest"
+	case strings.Contains(path, "/referrers/"):
+		return "referrers"
+	case strings.HasSuffix(path, "/tags/list"):
+		return "tags"
+	}
+	return path
+}
+
+// Kind is the request's Kind.
+func (q Request) Kind() string { return Kind(q.Path, q.Query) }
+
+// Key is "METHOD kind", such as "PUT upload" or "HEAD manifest": the
+// form tests count and compare requests in.
+func (q Request) Key() string { return q.Method + " " + q.Kind() }
+
+// RequestKey is the Key of a request being served, for a handler or a
+// hook that acts on some kinds of request.
+func RequestKey(req *http.Request) string {
+	return req.Method + " " + Kind(req.URL.EscapedPath(), req.URL.Query())
+}
+
+// Keys returns the Key of each request, in order.
+func Keys(reqs []Request) []string {
+	out := make([]string, len(reqs))
+	for i, q := range reqs {
+		out[i] = q.Key()
+	}
+	return out
+}
+
 type recorderOptions struct {
-	next   http.RoundTripper
-	bodies func(*http.Request) bool
+	next          http.RoundTripper
+	bodies        func(*http.Request) bool
+	before, after func(*http.Request)
 }
 
 // RecorderOption configures NewRecorder.
@@ -78,6 +125,15 @@ func WithNext(rt http.RoundTripper) RecorderOption {
 // and still sends it on. Default: no bodies are kept.
 func WithBodies(match func(*http.Request) bool) RecorderOption {
 	return func(o *recorderOptions) { o.bodies = match }
+}
+
+// WithHooks has a Recorder's Handler call before with each request once
+// it is recorded and before it is served, and after once it has been
+// served; either may be nil. A test that needs requests in an order
+// holds one in before until what it waits for has happened. Default: no
+// hooks. A Recorder used as a RoundTripper calls neither.
+func WithHooks(before, after func(*http.Request)) RecorderOption {
+	return func(o *recorderOptions) { o.before, o.after = before, after }
 }
 
 // Recorder records the requests a registry receives or a client sends:
@@ -118,10 +174,16 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 			r.setStatus(q, http.StatusBadRequest)
 			return
 		}
+		if r.opts.before != nil {
+			r.opts.before(req)
+		}
 		sw := &statusWriter{ResponseWriter: w, set: func(code int) { r.setStatus(q, code) }}
 		next.ServeHTTP(sw, req)
 		if !sw.wrote && !sw.hijacked {
 			sw.header(http.StatusOK)
+		}
+		if r.opts.after != nil {
+			r.opts.after(req)
 		}
 	})
 }
@@ -219,6 +281,12 @@ func (r *Recorder) Count(method, pathPart string) int {
 	return r.CountFunc(func(q Request) bool {
 		return (method == "" || q.Method == method) && strings.Contains(q.Path, pathPart)
 	})
+}
+
+// CountKey returns how many recorded requests have key, a Request.Key
+// such as "PUT upload".
+func (r *Recorder) CountKey(key string) int {
+	return r.CountFunc(func(q Request) bool { return q.Key() == key })
 }
 
 // CountFunc returns how many recorded requests match.

@@ -290,3 +290,86 @@ func TestRecorderRoundTrip(t *testing.T) {
 		t.Errorf("failed GET recorded as %v, want its error and status 0", reqs[2])
 	}
 }
+
+func TestKind(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, method, target, want string
+	}{
+		{name: "ping", method: http.MethodGet, target: "/v2/", want: "GET ping"},
+		{name: "mount", method: http.MethodPost, target: "/v2/o/app/blobs/uploads/?mount=sha256:ab&from=o/src", want: "POST mount"},
+		{name: "upload start", method: http.MethodPost, target: "/v2/o/app/blobs/uploads/", want: "POST upload"},
+		{name: "upload end", method: http.MethodPut, target: "/v2/o/app/blobs/uploads/u1?digest=sha256:ab", want: "PUT upload"},
+		{name: "blob", method: http.MethodHead, target: "/v2/o/app/blobs/sha256:ab", want: "HEAD blob"},
+		{name: "manifest by tag", method: http.MethodHead, target: "/v2/o/app/manifests/1", want: "HEAD manifest"},
+		{name: "referrers", method: http.MethodGet, target: "/v2/o/app/referrers/sha256:ab", want: "GET referrers"},
+		{name: "tags", method: http.MethodGet, target: "/v2/o/app/tags/list?n=100", want: "GET tags"},
+		{name: "anything else is its path", method: http.MethodGet, target: "/token?scope=x", want: "GET /token"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(tt.method, tt.target, nil)
+			if got := RequestKey(req); got != tt.want {
+				t.Errorf("RequestKey(%s %s) = %q, want %q", tt.method, tt.target, got, tt.want)
+			}
+			q := Request{Method: tt.method, Path: req.URL.EscapedPath(), Query: req.URL.Query()}
+			if got := q.Key(); got != tt.want {
+				t.Errorf("Request{%s %s}.Key() = %q, want %q", tt.method, tt.target, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRecorderCountKeyAndKeys(t *testing.T) {
+	t.Parallel()
+	rec := NewRecorder()
+	u := serve(t, rec, func(http.ResponseWriter, *http.Request) {})
+	do(t, http.MethodHead, u+"/v2/a/manifests/1", "")
+	do(t, http.MethodPut, u+"/v2/a/blobs/uploads/u1?digest=sha256:1", "")
+	do(t, http.MethodHead, u+"/v2/b/manifests/2", "")
+	if got, want := rec.CountKey("HEAD manifest"), 2; got != want {
+		t.Errorf(`CountKey("HEAD manifest") = %d, want %d`, got, want)
+	}
+	if got, want := strings.Join(Keys(rec.Take()), ", "), "HEAD manifest, PUT upload, HEAD manifest"; got != want {
+		t.Errorf("Keys(Take()) = %s, want %s", got, want)
+	}
+}
+
+// WithHooks: a request held in before is recorded already and not yet
+// served; after runs once it has been served.
+func TestRecorderHooks(t *testing.T) {
+	t.Parallel()
+	held, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var events []string
+	note := func(s string) {
+		mu.Lock()
+		events = append(events, s)
+		mu.Unlock()
+	}
+	rec := NewRecorder(WithHooks(func(req *http.Request) {
+		note("before " + RequestKey(req))
+		if req.Method == http.MethodPut {
+			close(held)
+			<-release
+		}
+	}, func(req *http.Request) {
+		note("after " + RequestKey(req))
+	}))
+	u := serve(t, rec, func(_ http.ResponseWriter, req *http.Request) { note("serve " + RequestKey(req)) })
+	done := make(chan error, 1)
+	go func() { done <- sendRequest(http.MethodPut, u+"/v2/a/manifests/1", "") }()
+	<-held
+	if got := rec.Requests(); len(got) != 1 || got[0].Status != 0 {
+		t.Errorf("while held, Requests() = %v, want the PUT recorded without a status", got)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(events, ", "), "before PUT manifest, serve PUT manifest, after PUT manifest"; got != want {
+		t.Errorf("events = %s, want %s", got, want)
+	}
+}

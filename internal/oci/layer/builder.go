@@ -218,11 +218,10 @@ func newOptions(opts []Option) (options, error) {
 }
 
 // DefaultLevel is the level a compression gets when none is given: gzip
-// 2, zstd 3. gzip 2 was chosen by measurement (docs/benchmarks.md, "gzip
-// level"): on a tree of half random, half text files it costs about the
-// CPU of level 1 and three quarters of level 6's, and its output is 0.6 %
-// larger than level 6's and 1 % smaller than crane's (Go's gzip at level
-// 1). Changing it changes every gzip layer digest.
+// 2, zstd 3. On a CI runner's few cores compression is what a push
+// waits on, and gzip 2 costs about level 1's CPU for close to level 6's
+// size (docs/benchmarks.md, "The gzip level"). Changing it changes every
+// gzip layer digest.
 func DefaultLevel(c Compression) int {
 	if c == Zstd {
 		return 3

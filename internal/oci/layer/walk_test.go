@@ -108,6 +108,9 @@ func TestWalkMatchesPlan(t *testing.T) {
 // and reads it back: every file, in byte-wise path order, each once, with
 // its own content.
 func TestManyFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes, builds and reads back 20,000 files: run without -short")
+	}
 	t.Parallel()
 	const dirs, perDir = 40, 500
 	ws := t.TempDir()

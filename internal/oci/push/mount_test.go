@@ -7,7 +7,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,12 +20,22 @@ import (
 // POST carrying mount=, whatever its from, with status and an empty body:
 // Harbor answers 401 for a mount it will not serve (goharbor/harbor#17097)
 // and Docker Hub 403 with an empty body (goreleaser/goreleaser#5853). It
-// records the query of every upload POST.
+// records every request.
 type mountRefuser struct {
 	host string
-	mu   sync.Mutex
-	// posts are the queries of the upload POSTs, in order.
-	posts []url.Values
+	seen *registrytest.Recorder
+}
+
+// posts returns the queries of the upload POSTs (mounts and plain
+// uploads), in order.
+func (m *mountRefuser) posts() []url.Values {
+	var out []url.Values
+	for _, q := range m.seen.Requests() {
+		if k := q.Key(); k == "POST mount" || k == "POST upload" {
+			out = append(out, q.Query)
+		}
+	}
+	return out
 }
 
 func startMountRefuser(t *testing.T, reg *registrytest.Registry, status int) *mountRefuser {
@@ -35,21 +44,16 @@ func startMountRefuser(t *testing.T, reg *registrytest.Registry, status int) *mo
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &mountRefuser{}
+	m := &mountRefuser{seen: registrytest.NewRecorder()}
 	rp := httputil.NewSingleHostReverseProxy(up)
 	rp.Transport = reg.Client().Transport
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") {
-			m.mu.Lock()
-			m.posts = append(m.posts, r.URL.Query())
-			m.mu.Unlock()
-			if r.URL.Query().Has("mount") {
-				w.WriteHeader(status)
-				return
-			}
+	srv := httptest.NewServer(m.seen.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if registrytest.RequestKey(r) == "POST mount" {
+			w.WriteHeader(status)
+			return
 		}
 		rp.ServeHTTP(w, r)
-	}))
+	})))
 	t.Cleanup(srv.Close)
 	m.host = strings.TrimPrefix(srv.URL, "http://")
 	return m
@@ -103,9 +107,7 @@ func TestMountRefusedWholesale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			proxy.mu.Lock()
-			proxy.posts = nil
-			proxy.mu.Unlock()
+			proxy.seen.Reset()
 			for _, l := range append(mountable, other) {
 				if err := w.WriteBlob(ctx, l); err != nil {
 					t.Fatalf("WriteBlob = %v, want the blob uploaded without the mount", err)
@@ -114,10 +116,8 @@ func TestMountRefusedWholesale(t *testing.T) {
 					t.Errorf("blob %s in dst: status %d, want %d", digestOf(t, l), got, want)
 				}
 			}
-			proxy.mu.Lock()
-			defer proxy.mu.Unlock()
 			mounts, plain := 0, 0
-			for _, q := range proxy.posts {
+			for _, q := range proxy.posts() {
 				switch {
 				case q.Has("mount") && q.Get("from") == "src":
 					mounts++

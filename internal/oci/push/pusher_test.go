@@ -20,44 +20,22 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// testRegistry is ggcr's in-memory registry, counting requests by
-// "METHOD path-kind".
+// testRegistry is ggcr's in-memory registry, its requests recorded.
 type testRegistry struct {
 	host string
-	mu   sync.Mutex
-	seen map[string]int
+	*registrytest.Recorder
 }
 
 func newTestRegistry(t *testing.T) *testRegistry {
 	t.Helper()
-	r := &testRegistry{seen: map[string]int{}}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		kind := "other"
-		switch p := req.URL.Path; {
-		case p == "/v2/":
-			kind = "ping"
-		case strings.Contains(p, "/blobs/uploads/"):
-			kind = "upload"
-		case strings.Contains(p, "/manifests/"):
-			kind = "manifest"
-		}
-		r.mu.Lock()
-		r.seen[req.Method+" "+kind]++
-		r.mu.Unlock()
-		reg.ServeHTTP(w, req)
-	}))
+	rec := registrytest.NewRecorder()
+	srv := httptest.NewServer(rec.Handler(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
 	t.Cleanup(srv.Close)
-	r.host = strings.TrimPrefix(srv.URL, "http://")
-	return r
-}
-
-func (r *testRegistry) count(k string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seen[k]
+	return &testRegistry{host: strings.TrimPrefix(srv.URL, "http://"), Recorder: rec}
 }
 
 func TestPusherOwnsOneWriterPerRepository(t *testing.T) {
@@ -126,7 +104,7 @@ func TestWriterPushesAndDeletes(t *testing.T) {
 	if _, err := sl.Digest(); err != nil {
 		t.Fatalf("stream digest after Upload: %v", err)
 	}
-	if got, want := reg.count("PATCH upload"), 1; got != want {
+	if got, want := reg.CountKey("PATCH upload"), 1; got != want {
 		t.Errorf("PATCH uploads = %d, want %d", got, want)
 	}
 	for _, l := range layers {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 func TestSessionHelps(t *testing.T) {
@@ -70,52 +71,24 @@ func TestSessionHelps(t *testing.T) {
 }
 
 // faultyRegistry is ggcr's in-memory registry behind a handler that
-// counts requests by method and path kind and fails some of them.
-type faultyRegistry struct {
-	inner http.Handler
-	fail  func(r *http.Request, n int) string // "" passes, "503", "lost-reply"
-
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (f *faultyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	key := r.Method + " " + kindOf(r.URL.Path)
-	f.mu.Lock()
-	if f.counts == nil {
-		f.counts = map[string]int{}
-	}
-	f.counts[key]++
-	n := f.counts[key]
-	f.mu.Unlock()
-	switch f.fail(r, n) {
-	case "503":
-		w.WriteHeader(http.StatusServiceUnavailable)
-	case "lost-reply":
-		// The registry did it; the answer never arrived.
-		f.inner.ServeHTTP(httptest.NewRecorder(), r)
-		w.WriteHeader(http.StatusBadGateway)
-	default:
-		f.inner.ServeHTTP(w, r)
-	}
-}
-
-func (f *faultyRegistry) count(key string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.counts[key]
-}
-
-func kindOf(path string) string {
-	switch {
-	case strings.Contains(path, "/blobs/uploads/"):
-		return "upload"
-	case strings.Contains(path, "/blobs/"):
-		return "blob"
-	case strings.Contains(path, "/manifests/"):
-		return "manifest"
-	}
-	return path
+// fails the requests fail names ("503", "lost-reply"; "" passes), and the
+// Recorder every request goes through. fail is given each request and its
+// ordinal among the requests of its Key ("PATCH upload"), from 1.
+func faultyRegistry(fail func(r *http.Request, n int) string) (http.Handler, *registrytest.Recorder) {
+	rec := registrytest.NewRecorder()
+	inner := quietRegistry()
+	return rec.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch fail(r, rec.CountKey(registrytest.RequestKey(r))) {
+		case "503":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "lost-reply":
+			// The registry did it; the answer never arrived.
+			inner.ServeHTTP(httptest.NewRecorder(), r)
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			inner.ServeHTTP(w, r)
+		}
+	})), rec
 }
 
 // quietRegistry is ggcr's in-memory registry without its request log.
@@ -131,13 +104,13 @@ func remoteOpts(t *testing.T, opts ...Option) []remote.Option {
 
 func TestRetriesDoNotMultiplyWithGGCR(t *testing.T) {
 	t.Parallel()
-	reg := &faultyRegistry{inner: quietRegistry(), fail: func(r *http.Request, n int) string {
-		if kindOf(r.URL.Path) == "manifest" {
+	h, reg := faultyRegistry(func(r *http.Request, n int) string {
+		if registrytest.Kind(r.URL.EscapedPath(), r.URL.Query()) == "manifest" {
 			return "503"
 		}
 		return ""
-	}}
-	srv := httptest.NewServer(reg)
+	})
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/o/app:1")
 	if err != nil {
@@ -148,7 +121,7 @@ func TestRetriesDoNotMultiplyWithGGCR(t *testing.T) {
 	if !errors.As(err, &te) || te.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("Get() error = %v, want the registry's 503 as a *transport.Error", err)
 	}
-	if got, want := reg.count("GET manifest"), 4; got != want {
+	if got, want := reg.CountKey("GET manifest"), 4; got != want {
 		t.Errorf("manifest GETs = %d, want %d: ggcr's retry must not multiply ours", got, want)
 	}
 }
@@ -167,15 +140,15 @@ func TestLostUploadReplyStartsANewSession(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			reg := &faultyRegistry{inner: quietRegistry(), fail: func(r *http.Request, n int) string {
+			h, reg := faultyRegistry(func(r *http.Request, n int) string {
 				if r.Method == http.MethodPatch && n <= tt.lostPATCH*2 && n%2 == 1 {
 					// The first PATCH of each session: its reply is lost,
 					// and its replay finds the session already written.
 					return "lost-reply"
 				}
 				return ""
-			}}
-			srv := httptest.NewServer(reg)
+			})
+			srv := httptest.NewServer(h)
 			defer srv.Close()
 			repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/o/app")
 			if err != nil {
@@ -189,7 +162,7 @@ func TestLostUploadReplyStartsANewSession(t *testing.T) {
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("WriteLayer() error = %v, want error: %v", err, tt.wantErr)
 			}
-			if got := reg.count("POST upload"); got != tt.wantPOSTs {
+			if got := reg.CountKey("POST upload"); got != tt.wantPOSTs {
 				t.Errorf("upload sessions = %d, want %d", got, tt.wantPOSTs)
 			}
 			if tt.wantErr {
