@@ -162,15 +162,6 @@ func referrerCount(ms []oci.Manifest) int {
 // so s cannot close it.
 func mdFenced(lang, s string) string {
 	s = escapeControls(s)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", max(3, longest+1))
+	fence := strings.Repeat("`", max(3, longestBacktickRun(s)+1))
 	return fence + lang + "\n" + s + "\n" + fence
 }

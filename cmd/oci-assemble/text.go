@@ -142,6 +142,17 @@ func mdCode(s string, cell bool) string {
 	if cell {
 		s = strings.ReplaceAll(s, "|", `\|`)
 	}
+	fence := strings.Repeat("`", longestBacktickRun(s)+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || s == "" {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// longestBacktickRun is the length of the longest run of backticks in s:
+// a code span or fence one longer cannot be closed from inside s
+// (CommonMark 0.31, sections 4.5 and 6.1).
+func longestBacktickRun(s string) int {
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {
@@ -151,9 +162,5 @@ func mdCode(s string, cell bool) string {
 			run = 0
 		}
 	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || s == "" {
-		s = " " + s + " "
-	}
-	return fence + s + fence
+	return longest
 }

@@ -215,11 +215,18 @@ func (d *registryDest) copyCosignTag(ctx context.Context, w *push.Writer, t *rep
 	case statusOf(err) != http.StatusNotFound:
 		return &RefError{Op: "reading", Ref: tag, Err: err}
 	}
-	if err := w.PutManifest(ctx, tag, r.MediaType, r.raw); err != nil {
-		if statusOf(err) == http.StatusMethodNotAllowed {
-			t.skip(r, "the registry refused it (405)")
-			return nil
-		}
+	return t.tagged(r, tag, w.PutManifest(ctx, tag, r.MediaType, r.raw))
+}
+
+// tagged records the outcome of writing r to tag: copied, or skipped when
+// the registry refuses referrer manifests (405, as ECR did:
+// aws/containers-roadmap#2783); any other error fails the publish.
+func (t *repoTarget) tagged(r *foundReferrer, tag name.Reference, err error) error {
+	switch {
+	case statusOf(err) == http.StatusMethodNotAllowed:
+		t.skip(r, "the registry refused it (405)")
+		return nil
+	case err != nil:
 		return &RefError{Op: "pushing referrer", Ref: tag, Err: err}
 	}
 	t.copied.Add(1)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -225,13 +224,5 @@ func (d *registryDest) appendCosignLayers(ctx context.Context, w *push.Writer, t
 	if err := w.WriteBlob(ctx, cl); err != nil {
 		return &RefError{Op: "uploading the config of", Ref: tag, Err: err}
 	}
-	if err := w.Put(ctx, tag, joined); err != nil {
-		if statusOf(err) == http.StatusMethodNotAllowed {
-			t.skip(r, "the registry refused it (405)")
-			return nil
-		}
-		return &RefError{Op: "pushing referrer", Ref: tag, Err: err}
-	}
-	t.copied.Add(1)
-	return nil
+	return t.tagged(r, tag, w.Put(ctx, tag, joined))
 }
