@@ -199,3 +199,63 @@ func checkHostileOutputs(t *testing.T, dir string, published bool) {
 		}
 	}
 }
+
+// issuedToken is a bearer token only the token service knows: no input,
+// no keychain and no pattern names it.
+const issuedToken = "tok-issued-7c1f0b9e4d2a"
+
+// TestEchoedTokenIsRedacted: a registry with token auth
+// (https://distribution.github.io/distribution/spec/auth/token/) that
+// quotes the bearer token it was sent, bare, in its error is not printed
+// the token, on GitHub or a command line.
+func TestEchoedTokenIsRedacted(t *testing.T) {
+	t.Parallel()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/token":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"token":"`+issuedToken+`"}`)
+		case r.Header.Get("Authorization") != "Bearer "+issuedToken:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+srv.URL+`/token",service="registry"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"the token `+issuedToken+` may not read this"}]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, platform := range []string{"github", "cli"} {
+		t.Run(platform, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := map[string]string{
+				"images": host + "/o/app:tmp-1", "tags": host + "/o/app:v1", "insecure-registries": host,
+				"registry-auth": "- registry: " + host + "\n  username: " + hostileUser + "\n  password: " + hostilePassword,
+			}
+			vars := map[string]string{}
+			var args []string
+			if platform == "github" {
+				vars = githubVars(dir, in)
+			} else {
+				for k, v := range in {
+					args = append(args, "--"+k, v)
+				}
+			}
+			r := runAction(t, vars, args...)
+			if r.code == exitOK {
+				t.Fatalf("exit code = %d, want a failure", r.code)
+			}
+			if !strings.Contains(r.stdout+r.stderr, "may not read this") {
+				t.Fatalf("the registry's refusal is not reported:\n%s%s", r.stdout, r.stderr)
+			}
+			var masks []string
+			if platform == "github" {
+				masks = []string{hostilePassword, hostileBasic, issuedToken}
+			}
+			checkSecrets(t, r, dir, masks, []string{hostilePassword, hostileBasic, issuedToken})
+		})
+	}
+}

@@ -41,6 +41,7 @@ func run(ctx context.Context, e env) int {
 	}
 	asm, err := oci.New(
 		oci.WithKeychain(ui.recorded(kc)),
+		oci.WithSentCredentials(ui.mask),
 		oci.WithInsecureRegistries(spec.InsecureRegistries),
 		oci.WithLogger(ui.logger),
 		oci.WithUserAgent("oci-assemble/"+version),

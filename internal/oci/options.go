@@ -28,6 +28,8 @@ type options struct {
 	logger    *slog.Logger
 	userAgent string
 	retry     []retry.Option
+	// sent gets every credential a request carries (WithSentCredentials).
+	sent func(string)
 	// createTemp makes a docker archive's temporary file; nil is
 	// os.CreateTemp. Tests watch the file through it.
 	createTemp func(dir, pattern string) (*os.File, error)
@@ -97,6 +99,15 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithSentCredentials gives record the credential of every registry
+// request that carries one, as it is sent: the part of its Authorization
+// header after the scheme, a Basic credential or a bearer token a token
+// service issued, which no input names. The caller keeps them out of what
+// it prints, since a registry may echo them back. Default: none recorded.
+func WithSentCredentials(record func(string)) Option {
+	return func(o *options) error { o.sent = record; return nil }
+}
+
 // WithUserAgent sets the User-Agent prefix. Default "oci-assemble".
 func WithUserAgent(ua string) Option {
 	return func(o *options) error { o.userAgent = ua; return nil }
@@ -150,7 +161,7 @@ func New(opts ...Option) (*Assembler, error) {
 	}
 	a := &Assembler{o: o}
 	a.insecure = hosts.NewInsecure(o.insecure...)
-	st, err := stack.New(o.transport, o.keychain, a.insecure, o.logger, o.userAgent, o.retry...)
+	st, err := stack.New(o.transport, o.keychain, a.insecure, o.logger, o.userAgent, o.sent, o.retry...)
 	if err != nil {
 		return nil, err
 	}

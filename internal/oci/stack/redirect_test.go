@@ -99,7 +99,7 @@ func TestNoCredentialLeavesItsHost(t *testing.T) {
 			t.Cleanup(reg.Close)
 			regHost := strings.TrimPrefix(reg.URL, "http://")
 			insecure := hosts.NewInsecure(regHost, c.host())
-			st, err := New(http.DefaultTransport.(*http.Transport).Clone(), authn.NewMultiKeychain(), insecure, slog.New(slog.DiscardHandler), "test")
+			st, err := New(http.DefaultTransport.(*http.Transport).Clone(), authn.NewMultiKeychain(), insecure, slog.New(slog.DiscardHandler), "test", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +163,7 @@ func TestLoginBodyStaysOnItsHost(t *testing.T) {
 			t.Cleanup(api.Close)
 			st, err := New(http.DefaultTransport.(*http.Transport).Clone(), authn.NewMultiKeychain(),
 				hosts.NewInsecure(strings.TrimPrefix(api.URL, "http://"), c.host(), strings.TrimPrefix(c.URL, "http://")),
-				slog.New(slog.DiscardHandler), "test")
+				slog.New(slog.DiscardHandler), "test", nil)
 			if err != nil {
 				t.Fatal(err)
 			}

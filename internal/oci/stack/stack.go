@@ -43,12 +43,18 @@ type Stack struct {
 
 // New builds the stack on base (the network) for keychain; insecure lists
 // the plain-HTTP registries, logger gets progress and retry lines,
-// userAgent names the client, and retryOpts tune package retry.
-func New(base http.RoundTripper, keychain authn.Keychain, insecure hosts.Insecure, logger *slog.Logger, userAgent string, retryOpts ...retry.Option) (*Stack, error) {
+// userAgent names the client, record (when not nil) gets the credential
+// of every request that carries one (sentCredentials), and retryOpts tune
+// package retry.
+func New(base http.RoundTripper, keychain authn.Keychain, insecure hosts.Insecure, logger *slog.Logger, userAgent string, record func(string), retryOpts ...retry.Option) (*Stack, error) {
+	var network http.RoundTripper = &schemeGuard{inner: newDialGuard(base, insecure), insecure: insecure}
+	if record != nil {
+		network = &sentCredentials{inner: network, record: record}
+	}
 	// Retries sit outside the progress log so that it sees each attempt
 	// and counts only the bytes of the one that succeeded.
 	rt, err := retry.New(&pingCache{inner: &progressTransport{
-		inner:  &schemeGuard{inner: newDialGuard(base, insecure), insecure: insecure},
+		inner:  network,
 		logger: logger,
 	}}, append([]retry.Option{retry.WithLogger(logger)}, retryOpts...)...)
 	if err != nil {
