@@ -12,17 +12,6 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// warningLines are the ::warning:: annotations of a run.
-func warningLines(stdout string) []string {
-	var out []string
-	for _, l := range strings.Split(stdout, "\n") {
-		if s, ok := strings.CutPrefix(l, "::warning::"); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // TestDockerListFromBuildx joins two BuildKit indexes (OCI manifests with
 // attestations) with media-type docker, as for a registry that refuses
 // OCI: every platform manifest is Docker's, and the attestations that a

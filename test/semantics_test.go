@@ -326,10 +326,18 @@ func storageFiles(t *testing.T, root string) []string {
 	return out
 }
 
-func errorLines(stdout string) []string {
+// errorLines are the ::error:: annotations of a run.
+func errorLines(stdout string) []string { return commandLines(stdout, "::error::") }
+
+// warningLines are the ::warning:: annotations of a run.
+func warningLines(stdout string) []string { return commandLines(stdout, "::warning::") }
+
+// commandLines are the values of the lines of stdout that start with
+// the workflow command prefix.
+func commandLines(stdout, prefix string) []string {
 	var out []string
 	for _, l := range strings.Split(stdout, "\n") {
-		if s, ok := strings.CutPrefix(l, "::error::"); ok {
+		if s, ok := strings.CutPrefix(l, prefix); ok {
 			out = append(out, s)
 		}
 	}
