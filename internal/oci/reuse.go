@@ -212,7 +212,7 @@ func (r *reuser) stage(stage stageFunc) stageFunc {
 		if empty {
 			return stage(ctx, bl)
 		}
-		diffID, size, err := tarSums(bl)
+		diffID, size, err := bl.HashTar()
 		if err != nil {
 			return nil, err
 		}

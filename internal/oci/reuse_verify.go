@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -144,26 +143,6 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 		h.err = err
 	}
 	return n, err
-}
-
-// tarSums is the digest and size of bl's tar, made and hashed without
-// compressing (from files: one read of every file).
-func tarSums(bl *layer.Builder) (v1.Hash, int64, error) {
-	l, err := bl.Layer()
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	defer rc.Close() //nolint:errcheck // read-only
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, make([]byte, 256<<10))
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}, n, nil
 }
 
 // proofKey is one blob checked against one diffID.

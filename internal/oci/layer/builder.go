@@ -191,13 +191,39 @@ func (b *Builder) DiffID() (v1.Hash, error) {
 	if s, ok := b.sums(); ok {
 		return s.diffID, nil
 	}
-	h := sha256.New()
-	if err := b.writeTar(h); err != nil {
+	d, _, err := b.hashTar()
+	if err != nil {
 		return v1.Hash{}, err
 	}
-	d := toHash(h)
 	b.diffID = &d
 	return d, nil
+}
+
+// HashTar makes the layer's tar now, without compressing (from files: one
+// read of every file), and returns its digest and size: the diffID its
+// bytes give, never the one FromTar was given, for a caller that must not
+// take an image config's word for it. A Builder without a diffID keeps
+// the one hashed for DiffID.
+func (b *Builder) HashTar() (v1.Hash, int64, error) {
+	d, n, err := b.hashTar()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	b.diffMu.Lock()
+	defer b.diffMu.Unlock()
+	if b.diffID == nil {
+		b.diffID = &d
+	}
+	return d, n, nil
+}
+
+// hashTar hashes and counts the layer's tar.
+func (b *Builder) hashTar() (v1.Hash, int64, error) {
+	c := &hashCounter{h: sha256.New(), w: io.Discard}
+	if err := b.writeTar(c); err != nil {
+		return v1.Hash{}, 0, err
+	}
+	return toHash(c.h), c.n, nil
 }
 
 // Compression is the compression of the layers this Builder makes.
@@ -347,7 +373,7 @@ func toHash(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// hashCounter hashes and counts the compressed bytes on their way to w.
+// hashCounter hashes and counts the bytes on their way to w.
 type hashCounter struct {
 	h hash.Hash
 	w io.Writer
