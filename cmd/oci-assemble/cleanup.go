@@ -12,20 +12,21 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 )
 
 // cleanup deletes the temp tags once the index is published and verified
 // (or, in a dry run, lists what it would delete). It never fails the run:
 // a tag it cannot delete is a warning naming the reason and the fix. Which
 // tags go and which stay is cleanup.Request's policy.
-func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, asm *oci.Assembler, as *oci.Assembly) cleanup.Result {
+func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, rc *client.Client, as *oci.Assembly) cleanup.Result {
 	if !spec.DeleteSourceTags && len(spec.DeleteTags) == 0 {
 		return cleanup.Result{}
 	}
 	u.group("Deleting temp tags")
 	defer u.endGroup()
 
-	d, err := cleanup.New(u.cleanupOptions(spec, kc, asm)...)
+	d, err := cleanup.New(u.cleanupOptions(spec, kc, rc)...)
 	if err != nil {
 		u.warn(fmt.Sprintf("kept %s: no deletion was tried, the cleanup could not start: %v; fix that setting and re-run", cleanupTargets(spec), err))
 		return cleanup.Result{}
@@ -50,18 +51,14 @@ func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, 
 	return res
 }
 
-// cleanupOptions configures the deleter from the spec: the assembler's
-// transport and retries, the token the keychain settled on for GitHub's
+// cleanupOptions configures the deleter from the spec: the run's registry
+// client, the token the keychain settled on for GitHub's
 // API, and GitLab's API in a GitLab CI job.
-func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, asm *oci.Assembler) []cleanup.Option {
+func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, rc *client.Client) []cleanup.Option {
 	opts := []cleanup.Option{
-		cleanup.WithKeychain(u.recorded(kc)),
-		cleanup.WithTransport(asm.Transport()),
-		cleanup.WithRemoteOptions(asm.RetryOptions()...),
-		cleanup.WithLogger(u.logger),
+		cleanup.WithClient(rc),
 		cleanup.WithDryRun(!spec.Push),
 		cleanup.WithGitHubAPI(spec.GitHubAPI, kc.GitHubToken()),
-		cleanup.WithInsecureRegistries(spec.InsecureRegistries),
 		cleanup.WithGitHubServer(spec.GitHubServer),
 	}
 	if gl := spec.GitLab; gl != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
@@ -39,17 +40,20 @@ func run(ctx context.Context, e env) int {
 		ui.fail(err)
 		return exitInput
 	}
-	asm, err := oci.New(
-		oci.WithKeychain(ui.recorded(kc)),
-		oci.WithSentCredentials(ui.mask),
-		oci.WithInsecureRegistries(spec.InsecureRegistries),
-		oci.WithLogger(ui.logger),
-		oci.WithUserAgent("oci-assemble/"+version),
+	// The run's one registry client: every read, write and deletion goes
+	// through it.
+	rc, err := client.New(
+		client.WithKeychain(ui.recorded(kc)),
+		client.WithSentCredentials(ui.mask),
+		client.WithInsecureRegistries(spec.InsecureRegistries),
+		client.WithLogger(ui.logger),
+		client.WithUserAgent("oci-assemble/"+version),
 	)
 	if err != nil {
 		ui.fail(err)
 		return exitFailed
 	}
+	asm := oci.New(rc)
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, fmt.Errorf("timed out after %s (input timeout)", spec.Timeout))
@@ -63,7 +67,7 @@ func run(ctx context.Context, e env) int {
 	if code != exitOK {
 		return code
 	}
-	cleaned := ui.cleanup(ctx, spec, kc, asm, as)
+	cleaned := ui.cleanup(ctx, spec, kc, rc, as)
 	if err := ui.outputs(as, res, spec, cleaned); err != nil {
 		ui.fail(err)
 		return exitFailed

@@ -21,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
@@ -60,7 +61,7 @@ type archive struct {
 // is all in the temporary file, so decompressing the next one overlaps
 // compressing it. A staged file that turns out not to be a layer only cost
 // its upload.
-func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFunc) (*archive, error) {
+func openArchive(ctx context.Context, c *client.Client, path string, stage stageFunc) (*archive, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFun
 			size = 0 // a pipe: bounded by what was read so far
 		}
 		limit := func() int64 { return expansionLimit(size, cr.n) }
-		if err := a.gunzipStaging(ctx, br, ar, stage, limit); err != nil {
+		if err := gunzipStaging(ctx, c, br, ar, stage, limit); err != nil {
 			if ar.f != nil {
 				ar.f.Close() //nolint:errcheck // failing already
 			}
@@ -101,12 +102,12 @@ func (a *Assembler) openArchive(ctx context.Context, path string, stage stageFun
 // the file is closed or the process ends), indexing it and staging the
 // files that are uncompressed tars on the way. No more than limit() bytes
 // are decompressed.
-func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive, stage stageFunc, limit func() int64) error {
+func gunzipStaging(ctx context.Context, c *client.Client, r io.Reader, ar *archive, stage stageFunc, limit func() int64) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err
 	}
-	if ar.f, err = a.createTemp("", "oci-assemble-archive-*"); err != nil {
+	if ar.f, err = c.CreateTemp("", "oci-assemble-archive-*"); err != nil {
 		return err
 	}
 	if err := os.Remove(ar.f.Name()); err != nil {
@@ -118,7 +119,7 @@ func (a *Assembler) gunzipStaging(ctx context.Context, r io.Reader, ar *archive,
 	// Staged layers are read again later with the context they were
 	// staged with: stage with the caller's, as stageAll does.
 	var g errgroup.Group
-	g.SetLimit(a.o.jobs)
+	g.SetLimit(c.Jobs())
 	var mu sync.Mutex
 	head := make([]byte, 512)
 	early := 0 // at most maxArchiveLayers files are staged early
@@ -247,13 +248,13 @@ func (a *archive) readAll(name string, limit int64) ([]byte, error) {
 // layers are staged by stage, compressed once while they are sent, and
 // must match the diffIDs of the image's config, as its compressed ones
 // must.
-func (a *Assembler) resolveArchive(ctx context.Context, src Ref, stage stageFunc) (v1.Image, error) {
+func resolveArchive(ctx context.Context, c *client.Client, src Ref, stage stageFunc) (v1.Image, error) {
 	fail := func(err error) error { return fmt.Errorf("%w %s: reading docker archive: %w", ErrSource, src, err) }
-	ar, err := a.openArchive(ctx, src.Path, stage)
+	ar, err := openArchive(ctx, c, src.Path, stage)
 	if err != nil {
 		return nil, fail(err)
 	}
-	img, err := a.archiveImage(ctx, ar, stage)
+	img, err := readArchiveImage(ctx, c, ar, stage)
 	if err != nil {
 		ar.f.Close() //nolint:errcheck // failing already; frees a temporary file
 		return nil, fail(err)
@@ -262,7 +263,7 @@ func (a *Assembler) resolveArchive(ctx context.Context, src Ref, stage stageFunc
 }
 
 // archiveImage reads the image of an opened archive.
-func (a *Assembler) archiveImage(ctx context.Context, ar *archive, stage stageFunc) (v1.Image, error) {
+func readArchiveImage(ctx context.Context, c *client.Client, ar *archive, stage stageFunc) (v1.Image, error) {
 	raw, err := ar.readAll("manifest.json", maxManifestSize)
 	if err != nil {
 		return nil, err
@@ -288,7 +289,7 @@ func (a *Assembler) archiveImage(ctx context.Context, ar *archive, stage stageFu
 	if len(cf.RootFS.DiffIDs) != len(ms[0].Layers) {
 		return nil, fmt.Errorf("the config lists %d layers, manifest.json %d", len(cf.RootFS.DiffIDs), len(ms[0].Layers))
 	}
-	if img.layers, err = a.archiveLayers(ctx, ar, ms[0].Layers, cf.RootFS.DiffIDs, stage); err != nil {
+	if img.layers, err = archiveLayers(ctx, c, ar, ms[0].Layers, cf.RootFS.DiffIDs, stage); err != nil {
 		return nil, err
 	}
 	if err := img.makeManifest(); err != nil {
@@ -324,7 +325,7 @@ func (i *archiveV1Image) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 // as it is, once its content is checked against its diffID (while the
 // others are staged); an uncompressed one is staged, and its diffID
 // checked as it is.
-func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []string, diffIDs []v1.Hash, stage stageFunc) ([]v1.Layer, error) {
+func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []string, diffIDs []v1.Hash, stage stageFunc) ([]v1.Layer, error) {
 	layers := make([]v1.Layer, len(names))
 	var streams []*layer.Builder
 	var blobs []*archiveBlob
@@ -366,9 +367,9 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 	}
 	var staged map[string]v1.Layer
 	var g errgroup.Group
-	g.Go(func() error { return a.checkBlobs(ctx, blobs) })
+	g.Go(func() error { return checkBlobs(ctx, c, blobs) })
 	g.Go(func() (err error) {
-		staged, err = a.stageAll(ctx, stage, streams)
+		staged, err = stageAll(ctx, c, stage, streams)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -392,9 +393,9 @@ func (a *Assembler) archiveLayers(ctx context.Context, ar *archive, names []stri
 }
 
 // checkBlobs hashes the compressed layers of an archive, a few at once.
-func (a *Assembler) checkBlobs(ctx context.Context, blobs []*archiveBlob) error {
+func checkBlobs(ctx context.Context, c *client.Client, blobs []*archiveBlob) error {
 	var g errgroup.Group
-	g.SetLimit(a.o.jobs)
+	g.SetLimit(c.Jobs())
 	for _, b := range blobs {
 		g.Go(func() error { return b.check(ctx) })
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 )
@@ -103,15 +102,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// createTemp makes the temporary file a gzipped archive is decompressed
-// into.
-func (a *Assembler) createTemp(dir, pattern string) (*os.File, error) {
-	if a.o.createTemp != nil {
-		return a.o.createTemp(dir, pattern)
-	}
-	return os.CreateTemp(dir, pattern)
 }
 
 // add records a regular file of the archive at off: once, with a name of

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 )
 
 // archiveEntry is one file of a docker archive written by writeArchive.
@@ -69,7 +70,7 @@ func imageEntries(t *testing.T, names []string, diffIDs []string) []archiveEntry
 
 func joinArchive(t *testing.T, p string) error {
 	t.Helper()
-	a, err := New()
+	a, err := newAssembler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,13 +257,9 @@ func TestArchiveGzipBomb(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var temps []*os.File
-	a, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A second descriptor of the temporary file, which is removed by
 	// name at once, shows how much was written to it.
-	a.o.createTemp = func(dir, pattern string) (*os.File, error) {
+	a, err := newAssembler(client.WithCreateTemp(func(dir, pattern string) (*os.File, error) {
 		f, err := os.CreateTemp(t.TempDir(), pattern)
 		if err != nil {
 			return nil, err
@@ -275,6 +272,9 @@ func TestArchiveGzipBomb(t *testing.T) {
 		temps = append(temps, watch)
 		mu.Unlock()
 		return f, nil
+	}))
+	if err != nil {
+		t.Fatal(err)
 	}
 	_, aerr := a.Assemble(context.Background(), Plan{Sources: []Ref{{Transport: DockerArchive, Path: p}}})
 	if !errors.Is(aerr, errArchiveLimit) || !errors.Is(aerr, ErrSource) {

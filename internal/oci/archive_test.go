@@ -16,11 +16,12 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
-// archiveLayers are the files of each layer of writeNixArchive's image.
-var archiveLayers = []map[string]string{
+// nixArchiveLayers are the files of each layer of writeNixArchive's image.
+var nixArchiveLayers = []map[string]string{
 	{"etc/os-release": "ID=test\n"},
 	{"nix/store/aaa-hello/bin/hello": "#!/bin/sh\necho hello\n"},
 	{"nix/store/bbb-data/share/data.txt": "data\n"},
@@ -67,7 +68,7 @@ func writeNixArchive(t *testing.T, gz bool) string {
 			t.Fatal(err)
 		}
 	}
-	for _, files := range archiveLayers {
+	for _, files := range nixArchiveLayers {
 		lt := tarOf(t, files)
 		sum := fmt.Sprintf("%x", sha256.Sum256(lt))
 		diffIDs = append(diffIDs, "sha256:"+sum)
@@ -121,7 +122,7 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 	var digests []v1.Hash
 	for _, gz := range []bool{false, true} {
 		reg := newRecorder(t)
-		a, err := New(WithInsecureRegistries([]string{reg.host}))
+		a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,11 +146,11 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 		count := func(s string) int {
 			return len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != s }))
 		}
-		if n := count("PATCH upload"); n != len(archiveLayers) {
-			t.Errorf("gz=%v: %d streamed uploads, want one per layer (%d): %v", gz, n, len(archiveLayers), got)
+		if n := count("PATCH upload"); n != len(nixArchiveLayers) {
+			t.Errorf("gz=%v: %d streamed uploads, want one per layer (%d): %v", gz, n, len(nixArchiveLayers), got)
 		}
-		if n := count("PUT upload"); n != len(archiveLayers)+1 {
-			t.Errorf("gz=%v: %d blobs stored, want the layers and the config (%d): %v", gz, n, len(archiveLayers)+1, got)
+		if n := count("PUT upload"); n != len(nixArchiveLayers)+1 {
+			t.Errorf("gz=%v: %d blobs stored, want the layers and the config (%d): %v", gz, n, len(nixArchiveLayers)+1, got)
 		}
 		if as.Digest != dry.Digest {
 			t.Errorf("gz=%v: pushed %s, the dry run computed %s", gz, as.Digest, dry.Digest)
@@ -178,7 +179,7 @@ func TestArchiveToRegistryUnpacks(t *testing.T) {
 	if _, err := a.Publish(ctx, as, tgts); err != nil {
 		t.Fatal(err)
 	}
-	unpackAndCheck(t, reg.Host+"/nix:1", archiveLayers)
+	unpackAndCheck(t, reg.Host+"/nix:1", nixArchiveLayers)
 }
 
 // unpackAndCheck copies ref to an OCI layout with skopeo, unpacks it with

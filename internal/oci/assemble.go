@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 	"golang.org/x/sync/errgroup"
@@ -123,16 +124,17 @@ type attestation struct {
 // compressed layers of docker-archive sources, streamed to one target
 // when plan.Build.Stage or plan.Stage is set, which no manifest names yet.
 func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
+	c := a.c
 	if plan.Build != nil {
 		if len(plan.Sources) > 0 {
 			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
 		}
-		r := a.newReuser(ctx, plan.Build.Stage, plan.Targets)
-		members, err := a.buildMembers(ctx, plan.Build, plan.Targets, r)
+		r := newReuser(ctx, c, plan.Build.Stage, plan.Targets)
+		members, err := buildMembers(ctx, c, plan.Build, plan.Targets, r)
 		if err != nil {
 			return nil, err
 		}
-		return a.finish(members, plan, r)
+		return finish(c, members, plan, r)
 	}
 	if len(plan.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
@@ -141,11 +143,11 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	read := make([]v1.Hash, len(plan.Sources))
 	var r *reuser
 	if plan.Stage && !slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
-		r = a.peekTargets(ctx, plan.Targets, plan.Sources)
+		r = peekTargets(ctx, c, plan.Targets, plan.Sources)
 	} else {
-		r = a.newReuser(ctx, plan.Stage, plan.Targets)
+		r = newReuser(ctx, c, plan.Stage, plan.Targets)
 	}
-	stage := r.stage(a.stager(plan.Stage, plan.Targets))
+	stage := r.stage(stager(c, plan.Stage, plan.Targets))
 	// Each source is resolved and flattened (its platforms read from the
 	// configs) at once with the others: on a real network those reads are
 	// round trips, and one after another they added up. Remote images keep
@@ -154,12 +156,12 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	// caller's.
 	// Their referrers are looked for in the same goroutine, while other
 	// sources are still being read.
-	f := newReferrerFinder(a)
+	f := newReferrerFinder(c)
 	var g errgroup.Group
-	g.SetLimit(a.o.jobs)
+	g.SetLimit(c.Jobs())
 	for i, src := range plan.Sources {
 		g.Go(func() error {
-			t, err := a.resolve(ctx, src, stage)
+			t, err := resolve(ctx, c, src, stage)
 			if err != nil {
 				return err
 			}
@@ -191,7 +193,7 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, err
 		}
 	}
-	as, err := a.finish(members, plan, r)
+	as, err := finish(c, members, plan, r)
 	if as != nil {
 		as.Warnings = append(f.warnings, as.Warnings...)
 		as.SourceDigests = read
@@ -201,12 +203,12 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 
 // finish applies manifest annotations, gives a Docker manifest list
 // Docker children, and builds the index.
-func (a *Assembler) finish(members []*member, plan Plan, r *reuser) (*Assembly, error) {
+func finish(c *client.Client, members []*member, plan Plan, r *reuser) (*Assembly, error) {
 	before := make([]v1.Hash, len(members))
 	for i, m := range members {
 		before[i] = m.digest
 	}
-	if err := a.annotateManifests(members, plan.Annotations); err != nil {
+	if err := annotateManifests(c, members, plan.Annotations); err != nil {
 		return nil, err
 	}
 	rewrite := annotationRewrite
@@ -430,7 +432,7 @@ next:
 // annotateManifests applies manifest-level annotations, which rewrite the
 // platform manifests (new digests). Attestations are repointed at the new
 // digest so they keep describing their image.
-func (a *Assembler) annotateManifests(members []*member, anns []Annotation) error {
+func annotateManifests(c *client.Client, members []*member, anns []Annotation) error {
 	for _, m := range members {
 		add := map[string]string{}
 		for _, an := range anns {

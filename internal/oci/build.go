@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
@@ -52,9 +53,9 @@ type platformImage struct {
 // (files, tar, compressor and digests in one pass) to the staging target,
 // so their digests are known without a second read: that upload writes
 // blobs only, which no reader sees until a manifest names them.
-func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref, r *reuser) ([]*member, error) {
-	stage := r.stage(a.stager(b.Stage, targets))
-	bases, src, err := a.basePlatforms(ctx, b, stage)
+func buildMembers(ctx context.Context, c *client.Client, b *Build, targets []Ref, r *reuser) ([]*member, error) {
+	stage := r.stage(stager(c, b.Stage, targets))
+	bases, src, err := basePlatforms(ctx, c, b, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (a *Assembler) buildMembers(ctx context.Context, b *Build, targets []Ref, r
 	if err != nil {
 		return nil, err
 	}
-	staged, err := a.stageAll(ctx, stage, builders)
+	staged, err := stageAll(ctx, c, stage, builders)
 	if err != nil {
 		return nil, err
 	}
@@ -125,13 +126,13 @@ func planLayers(b *Build, bases []platformImage) ([]layerPlan, []*layer.Builder,
 }
 
 // stageAll stages every builder's layer, by builder key.
-func (a *Assembler) stageAll(ctx context.Context, stage stageFunc, builders []*layer.Builder) (map[string]v1.Layer, error) {
+func stageAll(ctx context.Context, c *client.Client, stage stageFunc, builders []*layer.Builder) (map[string]v1.Layer, error) {
 	staged := make([]v1.Layer, len(builders))
 	// A staged layer is read again later (to copy it to another registry)
 	// with the context it was staged with, and errgroup cancels its own
 	// when Wait returns: so stage with the caller's.
 	var g errgroup.Group
-	g.SetLimit(a.o.jobs)
+	g.SetLimit(c.Jobs())
 	for i, bl := range builders {
 		g.Go(func() error {
 			l, err := stage(ctx, bl)
@@ -150,7 +151,7 @@ func (a *Assembler) stageAll(ctx context.Context, stage stageFunc, builders []*l
 }
 
 // basePlatforms resolves the base into one image per platform to build.
-func (a *Assembler) basePlatforms(ctx context.Context, b *Build, stage stageFunc) ([]platformImage, Ref, error) {
+func basePlatforms(ctx context.Context, c *client.Client, b *Build, stage stageFunc) ([]platformImage, Ref, error) {
 	if b.Scratch {
 		if len(b.Platforms) == 0 {
 			return nil, scratchRef, fmt.Errorf("%w: base scratch needs platforms", ErrSource)
@@ -161,7 +162,7 @@ func (a *Assembler) basePlatforms(ctx context.Context, b *Build, stage stageFunc
 		}
 		return out, scratchRef, nil
 	}
-	t, err := a.resolve(ctx, b.Base, stage)
+	t, err := resolve(ctx, c, b.Base, stage)
 	if err != nil {
 		return nil, b.Base, err
 	}

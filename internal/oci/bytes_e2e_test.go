@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -50,7 +51,7 @@ func TestTargetBytes(t *testing.T) {
 		{"re-run", []bytes{{0, 0, total}, {0, 0, total}}},
 	} {
 		// An Assembler per run, as each run of the program has one.
-		a, err := New(WithInsecureRegistries([]string{src.Host, dst.Host}))
+		a, err := newAssembler(client.WithInsecureRegistries([]string{src.Host, dst.Host}))
 		if err != nil {
 			t.Fatal(err)
 		}

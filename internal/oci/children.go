@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
 
@@ -24,9 +25,9 @@ const smallBlob = 64 << 10
 // Pushed each as its blobs are done, only the last image's manifest is
 // left when the last blob is in, instead of all of them (bench/run.sh
 // join).
-func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexContents) error {
-	in := make(map[v1.Hash]chan struct{}, len(c.blobs))
-	for _, l := range c.blobs {
+func pushChildren(ctx context.Context, c *client.Client, w *push.Writer, ic *indexContents) error {
+	in := make(map[v1.Hash]chan struct{}, len(ic.blobs))
+	for _, l := range ic.blobs {
 		d, err := l.Digest()
 		if err != nil {
 			return err
@@ -45,11 +46,11 @@ func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexCo
 		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.writeBlobs(gctx, w, c.blobs, in) })
-	puts := make(chan struct{}, a.o.jobs)
-	for i, m := range c.images {
+	g.Go(func() error { return writeBlobs(gctx, c, w, ic.blobs, in) })
+	puts := make(chan struct{}, c.Jobs())
+	for i, m := range ic.images {
 		g.Go(func() error {
-			for _, d := range c.uses[i] {
+			for _, d := range ic.uses[i] {
 				select {
 				case <-in[d]:
 				case <-gctx.Done():
@@ -64,7 +65,7 @@ func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexCo
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, m := range c.indexes {
+	for _, m := range ic.indexes {
 		if err := put(ctx, m); err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func (a *Assembler) pushChildren(ctx context.Context, w *push.Writer, c *indexCo
 // their bodies are in memory and each costs two short requests, and
 // queued behind the layers they were the last uploads to end, holding up
 // the manifests (bench/run.sh join).
-func (a *Assembler) writeBlobs(ctx context.Context, w *push.Writer, blobs []v1.Layer, in map[v1.Hash]chan struct{}) error {
+func writeBlobs(ctx context.Context, c *client.Client, w *push.Writer, blobs []v1.Layer, in map[v1.Hash]chan struct{}) error {
 	var large, small []v1.Layer
 	for _, l := range largestFirst(blobs) {
 		if n, err := l.Size(); err == nil && n < smallBlob {
@@ -90,7 +91,7 @@ func (a *Assembler) writeBlobs(ctx context.Context, w *push.Writer, blobs []v1.L
 	g, gctx := errgroup.WithContext(ctx)
 	for _, lane := range [][]v1.Layer{large, small} {
 		g.Go(func() error {
-			lg, lctx := newGroup(gctx, a.o.jobs)
+			lg, lctx := newGroup(gctx, c.Jobs())
 			for _, l := range lane {
 				lg.Go(func() error {
 					d, err := l.Digest()

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -87,7 +88,7 @@ func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 			configIn.close()
 		}
 	}))
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}), WithJobs(1))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}), client.WithJobs(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 			smallIn.close()
 		}
 	}))
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
@@ -20,7 +21,7 @@ import (
 // repository gets every blob; the others mount them from it, so each
 // blob is uploaded once per registry.
 type registryDest struct {
-	a     *Assembler
+	c     *client.Client
 	host  string
 	repos []*repoTarget
 	// sole: this is the only repository of the publish; see destinations.
@@ -84,7 +85,7 @@ func (t *repoTarget) checked(digest v1.Hash) []name.Reference {
 
 // writer is the repository's writer from the Assembler's Pusher.
 func (d *registryDest) writer(ctx context.Context, repo name.Repository, mountFrom ...name.Repository) (*push.Writer, error) {
-	w, err := d.a.pusher.Writer(ctx, repo, mountFrom...)
+	w, err := d.c.Pusher().Writer(ctx, repo, mountFrom...)
 	if err != nil {
 		return nil, &RefError{Op: "authenticating to", Ref: repoRef{repo}, Err: err}
 	}
@@ -107,7 +108,7 @@ func (d *registryDest) stage(ctx context.Context, bl *layer.Builder) (v1.Layer, 
 	if err := w.Upload(ctx, l); err != nil {
 		return nil, &RefError{Op: "uploading a layer to", Ref: repoRef{repo}, Err: err}
 	}
-	return d.a.stagedLayer(ctx, l, repo)
+	return stagedLayer(ctx, d.c, l, repo)
 }
 
 // write pushes to the first repository, then to the others, which mount
@@ -121,7 +122,7 @@ func (d *registryDest) write(ctx context.Context, as *Assembly) error {
 		return err
 	}
 	mounted := &mountIndex{imageIndex: as.Index, from: first}
-	g, gctx := newGroup(ctx, d.a.o.jobs)
+	g, gctx := newGroup(ctx, d.c.Jobs())
 	for _, t := range d.repos[1:] {
 		g.Go(func() error {
 			if err := d.writeRepo(gctx, t, as, mounted); err != nil {
@@ -152,14 +153,14 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 	case err == nil && got == as.Digest:
 		t.present = true
 		t.markRead(first)
-		d.a.o.logger.Info("already there", "ref", first.String())
+		d.c.Logger().Info("already there", "ref", first.String())
 		w.CountHeld(c.blobBytes())
 		return nil
 	case err != nil && statusOf(err) != http.StatusNotFound:
 		// Pushing will tell whether this matters.
-		d.a.o.logger.Debug("reading a tag before pushing failed", "ref", first.String(), "error", err)
+		d.c.Logger().Debug("reading a tag before pushing failed", "ref", first.String(), "error", err)
 	}
-	if err := d.a.pushChildren(ctx, w, c); err != nil {
+	if err := pushChildren(ctx, d.c, w, c); err != nil {
 		return err
 	}
 	if d.sole {
@@ -169,7 +170,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 	if err := w.Put(ctx, ref, idx); err != nil {
 		return &RefError{Op: "pushing", Ref: ref, Err: explainRefusal(err, as.MediaType)}
 	}
-	d.a.o.logger.Info("pushed by digest", "ref", ref.String())
+	d.c.Logger().Info("pushed by digest", "ref", ref.String())
 	return nil
 }
 
@@ -231,7 +232,7 @@ func (d *registryDest) verify(ctx context.Context, as *Assembly) error {
 		}
 	}
 	errs := make([]error, len(checks))
-	g, _ := newGroup(ctx, d.a.o.jobs)
+	g, _ := newGroup(ctx, d.c.Jobs())
 	for i, c := range checks {
 		g.Go(func() error {
 			errs[i] = d.verifyRef(ctx, c.t, c.ref, as.Digest)
@@ -260,7 +261,7 @@ func (d *registryDest) verifyRef(ctx context.Context, t *repoTarget, ref name.Re
 func (d *registryDest) targets(as *Assembly) []Target {
 	out := make([]Target, len(d.repos))
 	for i, t := range d.repos {
-		st := d.a.pusher.Stats(t.repo)
+		st := d.c.Pusher().Stats(t.repo)
 		out[i] = Target{Ref: t.repo.String(), Tags: t.tags, Image: t.repo.String() + "@" + as.Digest.String(),
 			Referrers: int(t.copied.Load()), SkippedReferrers: t.skippedReferrers(),
 			BytesUploaded: st.Uploaded, BytesMounted: st.Mounted, BytesReused: st.Reused}

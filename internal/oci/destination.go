@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
@@ -37,12 +38,12 @@ type tagJob struct {
 // destinations turns targets into destinations: one per registry, with
 // its repositories in first-seen order, then one per layout path, each
 // with its tags deduplicated in input order.
-func (a *Assembler) destinations(targets []Ref) []destination {
+func destinations(c *client.Client, targets []Ref) []destination {
 	var regs []*registryDest
 	var lays []*layoutDest
 	for _, t := range targets {
 		if t.Transport == Registry {
-			t.Repo = a.insecure.Repository(t.Repo)
+			t.Repo = c.Repository(t.Repo)
 		}
 		switch t.Transport {
 		case Layout:
@@ -55,7 +56,7 @@ func (a *Assembler) destinations(targets []Ref) []destination {
 		case Registry:
 			i := slices.IndexFunc(regs, func(r *registryDest) bool { return r.host == t.Repo.RegistryStr() })
 			if i < 0 {
-				regs = append(regs, &registryDest{a: a, host: t.Repo.RegistryStr()})
+				regs = append(regs, &registryDest{c: c, host: t.Repo.RegistryStr()})
 				i = len(regs) - 1
 			}
 			regs[i].add(t)

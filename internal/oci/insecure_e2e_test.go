@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -35,7 +36,7 @@ func TestUnmarkedReferencesToAnInsecureHost(t *testing.T) {
 	}
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyURL(u)
-	a, err := New(WithTransport(tr), WithInsecureRegistries([]string{alias}))
+	a, err := newAssembler(client.WithTransport(tr), client.WithInsecureRegistries([]string{alias}))
 	if err != nil {
 		t.Fatal(err)
 	}

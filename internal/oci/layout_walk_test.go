@@ -117,7 +117,7 @@ func selfIndex(t testing.TB, dir string) v1.Descriptor {
 
 func layoutAssembler(t testing.TB) *Assembler {
 	t.Helper()
-	a, err := New()
+	a, err := newAssembler()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -93,7 +94,7 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 				return n
 			}
 			newAssembler := func() *Assembler {
-				a, err := New(WithTransport(w), WithInsecureRegistries(insecure))
+				a, err := newAssembler(client.WithTransport(w), client.WithInsecureRegistries(insecure))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/oci-assemble/oci-assemble/internal/hosts"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -40,8 +43,8 @@ func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
 type testRegistry struct {
 	*registrytest.Recorder
 	host string
-	opts []Option    // transport and insecure-registries
-	name name.Option // for references, as the inputs parse them
+	opts []client.Option // transport and insecure-registries
+	name name.Option     // for references, as the inputs parse them
 	push []remote.Option
 }
 
@@ -58,7 +61,7 @@ func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Han
 		srv := httptest.NewTLSServer(c)
 		t.Cleanup(srv.Close)
 		r.host = strings.TrimPrefix(srv.URL, "https://")
-		r.opts = []Option{WithTransport(srv.Client().Transport)}
+		r.opts = []client.Option{client.WithTransport(srv.Client().Transport)}
 		r.name = name.WeakValidation
 		r.push = []remote.Option{remote.WithTransport(srv.Client().Transport)}
 		return r
@@ -66,7 +69,7 @@ func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Han
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	r.host = strings.TrimPrefix(srv.URL, "http://")
-	r.opts = []Option{WithInsecureRegistries([]string{r.host})}
+	r.opts = []client.Option{client.WithInsecureRegistries([]string{r.host})}
 	r.name = name.Insecure
 	return r
 }
@@ -152,7 +155,7 @@ func TestAnonymousReadsSendNoPing(t *testing.T) {
 			reg := newTestRegistry(t, tt.tls, nil)
 			srcA, wantA := reg.seed(t, "o/a")
 			srcB, wantB := reg.seed(t, "o/b")
-			a, err := New(reg.opts...)
+			a, err := newAssembler(reg.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +181,7 @@ func TestCredentialedHostPingsOnce(t *testing.T) {
 	srcA, _ := reg.seed(t, "o/a")
 	srcB, _ := reg.seed(t, "o/b")
 	kc := staticKeychain{authn.AuthConfig{Username: "u", Password: "pw-lazy-ping-1"}}
-	a, err := New(append(reg.opts, WithKeychain(kc))...)
+	a, err := newAssembler(append(reg.opts, client.WithKeychain(kc))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +225,7 @@ func TestNonBearer401IsTheAnswer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := New(reg.opts...)
+			a, err := newAssembler(reg.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +275,7 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	reg.push = []remote.Option{remote.WithAuth(authn.Anonymous)}
 	srcA, wantA := reg.seed(t, "o/a")
 	srcB, wantB := reg.seed(t, "o/b")
-	a, err := New(reg.opts...)
+	a, err := newAssembler(reg.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +308,7 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pusher, err := New(reg.opts...)
+	pusher, err := newAssembler(reg.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,15 +354,18 @@ func TestChallengeSendsTheBodyAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			reg.Reset()
-			a, err := New(reg.opts...)
+			// The client's stack, as client.New builds it for this
+			// plain-HTTP registry.
+			st, err := stack.New(remote.DefaultTransport, authn.NewMultiKeychain(), hosts.NewInsecure(reg.host),
+				slog.New(slog.DiscardHandler), "oci-assemble", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// What ggcr does first: resolve the credential, then ping.
-			if _, err := a.keychain.Resolve(src.Repo); err != nil {
+			if _, err := st.Keychain.Resolve(src.Repo); err != nil {
 				t.Fatal(err)
 			}
-			ch, err := transport.Ping(context.Background(), src.Repo.Registry, a.lazy)
+			ch, err := transport.Ping(context.Background(), src.Repo.Registry, st.Lazy)
 			if err != nil || ch.Scheme != "" || !ch.Insecure {
 				t.Fatalf("Ping() = %+v, %v; want no challenge, over HTTP", ch, err)
 			}
@@ -375,7 +381,7 @@ func TestChallengeSendsTheBodyAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", string(desc.MediaType))
-			resp, err := a.lazy.RoundTrip(req)
+			resp, err := st.Lazy.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
 			}

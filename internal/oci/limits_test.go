@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 )
 
 // endless is a blob body that never ends, made as it is read.
@@ -89,7 +90,7 @@ func TestRegistrySourceBounds(t *testing.T) {
 			if err := remote.Put(ref, rawManifest{raw, mm.MediaType}); err != nil {
 				t.Fatal(err)
 			}
-			a, err := New(WithInsecureRegistries([]string{host}))
+			a, err := newAssembler(client.WithInsecureRegistries([]string{host}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +131,7 @@ func TestRegistryIndexChildBound(t *testing.T) {
 	if err := remote.Put(idxRef, rawManifest{raw, types.OCIImageIndex}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(WithInsecureRegistries([]string{host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{host}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -16,8 +17,8 @@ import (
 // network, three round trips fewer one after another. It writes nothing;
 // a read that fails only means the push reads again, and reports what it
 // meets there.
-func (a *Assembler) peekTargets(ctx context.Context, targets, sources []Ref) *reuser {
-	r := &reuser{a: a, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}, ready: make(chan struct{})}
+func peekTargets(ctx context.Context, c *client.Client, targets, sources []Ref) *reuser {
+	r := &reuser{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}, ready: make(chan struct{})}
 	// The writer of a registry's first repository pulls from the sources
 	// on its registry to mount their blobs; the others mount from the
 	// first (registryDest.write). Asked for the same repositories, the
@@ -25,7 +26,7 @@ func (a *Assembler) peekTargets(ctx context.Context, targets, sources []Ref) *re
 	var from []name.Repository
 	for _, s := range sources {
 		if s.Transport == Registry {
-			from = append(from, a.insecure.Repository(s.Repo))
+			from = append(from, c.Repository(s.Repo))
 		}
 	}
 	go func() {
@@ -33,8 +34,8 @@ func (a *Assembler) peekTargets(ctx context.Context, targets, sources []Ref) *re
 		// Not errgroup.WithContext: the writers keep the context they were
 		// made with, and that one ends when Wait returns.
 		var g errgroup.Group
-		g.SetLimit(a.o.jobs)
-		for _, d := range a.destinations(targets) {
+		g.SetLimit(c.Jobs())
+		for _, d := range destinations(c, targets) {
 			rd, ok := d.(*registryDest)
 			if !ok {
 				continue

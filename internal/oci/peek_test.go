@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -45,7 +46,7 @@ func TestJoinReadsTheTargetWhileReadingSources(t *testing.T) {
 	mu.Lock()
 	held = true
 	mu.Unlock()
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestDryJoinAsksTheTargetNothing(t *testing.T) {
 	t.Parallel()
 	src, dst := newRecorder(t), newRecorder(t)
 	sources := pushPlatforms(t, src.host, "amd64", "arm64")
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}))
 	if err != nil {
 		t.Fatal(err)
 	}

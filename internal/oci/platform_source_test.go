@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
@@ -135,7 +136,7 @@ func TestPlatformFromSourceIsChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{reg.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -82,9 +81,10 @@ func (e *TagError) Unwrap() []error { return slices.Collect(maps.Values(e.Failed
 // When the only target is one repository, the index is not PUT by digest:
 // its first tag PUT stores it, and there is no other target to wait for.
 func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*Result, error) {
-	dests := a.destinations(targets)
-	a.o.logger.Info("pushing by digest", "digest", as.Digest.String(), "targets", len(dests))
-	g, gctx := newGroup(ctx, a.o.jobs)
+	c := a.c
+	dests := destinations(c, targets)
+	c.Logger().Info("pushing by digest", "digest", as.Digest.String(), "targets", len(dests))
+	g, gctx := newGroup(ctx, c.Jobs())
 	for _, d := range dests {
 		g.Go(func() error { return d.write(gctx, as) })
 	}
@@ -92,12 +92,12 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 		return nil, err
 	}
 
-	a.o.logger.Info("tagging")
-	if err := a.tag(ctx, as, dests); err != nil {
+	c.Logger().Info("tagging")
+	if err := tag(ctx, c, as, dests); err != nil {
 		return nil, err
 	}
 
-	a.o.logger.Info("verifying")
+	c.Logger().Info("verifying")
 	var errs []error
 	for _, d := range dests {
 		errs = append(errs, d.verify(ctx, as))
@@ -115,13 +115,13 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*
 
 // tag runs every destination's tag jobs at once; a TagError says which
 // tags moved and which did not.
-func (a *Assembler) tag(ctx context.Context, as *Assembly, dests []destination) error {
+func tag(ctx context.Context, c *client.Client, as *Assembly, dests []destination) error {
 	var jobs []tagJob
 	for _, d := range dests {
 		jobs = append(jobs, d.tagJobs(as)...)
 	}
 	errs := make([]error, len(jobs))
-	g, gctx := newGroup(ctx, a.o.jobs)
+	g, gctx := newGroup(ctx, c.Jobs())
 	for i, j := range jobs {
 		g.Go(func() error {
 			errs[i] = j.do(gctx)
@@ -158,16 +158,3 @@ func newGroup(ctx context.Context, limit int) (*errgroup.Group, context.Context)
 	g.SetLimit(limit)
 	return g, gctx
 }
-
-// Transport is the HTTP transport under every registry call the
-// Assembler makes (retries, plain-HTTP guard, progress lines, one ping per
-// registry), for other registry work of the same run, such as cleanup, to
-// behave the same. Use it with RetryOptions. The ping (GET /v2/) goes
-// through: the Assembler answers the pings of registries its keychain has
-// no credential for itself, above this transport, and a caller with its own
-// keychain may well have one.
-func (a *Assembler) Transport() http.RoundTripper { return a.transport }
-
-// RetryOptions are the remote.Options that go with Transport, so that
-// retries do not stack: see package retry for which level retries what.
-func (a *Assembler) RetryOptions() []remote.Option { return a.transport.RemoteOptions() }

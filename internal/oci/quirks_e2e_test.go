@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -112,15 +113,21 @@ func (s *quirkSite) check(t *testing.T, repoTag string, want v1.Hash) {
 // token sites, and retries with waits of milliseconds.
 func quirkAssembler(t *testing.T, sites ...*quirkSite) *Assembler {
 	t.Helper()
+	return quirkAssemblerWith(t, nil, sites...)
+}
+
+// quirkAssemblerWith is quirkAssembler with more client options.
+func quirkAssemblerWith(t *testing.T, more []client.Option, sites ...*quirkSite) *Assembler {
+	t.Helper()
 	var insecure []string
 	for _, s := range sites {
 		insecure = append(insecure, s.insecure...)
 	}
-	a, err := New(
-		WithInsecureRegistries(insecure),
-		WithKeychain(staticKeychain{authn.AuthConfig{Username: quirkUser, Password: quirkPassword}}),
-		WithRetry(retry.WithBackoff(time.Millisecond, 5*time.Millisecond)),
-	)
+	a, err := newAssembler(append([]client.Option{
+		client.WithInsecureRegistries(insecure),
+		client.WithKeychain(staticKeychain{authn.AuthConfig{Username: quirkUser, Password: quirkPassword}}),
+		client.WithRetry(retry.WithBackoff(time.Millisecond, 5*time.Millisecond)),
+	}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +216,8 @@ func TestQuirkRateLimits(t *testing.T) {
 				return []registrytest.Quirk{q}
 			})
 			src := s.seed(t, "team/src", "amd64", "arm64")
-			a := quirkAssembler(t, s)
-			a.o.jobs = 1 // one request at a time: the counts are exact
+			// One request at a time: the counts are exact.
+			a := quirkAssemblerWith(t, []client.Option{client.WithJobs(1)}, s)
 			as, err := join(t, a, src, s.proxy.Host+"/team/app:1")
 			if got := s.proxy.Answered(q.Name); got != tt.want {
 				t.Errorf("quirk %s answered %d requests, want %d", q.Name, got, tt.want)

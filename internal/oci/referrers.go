@@ -14,11 +14,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
 )
 
@@ -78,7 +78,7 @@ type foundReferrer struct {
 // referrerFinder finds referrers in source repositories: one tag list per
 // repository, and the referrers API only on registries that have it.
 type referrerFinder struct {
-	a *Assembler
+	c *client.Client
 
 	mu       sync.Mutex
 	repos    map[string]*repoState // by repository
@@ -114,8 +114,8 @@ type hostAPI struct {
 	has   bool
 }
 
-func newReferrerFinder(a *Assembler) *referrerFinder {
-	return &referrerFinder{a: a, repos: map[string]*repoState{}, hosts: map[string]*hostAPI{}}
+func newReferrerFinder(c *client.Client) *referrerFinder {
+	return &referrerFinder{c: c, repos: map[string]*repoState{}, hosts: map[string]*hostAPI{}}
 }
 
 // find returns the referrers of d in repo, recursively, parent first.
@@ -191,12 +191,12 @@ func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref nam
 }
 
 func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*foundReferrer, error) {
-	rd, err := f.a.puller.Get(ctx, ref)
+	rd, err := f.c.Puller().Get(ctx, ref)
 	if err != nil {
 		return nil, &RefError{Op: "reading referrer", Ref: ref, Err: err}
 	}
 	if !rd.MediaType.IsImage() || rd.MediaType.IsSchema1() {
-		f.a.o.logger.Warn("referrer is not an image manifest; not carried", "ref", ref.String(), "mediaType", string(rd.MediaType))
+		f.c.Logger().Warn("referrer is not an image manifest; not carried", "ref", ref.String(), "mediaType", string(rd.MediaType))
 		return nil, nil
 	}
 	img, err := rd.Image()
@@ -439,7 +439,7 @@ func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 // that holds something else is no fallback index: no referrers there,
 // with a warning.
 func (f *referrerFinder) fallbackIndex(ctx context.Context, repo name.Repository, tag string) ([]v1.Descriptor, error) {
-	rd, err := f.a.puller.Get(ctx, repo.Tag(tag))
+	rd, err := f.c.Puller().Get(ctx, repo.Tag(tag))
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			return nil, nil // the tag went between the list and now
@@ -485,17 +485,15 @@ func (f *referrerFinder) repo(repo name.Repository) *repoState {
 func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*http.Client, error) {
 	rs := f.repo(repo)
 	rs.clientOnce.Do(func() {
-		auth, err := authn.Resolve(ctx, f.a.keychain, repo)
-		if err != nil {
-			rs.clientErr = fmt.Errorf("credentials for %s: %w", repo, err)
-			return
-		}
-		rt, err := transport.NewWithContext(ctx, repo.Registry, auth, f.a.lazy, []string{repo.Scope(transport.PullScope)})
-		if err != nil {
+		cl, err := f.c.Pull(ctx, repo)
+		var ce *client.CredentialsError
+		switch {
+		case errors.As(err, &ce):
+			rs.clientErr = err
+		case err != nil:
 			rs.clientErr = &RefError{Op: "authenticating to", Ref: repoRef{repo}, Err: err}
-			return
 		}
-		rs.client = &http.Client{Transport: rt}
+		rs.client = cl
 	})
 	return rs.client, rs.clientErr
 }
@@ -513,7 +511,7 @@ func (f *referrerFinder) member(ctx context.Context, m *member) error {
 	case DockerArchive:
 		// an archive holds images only
 	default:
-		repo := f.a.insecure.Repository(m.source.Repo)
+		repo := f.c.Repository(m.source.Repo)
 		m.referrers, err = f.find(ctx, repo, m.digest, 0, map[v1.Hash]bool{m.digest: true})
 		if err != nil {
 			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", repo, m.digest, err)

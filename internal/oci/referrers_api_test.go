@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -41,7 +42,7 @@ func TestReferrersFromTheAPI(t *testing.T) {
 	sbom := strings.TrimSpace(orasIn(t, dir, "attach", "--plain-http", "--distribution-spec", "v1.1-referrers-api",
 		"--artifact-type", sbomType, "--format", "go-template", "--template", "{{.digest}}", host+"/src@"+d.String(), "sbom.json"))
 	rec := registrytest.NewRecorder()
-	a, err := New(WithTransport(rec), WithInsecureRegistries([]string{host, dst.Host}))
+	a, err := newAssembler(client.WithTransport(rec), client.WithInsecureRegistries([]string{host, dst.Host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestReferrersToTheAPI(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	s := newSignedSource(t, src, "amd64")
-	a, err := New(WithInsecureRegistries([]string{src.Host, host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.Host, host}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func (d *registryDest) copyReferrers(ctx context.Context, t *repoTarget, as *Ass
 	if err != nil {
 		return err
 	}
-	g, gctx := newGroup(ctx, d.a.o.jobs)
+	g, gctx := newGroup(ctx, d.c.Jobs())
 	for _, l := range layers {
 		g.Go(func() error {
 			if err := w.WriteBlob(gctx, l); err != nil {

@@ -143,7 +143,7 @@ func (r Referrer) label() string {
 // An SBOM tag (one SBOM per image, for cosign) or a tag that holds
 // something else is kept, and r is reported skipped.
 func (d *registryDest) joinCosignTag(ctx context.Context, w *push.Writer, t *repoTarget, r *foundReferrer, tag name.Tag) error {
-	rd, err := d.a.puller.Get(ctx, tag)
+	rd, err := d.c.Puller().Get(ctx, tag)
 	if err != nil {
 		if answered(err) {
 			t.skip(r, fmt.Sprintf("the target's tag %s could not be read (%s), so it is kept", r.Tag, quoteText(err.Error())))

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -98,7 +99,7 @@ func TestReferrersDiscoveryAnswersOtherwise(t *testing.T) {
 				pushImage(t, reg, "src:sha256-"+subject.Hex, archImage(t, "arm64"))
 			}
 			p := tc.proxy(t, reg)
-			a, err := New(WithInsecureRegistries([]string{p.Host}))
+			a, err := newAssembler(client.WithInsecureRegistries([]string{p.Host}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -368,7 +369,7 @@ func TestReferrersOff(t *testing.T) {
 	dst := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
 	s := newSignedSource(t, src, "amd64")
 	rec := registrytest.NewRecorder()
-	a, err := New(WithTransport(rec), WithInsecureRegistries([]string{src.Host, dst.Host}))
+	a, err := newAssembler(client.WithTransport(rec), client.WithInsecureRegistries([]string{src.Host, dst.Host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +427,7 @@ func insecureAssembler(t *testing.T, regs ...*registrytest.Registry) *Assembler 
 	for _, r := range regs {
 		hosts = append(hosts, r.Host)
 	}
-	a, err := New(WithInsecureRegistries(hosts))
+	a, err := newAssembler(client.WithInsecureRegistries(hosts))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -70,7 +71,7 @@ func TestReferrersGHCRStyle(t *testing.T) {
 	}
 	s2 := newSignedSource(t, src, "arm64")
 	rec := registrytest.NewRecorder()
-	a, err := New(WithTransport(rec), WithInsecureRegistries([]string{src.Host, dst.Host}))
+	a, err := newAssembler(client.WithTransport(rec), client.WithInsecureRegistries([]string{src.Host, dst.Host}))
 	if err != nil {
 		t.Fatal(err)
 	}

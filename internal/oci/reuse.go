@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
@@ -43,7 +44,7 @@ type priorLayer struct {
 // which it reused. It is stateless across runs: what it knows it read
 // from the targets at the start of this one.
 type reuser struct {
-	a *Assembler
+	c *client.Client
 	// ready is closed once byDiff is read; nil when nothing is read.
 	ready  chan struct{}
 	byDiff map[v1.Hash][]priorLayer
@@ -71,8 +72,8 @@ type priorTag struct {
 // overlaps the caller's work until the first layer is staged. A tag that
 // is missing or cannot be read only means nothing is reused from it.
 // Without staging (a dry run) nothing is read or reused.
-func (a *Assembler) newReuser(ctx context.Context, staging bool, targets []Ref) *reuser {
-	r := &reuser{a: a, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
+func newReuser(ctx context.Context, c *client.Client, staging bool, targets []Ref) *reuser {
+	r := &reuser{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
 	if !staging {
 		return r
 	}
@@ -91,7 +92,7 @@ func (r *reuser) wait() {
 }
 
 func (r *reuser) read(ctx context.Context, targets []Ref) {
-	a := r.a
+	c := r.c
 	var refs []name.Reference
 	seen := map[string]bool{}
 	for _, t := range targets {
@@ -99,9 +100,9 @@ func (r *reuser) read(ctx context.Context, targets []Ref) {
 			continue
 		}
 		seen[t.Repo.String()] = true
-		refs = append(refs, a.insecure.Repository(t.Repo).Tag(t.Tag))
+		refs = append(refs, c.Repository(t.Repo).Tag(t.Tag))
 	}
-	g, gctx := newGroup(ctx, a.o.jobs)
+	g, gctx := newGroup(ctx, c.Jobs())
 	for _, ref := range refs {
 		g.Go(func() error {
 			r.readTag(gctx, ref)
@@ -112,7 +113,7 @@ func (r *reuser) read(ctx context.Context, targets []Ref) {
 }
 
 func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
-	desc, err := r.a.puller.Get(ctx, ref)
+	desc, err := r.c.Puller().Get(ctx, ref)
 	var d v1.Hash
 	if err == nil {
 		d = desc.Digest
@@ -120,7 +121,7 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 	r.recordTag(ref, d, err)
 	if err != nil {
 		if statusOf(err) != http.StatusNotFound {
-			r.a.o.logger.Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
+			r.c.Logger().Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
 		}
 		return
 	}
@@ -153,7 +154,7 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 		}
 		imgs = append(imgs, img)
 	}
-	g, _ := newGroup(ctx, r.a.o.jobs)
+	g, _ := newGroup(ctx, r.c.Jobs())
 	for _, img := range imgs {
 		g.Go(func() error {
 			r.addImage(ref.Context(), img)
@@ -251,7 +252,7 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *la
 			r.warn(fmt.Sprintf("not reusing %s from %q as layer %s: %v; the layer is uploaded anew", p.desc.Digest, p.repo.String(), diffID, err))
 		}
 		if err != nil {
-			r.a.o.logger.Debug("a layer the target holds is not reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(),
+			r.c.Logger().Debug("a layer the target holds is not reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(),
 				"from", p.repo.String(), "error", err)
 			continue
 		}
@@ -264,7 +265,7 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *la
 // layer to publish: read from where it is, mounted where it is not.
 func (r *reuser) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
 	ref := p.repo.Digest(p.desc.Digest.String())
-	ropts := r.a.remoteOptions(ctx)
+	ropts := r.c.RemoteOptions(ctx)
 	k := &knownLayer{digest: p.desc.Digest, diffID: diffID, size: p.desc.Size, mediaType: bl.MediaType(),
 		open: func() (io.ReadCloser, error) {
 			rl, err := remote.Layer(ref, ropts...)
@@ -280,7 +281,7 @@ func (r *reuser) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *la
 	r.mu.Lock()
 	r.reused = append(r.reused, ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
 	r.mu.Unlock()
-	r.a.o.logger.Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
+	r.c.Logger().Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
 	return &remote.MountableLayer{Layer: l, Reference: ref}, true
 }
 

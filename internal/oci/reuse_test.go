@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -78,7 +79,7 @@ func countOf(got []string, s string) int {
 func TestNextReleaseReusesLayers(t *testing.T) {
 	t.Parallel()
 	reg := newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{reg.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestNextReleaseFromArchive(t *testing.T) {
 	t.Parallel()
 	for _, gz := range []bool{false, true} {
 		reg := newRecorder(t)
-		a, err := New(WithInsecureRegistries([]string{reg.host}))
+		a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,14 +182,14 @@ func TestNextReleaseFromArchive(t *testing.T) {
 		// layer's blob once to prove it is that layer, and sends nothing:
 		// not even the tag's HEAD, which that read answered.
 		want := []string{"GET manifest", "GET manifest", "GET blob"}
-		for range archiveLayers {
+		for range nixArchiveLayers {
 			want = append(want, "GET blob")
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("gz=%v: a re-push sent %v, want only %v", gz, got, want)
 		}
-		if n := len(second.Reused); n != len(archiveLayers) {
-			t.Errorf("gz=%v: reused %d layers, want %d", gz, n, len(archiveLayers))
+		if n := len(second.Reused); n != len(nixArchiveLayers) {
+			t.Errorf("gz=%v: reused %d layers, want %d", gz, n, len(nixArchiveLayers))
 		}
 		if second.Digest != first.Digest {
 			t.Errorf("gz=%v: re-push gave %s, first push %s", gz, second.Digest, first.Digest)

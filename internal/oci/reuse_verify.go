@@ -186,7 +186,7 @@ func (r *reuser) fetchAndVerify(ctx context.Context, p priorLayer, c layer.Compr
 	if err := worthChecking(p.desc, tarSize); err != nil {
 		return err
 	}
-	rl, err := remote.Layer(p.repo.Digest(p.desc.Digest.String()), r.a.remoteOptions(ctx)...)
+	rl, err := remote.Layer(p.repo.Digest(p.desc.Digest.String()), r.c.RemoteOptions(ctx)...)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -190,7 +191,7 @@ func TestReuseProvesTheBlob(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			reg := newRecorder(t)
-			a, err := New(WithInsecureRegistries([]string{reg.host}))
+			a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -415,7 +416,7 @@ func TestReuseRefusesABlobServedWrong(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	a, err := New(WithInsecureRegistries([]string{host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{host}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -54,24 +55,25 @@ var ErrAmbiguous = errors.New("more than one image")
 // disk (an archive's uncompressed layers are compressed once here, to
 // learn their digests).
 func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
-	return a.resolve(ctx, src, a.digestOnly)
+	c := a.c
+	return resolve(ctx, c, src, digestOnly)
 }
 
 // resolve is Resolve with the archive's uncompressed layers staged by
 // stage.
-func (a *Assembler) resolve(ctx context.Context, src Ref, stage stageFunc) (Taggable, error) {
+func resolve(ctx context.Context, c *client.Client, src Ref, stage stageFunc) (Taggable, error) {
 	switch src.Transport {
 	case Layout:
 		return resolveLayout(ctx, src)
 	case DockerArchive:
-		return a.resolveArchive(ctx, src, stage)
+		return resolveArchive(ctx, c, src, stage)
 	}
-	src.Repo = a.insecure.Repository(src.Repo)
+	src.Repo = c.Repository(src.Repo)
 	ref := src.Reference()
 	if ref == nil {
 		return nil, fmt.Errorf("%w %s: a source needs a tag or digest", ErrSource, src)
 	}
-	desc, err := a.puller.Get(ctx, ref)
+	desc, err := c.Puller().Get(ctx, ref)
 	if err != nil {
 		return nil, &RefError{Op: "reading", Ref: ref, Err: err}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
 
@@ -21,17 +22,17 @@ type stageFunc func(context.Context, *layer.Builder) (v1.Layer, error)
 // stager stages to the plan's first destination: its first registry
 // repository, else its first layout. Without stage (a dry run), or
 // without targets, layers are compressed once for their digests only.
-func (a *Assembler) stager(stage bool, targets []Ref) stageFunc {
+func stager(c *client.Client, stage bool, targets []Ref) stageFunc {
 	if stage {
-		if dests := a.destinations(targets); len(dests) > 0 {
+		if dests := destinations(c, targets); len(dests) > 0 {
 			return dests[0].stage
 		}
 	}
-	return a.digestOnly
+	return digestOnly
 }
 
 // digestOnly compresses the layer once into nothing, for its digests.
-func (a *Assembler) digestOnly(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
+func digestOnly(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
 	l, err := bl.Layer()
 	if err != nil {
 		return nil, err
@@ -60,13 +61,13 @@ func (r repoRef) Identifier() string       { return "" }
 // stagedLayer describes a layer already in repo: reading it streams the
 // blob back, and the writer of another repository of the same registry
 // mounts it from repo instead of uploading it again.
-func (a *Assembler) stagedLayer(ctx context.Context, l v1.Layer, repo name.Repository) (v1.Layer, error) {
+func stagedLayer(ctx context.Context, c *client.Client, l v1.Layer, repo name.Repository) (v1.Layer, error) {
 	d, err := l.Digest()
 	if err != nil {
 		return nil, err
 	}
 	ref := repo.Digest(d.String())
-	ropts := a.remoteOptions(ctx)
+	ropts := c.RemoteOptions(ctx)
 	open := func() (io.ReadCloser, error) {
 		rl, err := remote.Layer(ref, ropts...)
 		if err != nil {

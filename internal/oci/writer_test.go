@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -129,7 +130,7 @@ func checkIndex(t *testing.T, ref string, want v1.Hash) {
 func TestPublishSendsTheSpecMinimum(t *testing.T) {
 	t.Parallel()
 	src, dst := newRecorder(t), newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestPublishSendsTheSpecMinimum(t *testing.T) {
 func TestRefusedMountIsUploaded(t *testing.T) {
 	t.Parallel()
 	reg := newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{reg.host}))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{reg.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestRefusedMountIsUploaded(t *testing.T) {
 func TestBlobsUploadLargestFirst(t *testing.T) {
 	t.Parallel()
 	src, dst := newRecorder(t), newRecorder(t)
-	a, err := New(WithInsecureRegistries([]string{src.host, dst.host}), WithJobs(1))
+	a, err := newAssembler(client.WithInsecureRegistries([]string{src.host, dst.host}), client.WithJobs(1))
 	if err != nil {
 		t.Fatal(err)
 	}

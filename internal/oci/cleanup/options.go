@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
+	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 )
 
 // Kind says how a registry deletes tags, and so which strategy Delete uses.
@@ -96,6 +97,21 @@ func WithKeychain(k authn.Keychain) Option {
 			return errors.New("WithKeychain: nil keychain")
 		}
 		o.keychain = k
+		return nil
+	}
+}
+
+// WithClient makes cleanup's registry requests the run's: the client's
+// keychain, transport and retries, plain-HTTP registries, logger and
+// concurrency limit. Options after it override its parts.
+func WithClient(c *client.Client) Option {
+	return func(o *options) error {
+		o.keychain = c.Keychain()
+		o.transport = c.Transport()
+		o.remote = append(o.remote, c.RetryOptions()...)
+		o.insecureList = append(o.insecureList, c.Insecure().Hosts()...)
+		o.logger = c.Logger()
+		o.jobs = c.Jobs()
 		return nil
 	}
 }
