@@ -128,7 +128,6 @@ func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec
 		Referrers: spec.Referrers, Stage: spec.Push}
 	end := func() { u.endGroup() }
 	if spec.Build != nil {
-		spec.Build.Stage = spec.Push
 		end = u.openSection("Building layers") // uploads: progress stays in sight
 	} else {
 		u.group("Resolving sources")
@@ -157,7 +156,7 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 		return nil, exitOK
 	}
 	end := u.openSection("Publishing") // uploads: progress stays in sight
-	res, err := asm.Publish(ctx, as, spec.Tags)
+	res, err := asm.Publish(ctx, as)
 	end()
 	if err != nil {
 		u.fail(withCause(ctx, indexHint(err, spec)))

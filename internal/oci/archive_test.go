@@ -139,7 +139,7 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Publish(ctx, as, tgts); err != nil {
+		if _, err := a.Publish(ctx, as); err != nil {
 			t.Fatal(err)
 		}
 		got := reg.take()
@@ -176,7 +176,7 @@ func TestArchiveToRegistryUnpacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(ctx, as, tgts); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatal(err)
 	}
 	unpackAndCheck(t, reg.Host+"/nix:1", nixArchiveLayers)

@@ -10,10 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
-	"golang.org/x/sync/errgroup"
 )
 
 // IndexMediaType selects the index format.
@@ -41,12 +39,12 @@ type Plan struct {
 	// with the index.
 	Referrers bool
 	// Stage says Publish follows (it is false for a dry run, which asks
-	// the targets nothing). The uncompressed layers of docker-archive
-	// sources are then streamed to the first target while they are
-	// compressed, as Build.Stage does for new layers (without it they are
-	// compressed once for their digests and sent again when published),
-	// and the targets' first tags are read while the sources are
-	// (peekTargets).
+	// the targets nothing). New layers (a Build's, and the uncompressed
+	// layers of docker-archive sources) are then streamed to the first
+	// target while they are compressed (without it they are compressed
+	// once for their digests and sent again when published), and the
+	// targets' first tags are read while the sources are (Targets.Peek,
+	// Targets.ReadPrior).
 	Stage bool
 }
 
@@ -92,14 +90,14 @@ type Assembly struct {
 	// Warnings are what the caller should tell the user: referrers that
 	// could not follow a rewritten manifest.
 	Warnings []string
+	// Targets are where the assembly goes: its new layers were staged
+	// through them, and Publish finishes them.
+	Targets *Targets
 	// referrers are the platform images' referrers, with their own.
 	referrers []*foundReferrer
 	// Reused are the new layers whose blobs a target already held, so they
 	// were neither compressed nor uploaded (see Plan.Stage, Build.Stage).
 	Reused []ReusedLayer
-	// prior is what the target tags pointed at before building, by
-	// reference, when they were read to find layers to reuse.
-	prior map[string]priorTag
 }
 
 // member is one platform image of the index, with the attestation
@@ -119,115 +117,32 @@ type attestation struct {
 	desc v1.Descriptor
 }
 
-// Assemble resolves every source and builds the index. It publishes
-// nothing: the only writes are a Build's new layer blobs and the
-// compressed layers of docker-archive sources, streamed to one target
-// when plan.Build.Stage or plan.Stage is set, which no manifest names yet.
-func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
-	c := a.c
-	if plan.Build != nil {
-		if len(plan.Sources) > 0 {
-			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
-		}
-		r := newReuser(ctx, c, plan.Build.Stage, plan.Targets)
-		members, err := buildMembers(ctx, c, plan.Build, plan.Targets, r)
-		if err != nil {
-			return nil, err
-		}
-		return finish(c, members, plan, r)
-	}
-	if len(plan.Sources) == 0 {
-		return nil, fmt.Errorf("%w: no sources", ErrSource)
-	}
-	flat := make([][]*member, len(plan.Sources))
-	read := make([]v1.Hash, len(plan.Sources))
-	var r *reuser
-	if plan.Stage && !slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
-		r = peekTargets(ctx, c, plan.Targets, plan.Sources)
-	} else {
-		r = newReuser(ctx, c, plan.Stage, plan.Targets)
-	}
-	stage := r.stage(stager(c, plan.Stage, plan.Targets))
-	// Each source is resolved and flattened (its platforms read from the
-	// configs) at once with the others: on a real network those reads are
-	// round trips, and one after another they added up. Remote images keep
-	// the context they were read with for later lazy reads, and errgroup
-	// cancels its own context when Wait returns: so resolve with the
-	// caller's.
-	// Their referrers are looked for in the same goroutine, while other
-	// sources are still being read.
-	f := newReferrerFinder(c)
-	var g errgroup.Group
-	g.SetLimit(c.Jobs())
-	for i, src := range plan.Sources {
-		g.Go(func() error {
-			t, err := resolve(ctx, c, src, stage)
-			if err != nil {
-				return err
-			}
-			if src.Transport == Registry {
-				// Read from the manifest already fetched: no request.
-				if read[i], err = t.Digest(); err != nil {
-					return fmt.Errorf("%w %s: %v", ErrSource, src, err)
-				}
-			}
-			if flat[i], err = flatten(ctx, src, t, plan.MediaType); err != nil || !plan.Referrers {
-				return err
-			}
-			for _, m := range flat[i] {
-				if err := f.member(ctx, m); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-
-	var members []*member
-	for _, ms := range flat {
-		var err error
-		if members, err = merge(members, ms); err != nil {
-			return nil, err
-		}
-	}
-	as, err := finish(c, members, plan, r)
-	if as != nil {
-		as.Warnings = append(f.warnings, as.Warnings...)
-		as.SourceDigests = read
-	}
-	return as, err
-}
-
-// finish applies manifest annotations, gives a Docker manifest list
-// Docker children, and builds the index.
-func finish(c *client.Client, members []*member, plan Plan, r *reuser) (*Assembly, error) {
+// assembleIndex applies manifest annotations, gives a Docker manifest
+// list Docker children, and builds the index, with the members'
+// referrers that still name their manifest.
+func assembleIndex(members []*member, anns []Annotation, mt IndexMediaType) (*Assembly, error) {
 	before := make([]v1.Hash, len(members))
 	for i, m := range members {
 		before[i] = m.digest
 	}
-	if err := annotateManifests(c, members, plan.Annotations); err != nil {
+	if err := annotateManifests(members, anns); err != nil {
 		return nil, err
 	}
 	rewrite := annotationRewrite
 	var warnings []string
-	if plan.MediaType == DockerManifestList {
+	if mt == DockerManifestList {
 		var err error
 		if warnings, err = toDocker(members); err != nil {
 			return nil, err
 		}
 		rewrite = dockerRewrite
 	}
-	as, err := buildIndex(members, plan)
+	as, err := buildIndex(members, anns, mt)
 	if err != nil {
 		return nil, err
 	}
 	as.addReferrers(members, before, rewrite)
 	as.Warnings = append(as.Warnings, warnings...)
-	as.Reused, as.prior = r.list(), r.priorTags()
-	as.Warnings = append(as.Warnings, r.warned()...)
 	return as, nil
 }
 
@@ -432,7 +347,7 @@ next:
 // annotateManifests applies manifest-level annotations, which rewrite the
 // platform manifests (new digests). Attestations are repointed at the new
 // digest so they keep describing their image.
-func annotateManifests(c *client.Client, members []*member, anns []Annotation) error {
+func annotateManifests(members []*member, anns []Annotation) error {
 	for _, m := range members {
 		add := map[string]string{}
 		for _, an := range anns {
@@ -472,9 +387,9 @@ func annotateManifests(c *client.Client, members []*member, anns []Annotation) e
 	return nil
 }
 
-func buildIndex(members []*member, plan Plan) (*Assembly, error) {
+func buildIndex(members []*member, anns []Annotation, mediaType IndexMediaType) (*Assembly, error) {
 	mt := types.OCIImageIndex
-	if plan.MediaType == DockerManifestList {
+	if mediaType == DockerManifestList {
 		mt = types.DockerManifestList
 	}
 	var descs []v1.Descriptor
@@ -483,7 +398,7 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 	var platforms []v1.Platform
 	indexAnns := map[string]string{}
 	indexDescAnns := map[string]string{}
-	for _, an := range plan.Annotations {
+	for _, an := range anns {
 		switch an.Level {
 		case LevelIndex:
 			indexAnns[an.Key] = an.Value
@@ -492,17 +407,17 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 		}
 	}
 	for _, m := range members {
-		anns := maps.Clone(m.annotations)
-		for _, an := range plan.Annotations {
+		descAnns := maps.Clone(m.annotations)
+		for _, an := range anns {
 			if an.Level == LevelManifestDescriptor && an.Matches(m.platform) {
-				if anns == nil {
-					anns = map[string]string{}
+				if descAnns == nil {
+					descAnns = map[string]string{}
 				}
-				anns[an.Key] = an.Value
+				descAnns[an.Key] = an.Value
 			}
 		}
 		p := m.platform
-		d, err := descriptorOf(m.img, &p, anns)
+		d, err := descriptorOf(m.img, &p, descAnns)
 		if err != nil {
 			return nil, fmt.Errorf("describing %s: %w", m.source, err)
 		}
@@ -546,8 +461,8 @@ func buildIndex(members []*member, plan Plan) (*Assembly, error) {
 		indexDescAnns = nil
 	}
 	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
-		IndexDescriptorAnnotations: indexDescAnns, Sources: plan.Sources,
-		Warnings: unmatchedFilters(plan.Annotations, platforms)}, nil
+		IndexDescriptorAnnotations: indexDescAnns,
+		Warnings:                   unmatchedFilters(anns, platforms)}, nil
 }
 
 // imageSizeOf is what pulling img downloads: its config and layers, not

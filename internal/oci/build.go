@@ -33,11 +33,6 @@ type Build struct {
 	Created     time.Time
 	// Workspace is the absolute directory relative SRC paths are under.
 	Workspace string
-	// Stage says where the new layers are streamed while they are built:
-	// the first registry target of the plan, else its first layout. With
-	// Stage false (a dry run) they are compressed once to learn their
-	// digests and the bytes are discarded.
-	Stage bool
 }
 
 // scratchRef names the empty base in messages and outputs.
@@ -53,8 +48,7 @@ type platformImage struct {
 // (files, tar, compressor and digests in one pass) to the staging target,
 // so their digests are known without a second read: that upload writes
 // blobs only, which no reader sees until a manifest names them.
-func buildMembers(ctx context.Context, c *client.Client, b *Build, targets []Ref, r *reuser) ([]*member, error) {
-	stage := r.stage(stager(c, b.Stage, targets))
+func buildMembers(ctx context.Context, c *client.Client, b *Build, stage stageFunc) ([]*member, error) {
 	bases, src, err := basePlatforms(ctx, c, b, stage)
 	if err != nil {
 		return nil, err

@@ -60,7 +60,7 @@ func TestTargetBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := a.Publish(ctx, as, tgts)
+		res, err := a.Publish(ctx, as)
 		if err != nil {
 			t.Fatalf("%s: Publish: %v", run.name, err)
 		}

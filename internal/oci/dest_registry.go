@@ -21,7 +21,9 @@ import (
 // repository gets every blob; the others mount them from it, so each
 // blob is uploaded once per registry.
 type registryDest struct {
-	c     *client.Client
+	c *client.Client
+	// prior answers the first tag's HEAD from the read before building.
+	prior *reuser
 	host  string
 	repos []*repoTarget
 	// sole: this is the only repository of the publish; see destinations.
@@ -148,7 +150,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *Assembl
 		return err
 	}
 	first := t.checked(as.Digest)[0]
-	got, err := headFirst(ctx, w, as, first)
+	got, err := d.prior.headFirst(ctx, w, first)
 	switch {
 	case err == nil && got == as.Digest:
 		t.present = true

@@ -81,7 +81,7 @@ func TestDockerListHasDockerChildren(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
-	if _, err := a.Publish(ctx, as, tgts); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 
@@ -219,12 +219,12 @@ func TestDockerListInLayerMode(t *testing.T) {
 	a := insecureAssembler(t, reg)
 	ctx := context.Background()
 	tgts := targets(t, reg.Host+"/app:built")
-	b := &Build{Base: layoutOf(t, ociImageOf(t, "amd64")), Layers: specs, Compression: layer.Gzip, Workspace: ws, Stage: true}
-	as, err := a.Assemble(ctx, Plan{Build: b, Targets: tgts, MediaType: DockerManifestList})
+	b := &Build{Base: layoutOf(t, ociImageOf(t, "amd64")), Layers: specs, Compression: layer.Gzip, Workspace: ws}
+	as, err := a.Assemble(ctx, Plan{Build: b, Targets: tgts, MediaType: DockerManifestList, Stage: true})
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
-	if _, err := a.Publish(ctx, as, tgts); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	list := reg.GetManifest(t, "app", "built")

@@ -45,7 +45,7 @@ func TestUnmarkedReferencesToAnInsecureHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
-	if _, err := a.Publish(context.Background(), as, tgts); err != nil {
+	if _, err := a.Publish(context.Background(), as); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	checkIndex(t, reg.Host+"/app:1", as.Digest)

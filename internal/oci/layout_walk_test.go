@@ -240,7 +240,7 @@ func TestLayoutBlobMismatch(t *testing.T) {
 			out := targets(t, "oci:"+filepath.Join(t.TempDir(), "out"))
 			as, err := a.Assemble(context.Background(), Plan{Sources: targets(t, "oci:"+dir), Targets: out})
 			if err == nil {
-				_, err = a.Publish(context.Background(), as, out)
+				_, err = a.Publish(context.Background(), as)
 			}
 			if !errors.Is(err, ErrMismatch) {
 				t.Fatalf("join = %v, want ErrMismatch", err)

@@ -17,7 +17,7 @@ func joinToLayout(t *testing.T, src, dst string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Publish(context.Background(), as, out)
+	_, err = a.Publish(context.Background(), as)
 	return err
 }
 

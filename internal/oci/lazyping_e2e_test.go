@@ -144,7 +144,7 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := j.Publish(ctx, as, []Ref{target}); err != nil {
+			if _, err := j.Publish(ctx, as); err != nil {
 				t.Fatalf("Publish: %v", err)
 			}
 			t.Logf("join: %d 401s on the source", onHost(w, src.Host, is401))

@@ -312,8 +312,10 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same targets, through the new client.
+	as.Targets = NewTargets(pusher.c, []Ref{dst}, false)
 	n401 := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized })
-	if _, err := pusher.Publish(ctx, as, []Ref{dst}); err != nil {
+	if _, err := pusher.Publish(ctx, as); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	if got := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized }) - n401; got < 1 {

@@ -56,7 +56,7 @@ func TestJoinReadsTheTargetWhileReadingSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(ctx, as, tgts); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -80,9 +80,8 @@ func (e *TagError) Unwrap() []error { return slices.Collect(maps.Values(e.Failed
 // the tags that differ are written (a re-run reads and writes nothing).
 // When the only target is one repository, the index is not PUT by digest:
 // its first tag PUT stores it, and there is no other target to wait for.
-func (a *Assembler) Publish(ctx context.Context, as *Assembly, targets []Ref) (*Result, error) {
-	c := a.c
-	dests := destinations(c, targets)
+func (t *Targets) Publish(ctx context.Context, as *Assembly) (*Result, error) {
+	c, dests := t.c, t.dests
 	c.Logger().Info("pushing by digest", "digest", as.Digest.String(), "targets", len(dests))
 	g, gctx := newGroup(ctx, c.Jobs())
 	for _, d := range dests {

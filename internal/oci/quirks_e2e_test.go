@@ -150,7 +150,7 @@ func join(t *testing.T, a *Assembler, sources []Ref, targets ...string) (*Assemb
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Publish(ctx, as, tgts)
+	_, err = a.Publish(ctx, as)
 	return as, err
 }
 

@@ -176,7 +176,7 @@ func joinTo(t *testing.T, refs []Ref, src, dst *registrytest.Registry) []string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Publish(context.Background(), as, tgts)
+	res, err := a.Publish(context.Background(), as)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func TestReferrersDiscoveryAnswersOtherwise(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Assemble() = %v, want the join to go on", err)
 			}
-			if _, err := a.Publish(ctx, as, out); err != nil {
+			if _, err := a.Publish(ctx, as); err != nil {
 				t.Fatalf("Publish() = %v", err)
 			}
 			var warned []string
@@ -185,7 +185,7 @@ func TestReferrersFallbackTagTaken(t *testing.T) {
 	if got := len(as.Manifests[0].Referrers); got != 1 {
 		t.Fatalf("Manifests[0].Referrers = %+v, want the SBOM", as.Manifests[0].Referrers)
 	}
-	res, err := a.Publish(ctx, as, out)
+	res, err := a.Publish(ctx, as)
 	if err != nil {
 		t.Fatalf("Publish() = %v", err)
 	}

@@ -281,7 +281,7 @@ func publishReferrers(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Publish(ctx, as, tgts)
+	res, err := a.Publish(ctx, as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestReferrersOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(context.Background(), as, tgts); err != nil {
+	if _, err := a.Publish(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}
 	if n := rec.CountFunc(func(q registrytest.Request) bool {
@@ -406,7 +406,7 @@ func TestReferrersCannotFollowRewrittenManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(context.Background(), as, tgts); err != nil {
+	if _, err := a.Publish(context.Background(), as); err != nil {
 		t.Fatal(err)
 	}
 	if len(as.Warnings) != 1 || !strings.Contains(as.Warnings[0], s.sbom) || !strings.Contains(as.Warnings[0], "sign") {

@@ -111,7 +111,7 @@ func TestReferrersECRStyle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Publish(t.Context(), as, tgts)
+	res, err := a.Publish(t.Context(), as)
 	if err != nil {
 		t.Fatalf("Publish: %v", err)
 	}

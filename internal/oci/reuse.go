@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -66,50 +65,25 @@ type priorTag struct {
 	err    error
 }
 
-// newReuser starts reading, when staging (a push), the image or index that
-// the first tag of each registry target repository points at, and the
-// config of each of its images, to learn their layers' diffIDs; the read
-// overlaps the caller's work until the first layer is staged. A tag that
-// is missing or cannot be read only means nothing is reused from it.
-// Without staging (a dry run) nothing is read or reused.
-func newReuser(ctx context.Context, c *client.Client, staging bool, targets []Ref) *reuser {
-	r := &reuser{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
-	if !staging {
-		return r
-	}
+// newReuser is a reuser that knows nothing yet: Targets.ReadPrior or
+// Targets.Peek start its read (start).
+func newReuser(c *client.Client) *reuser {
+	return &reuser{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
+}
+
+// start runs read in the background; wait returns once it is done.
+func (r *reuser) start(read func()) {
 	r.ready = make(chan struct{})
 	go func() {
 		defer close(r.ready)
-		r.read(ctx, targets)
+		read()
 	}()
-	return r
 }
 
 func (r *reuser) wait() {
 	if r.ready != nil {
 		<-r.ready
 	}
-}
-
-func (r *reuser) read(ctx context.Context, targets []Ref) {
-	c := r.c
-	var refs []name.Reference
-	seen := map[string]bool{}
-	for _, t := range targets {
-		if t.Transport != Registry || t.Tag == "" || seen[t.Repo.String()] {
-			continue
-		}
-		seen[t.Repo.String()] = true
-		refs = append(refs, c.Repository(t.Repo).Tag(t.Tag))
-	}
-	g, gctx := newGroup(ctx, c.Jobs())
-	for _, ref := range refs {
-		g.Go(func() error {
-			r.readTag(gctx, ref)
-			return nil
-		})
-	}
-	_ = g.Wait() // readTag only logs
 }
 
 func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
@@ -316,20 +290,16 @@ func (r *reuser) recordTag(ref name.Reference, digest v1.Hash, err error) {
 	}
 }
 
-// priorTags is a copy of what the tags read pointed at.
-func (r *reuser) priorTags() map[string]priorTag {
-	r.wait()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return maps.Clone(r.tags)
-}
-
 // headFirst is w.Head(ctx, ref), answered from the read before building
 // when ref was read then: the tag's HEAD before writing (which makes a
 // re-run write nothing) is then not sent again. A tag moved in between
 // only costs writing what is already there.
-func headFirst(ctx context.Context, w *push.Writer, as *Assembly, ref name.Reference) (v1.Hash, error) {
-	if p, ok := as.prior[ref.String()]; ok {
+func (r *reuser) headFirst(ctx context.Context, w *push.Writer, ref name.Reference) (v1.Hash, error) {
+	r.wait()
+	r.mu.Lock()
+	p, ok := r.tags[ref.String()]
+	r.mu.Unlock()
+	if ok {
 		return p.digest, p.err
 	}
 	return w.Head(ctx, ref)

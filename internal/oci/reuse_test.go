@@ -51,17 +51,18 @@ func releaseBuild(t *testing.T, ws string) *Build {
 		t.Fatal(err)
 	}
 	return &Build{Scratch: true, Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}},
-		Layers: specs, Compression: layer.Gzip, Workspace: ws, Stage: true}
+		Layers: specs, Compression: layer.Gzip, Workspace: ws}
 }
 
 func assembleAndPublish(t *testing.T, a *Assembler, plan Plan) *Assembly {
 	t.Helper()
 	ctx := context.Background()
+	plan.Stage = true
 	as, err := a.Assemble(ctx, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(ctx, as, plan.Targets); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatal(err)
 	}
 	return as

@@ -50,15 +50,6 @@ func (e *sourceError) Is(target error) bool { return target == ErrSource || targ
 // tag or digest and the layout holds more than one image.
 var ErrAmbiguous = errors.New("more than one image")
 
-// Resolve reads a source into a v1.Image or v1.ImageIndex. Registry
-// sources are read lazily through the registry; layouts and archives from
-// disk (an archive's uncompressed layers are compressed once here, to
-// learn their digests).
-func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
-	c := a.c
-	return resolve(ctx, c, src, digestOnly)
-}
-
 // resolve is Resolve with the archive's uncompressed layers staged by
 // stage.
 func resolve(ctx context.Context, c *client.Client, src Ref, stage stageFunc) (Taggable, error) {

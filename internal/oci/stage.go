@@ -19,18 +19,6 @@ import (
 // that reads the staged copy and reports the now-known digests.
 type stageFunc func(context.Context, *layer.Builder) (v1.Layer, error)
 
-// stager stages to the plan's first destination: its first registry
-// repository, else its first layout. Without stage (a dry run), or
-// without targets, layers are compressed once for their digests only.
-func stager(c *client.Client, stage bool, targets []Ref) stageFunc {
-	if stage {
-		if dests := destinations(c, targets); len(dests) > 0 {
-			return dests[0].stage
-		}
-	}
-	return digestOnly
-}
-
 // digestOnly compresses the layer once into nothing, for its digests.
 func digestOnly(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
 	l, err := bl.Layer()

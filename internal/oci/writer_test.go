@@ -95,7 +95,7 @@ func publish(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Publish(ctx, as, tgts); err != nil {
+	if _, err := a.Publish(ctx, as); err != nil {
 		t.Fatal(err)
 	}
 	return as
