@@ -369,7 +369,7 @@ func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []s
 	var g errgroup.Group
 	g.Go(func() error { return checkBlobs(ctx, c, blobs) })
 	g.Go(func() (err error) {
-		staged, err = stageAll(ctx, c, stage, streams)
+		staged, err = stageAll(ctx, c.Jobs(), stage, streams)
 		return err
 	})
 	if err := g.Wait(); err != nil {

@@ -11,17 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
-)
-
-// IndexMediaType selects the index format.
-type IndexMediaType int
-
-const (
-	// OCIIndex is application/vnd.oci.image.index.v1+json (the default).
-	OCIIndex IndexMediaType = iota
-	// DockerManifestList is Docker's manifest list; it has no annotations.
-	DockerManifestList
 )
 
 // Plan says what to join and how. Targets are used by Publish, and by a
@@ -91,8 +82,8 @@ type Assembly struct {
 	// could not follow a rewritten manifest.
 	Warnings []string
 	// Targets are where the assembly goes: its new layers were staged
-	// through them, and Publish finishes them.
-	Targets *Targets
+	// through them, and publishing finishes them (the engine's Targets).
+	Targets Stager
 	// referrers are the platform images' referrers, with their own.
 	referrers []*foundReferrer
 	// Reused are the new layers whose blobs a target already held, so they
@@ -477,4 +468,10 @@ func imageSizeOf(img v1.Image) (int64, error) {
 		n += l.Size
 	}
 	return n, nil
+}
+
+// Stager streams a new layer to where it is kept and returns a layer that
+// reads the staged copy: the run's targets.
+type Stager interface {
+	Stage(ctx context.Context, bl *layer.Builder) (v1.Layer, error)
 }

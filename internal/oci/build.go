@@ -5,35 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
-
-// Build is layer mode: images made from a base (or scratch) plus layers of
-// local files, one per platform, which then go through the same index,
-// annotation and publishing steps as joined images.
-type Build struct {
-	// Base is the base image or index; ignored when Scratch.
-	Base    Ref
-	Scratch bool
-	// Platforms filters an index base's platforms; with Scratch (or a
-	// single-image base) it lists the platforms to build.
-	Platforms   []v1.Platform
-	Layers      []layer.Spec
-	Config      layer.ConfigChanges
-	Compression layer.Compression
-	Level       int
-	Created     time.Time
-	// Workspace is the absolute directory relative SRC paths are under.
-	Workspace string
-}
 
 // scratchRef names the empty base in messages and outputs.
 var scratchRef = Ref{Original: "scratch"}
@@ -48,8 +26,8 @@ type platformImage struct {
 // (files, tar, compressor and digests in one pass) to the staging target,
 // so their digests are known without a second read: that upload writes
 // blobs only, which no reader sees until a manifest names them.
-func buildMembers(ctx context.Context, c *client.Client, b *Build, stage stageFunc) ([]*member, error) {
-	bases, src, err := basePlatforms(ctx, c, b, stage)
+func buildMembers(ctx context.Context, base Source, b *Build, stage stageFunc, jobs int) ([]*member, error) {
+	bases, src, err := basePlatforms(ctx, base, b)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +35,7 @@ func buildMembers(ctx context.Context, c *client.Client, b *Build, stage stageFu
 	if err != nil {
 		return nil, err
 	}
-	staged, err := stageAll(ctx, c, stage, builders)
+	staged, err := stageAll(ctx, jobs, stage, builders)
 	if err != nil {
 		return nil, err
 	}
@@ -119,33 +97,9 @@ func planLayers(b *Build, bases []platformImage) ([]layerPlan, []*layer.Builder,
 	return plans, builders, nil
 }
 
-// stageAll stages every builder's layer, by builder key.
-func stageAll(ctx context.Context, c *client.Client, stage stageFunc, builders []*layer.Builder) (map[string]v1.Layer, error) {
-	staged := make([]v1.Layer, len(builders))
-	// A staged layer is read again later (to copy it to another registry)
-	// with the context it was staged with, and errgroup cancels its own
-	// when Wait returns: so stage with the caller's.
-	var g errgroup.Group
-	g.SetLimit(c.Jobs())
-	for i, bl := range builders {
-		g.Go(func() error {
-			l, err := stage(ctx, bl)
-			staged[i] = l
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	out := make(map[string]v1.Layer, len(builders))
-	for i, bl := range builders {
-		out[bl.Key()] = staged[i]
-	}
-	return out, nil
-}
-
-// basePlatforms resolves the base into one image per platform to build.
-func basePlatforms(ctx context.Context, c *client.Client, b *Build, stage stageFunc) ([]platformImage, Ref, error) {
+// basePlatforms resolves the base into one image per platform to build;
+// base is nil for scratch.
+func basePlatforms(ctx context.Context, base Source, b *Build) ([]platformImage, Ref, error) {
 	if b.Scratch {
 		if len(b.Platforms) == 0 {
 			return nil, scratchRef, fmt.Errorf("%w: base scratch needs platforms", ErrSource)
@@ -156,7 +110,7 @@ func basePlatforms(ctx context.Context, c *client.Client, b *Build, stage stageF
 		}
 		return out, scratchRef, nil
 	}
-	t, err := resolve(ctx, c, b.Base, stage)
+	t, err := base.Read(ctx)
 	if err != nil {
 		return nil, b.Base, err
 	}

@@ -94,28 +94,6 @@ func (c *indexContents) mountSources() []name.Repository {
 	return out
 }
 
-// Digests are every manifest the index holds, nested ones included, the
-// index itself and the referrers copied with it: what cleanup must never
-// delete by digest.
-func (as *Assembly) Digests() ([]v1.Hash, error) {
-	c, err := contentsOf(as.Index)
-	if err != nil {
-		return nil, fmt.Errorf("listing the index's manifests: %w", err)
-	}
-	out := []v1.Hash{as.Digest}
-	for _, m := range append(c.images, c.indexes...) {
-		d, err := m.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("listing the index's manifests: %w", err)
-		}
-		out = append(out, d)
-	}
-	for _, r := range as.flatReferrers() {
-		out = append(out, r.desc.Digest)
-	}
-	return out, nil
-}
-
 // blobBytes is the size of the blobs a registry holds for the index: the
 // distributable ones (not foreign layers), each once.
 func (c *indexContents) blobBytes() int64 {

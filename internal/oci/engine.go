@@ -2,11 +2,9 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 )
@@ -25,7 +23,7 @@ func New(c *client.Client) *Assembler { return &Assembler{c: c} }
 // disk (an archive's uncompressed layers are compressed once here, to
 // learn their digests).
 func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
-	return resolve(ctx, a.c, src, digestOnly)
+	return Open(a.c, src, digestOnly, nil).Read(ctx)
 }
 
 // Assemble resolves every source and builds the index. It publishes
@@ -39,7 +37,11 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
 		}
 		t.ReadPrior(ctx)
-		members, err := buildMembers(ctx, a.c, plan.Build, t.Stage)
+		var base Source
+		if !plan.Build.Scratch {
+			base = Open(a.c, plan.Build.Base, t.Stage, nil)
+		}
+		members, err := buildMembers(ctx, base, plan.Build, t.Stage, a.c.Jobs())
 		if err != nil {
 			return nil, err
 		}
@@ -53,65 +55,20 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 	} else {
 		t.Peek(ctx, plan.Sources)
 	}
-	members, read, warnings, err := readSources(ctx, a.c, plan, t.Stage)
+	f := newReferrerFinder(a.c)
+	srcs := make([]Source, len(plan.Sources))
+	for i, r := range plan.Sources {
+		srcs[i] = Open(a.c, r, t.Stage, f)
+	}
+	members, read, err := readMembers(ctx, srcs, plan.MediaType, plan.Referrers, a.c.Jobs())
 	if err != nil {
 		return nil, err
 	}
-	as, err := finish(members, plan, t, warnings)
+	as, err := finish(members, plan, t, f.Warnings())
 	if as != nil {
 		as.SourceDigests = read
 	}
 	return as, err
-}
-
-// readSources resolves and flattens every source at once with the others:
-// on a real network those reads are round trips, and one after another
-// they added up. Remote images keep the context they were read with for
-// later lazy reads, and errgroup cancels its own context when Wait
-// returns: so resolve with the caller's. Their referrers are looked for in
-// the same goroutine, while other sources are still being read. It returns
-// the members merged in source order, the digest each registry source was
-// read at, and the referrer finder's warnings.
-func readSources(ctx context.Context, c *client.Client, plan Plan, stage stageFunc) ([]*member, []v1.Hash, []string, error) {
-	flat := make([][]*member, len(plan.Sources))
-	read := make([]v1.Hash, len(plan.Sources))
-	f := newReferrerFinder(c)
-	var g errgroup.Group
-	g.SetLimit(c.Jobs())
-	for i, src := range plan.Sources {
-		g.Go(func() error {
-			t, err := resolve(ctx, c, src, stage)
-			if err != nil {
-				return err
-			}
-			if src.Transport == Registry {
-				// Read from the manifest already fetched: no request.
-				if read[i], err = t.Digest(); err != nil {
-					return fmt.Errorf("%w %s: %v", ErrSource, src, err)
-				}
-			}
-			if flat[i], err = flatten(ctx, src, t, plan.MediaType); err != nil || !plan.Referrers {
-				return err
-			}
-			for _, m := range flat[i] {
-				if err := f.member(ctx, m); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, nil, err
-	}
-	var members []*member
-	for _, ms := range flat {
-		var err error
-		if members, err = merge(members, ms); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	return members, read, f.warnings, nil
 }
 
 // finish applies manifest annotations, gives a Docker manifest list
@@ -131,5 +88,9 @@ func finish(members []*member, plan Plan, t *Targets, warnings []string) (*Assem
 
 // Publish writes the assembly to its plan's targets (see Targets.Publish).
 func (a *Assembler) Publish(ctx context.Context, as *Assembly) (*Result, error) {
-	return as.Targets.Publish(ctx, as)
+	t, ok := as.Targets.(*Targets)
+	if !ok {
+		return nil, errors.New("publishing an assembly that Assemble did not make")
+	}
+	return t.Publish(ctx, as)
 }

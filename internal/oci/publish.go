@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"golang.org/x/sync/errgroup"
 )
@@ -140,15 +139,6 @@ func tag(ctx context.Context, c *client.Client, as *Assembly, dests []destinatio
 		return te
 	}
 	return nil
-}
-
-// statusOf is the HTTP status of a registry error, 0 for other errors.
-func statusOf(err error) int {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return te.StatusCode
-	}
-	return 0
 }
 
 // newGroup is an errgroup bounded to limit concurrent jobs.

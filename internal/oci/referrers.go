@@ -498,53 +498,10 @@ func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*htt
 	return rs.client, rs.clientErr
 }
 
-// member finds the referrers of a member read from a registry
-// or an OCI layout; a docker archive holds none.
-func (f *referrerFinder) member(ctx context.Context, m *member) error {
-	var err error
-	switch m.source.Transport {
-	case Layout:
-		m.referrers, err = layoutReferrers(ctx, m.source.Path, m.digest)
-		if err != nil {
-			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", m.source, m.digest, err)
-		}
-	case DockerArchive:
-		// an archive holds images only
-	default:
-		repo := f.c.Repository(m.source.Repo)
-		m.referrers, err = f.find(ctx, repo, m.digest, 0, map[v1.Hash]bool{m.digest: true})
-		if err != nil {
-			return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", repo, m.digest, err)
-		}
-	}
-	return nil
-}
-
-// addReferrers records the members' referrers in the assembly. before
-// are the members' digests before the manifests were rewritten (by
-// manifest-level annotations or into Docker's format, as rewrite says): a
-// member whose digest changed cannot take its referrers, which name the
-// old digest; they are listed in one warning, and never altered.
-func (as *Assembly) addReferrers(members []*member, before []v1.Hash, rewrite manifestRewrite) {
-	lost := map[string][]*foundReferrer{}
-	var order []string
-	for i, m := range members {
-		if len(m.referrers) == 0 {
-			continue
-		}
-		flat := (&Assembly{referrers: m.referrers}).flatReferrers()
-		if m.digest != before[i] {
-			p := as.Manifests[i].Platform
-			order = append(order, p)
-			lost[p] = flat
-			continue
-		}
-		as.referrers = append(as.referrers, m.referrers...)
-		for _, r := range flat {
-			as.Manifests[i].Referrers = append(as.Manifests[i].Referrers, r.Referrer)
-		}
-	}
-	if len(order) > 0 {
-		as.Warnings = append(as.Warnings, referrerWarning(rewrite, lost, order))
-	}
+// Warnings are what the finder could not read and went on without, each
+// once.
+func (f *referrerFinder) Warnings() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.warnings)
 }

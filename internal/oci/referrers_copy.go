@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,22 +15,6 @@ import (
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
-
-// flatReferrers is every referrer of the assembly, each after the one it
-// refers to.
-func (as *Assembly) flatReferrers() []*foundReferrer {
-	var out []*foundReferrer
-	level := as.referrers
-	for len(level) > 0 {
-		var next []*foundReferrer
-		for _, r := range level {
-			out = append(out, r)
-			next = append(next, r.children...)
-		}
-		level = next
-	}
-	return out
-}
 
 // copyReferrers copies the assembly's referrers to t's repository after
 // the manifests they refer to: their blobs first, through the same
@@ -246,28 +229,3 @@ func (t *repoTarget) skippedReferrers() []string {
 	defer t.mu.Unlock()
 	return slices.Clone(t.skipped)
 }
-
-// referrerWarning says, once, which referrers could not follow a platform
-// manifest that rewrite gave a new digest.
-func referrerWarning(rewrite manifestRewrite, lost map[string][]*foundReferrer, order []string) string {
-	var parts []string
-	for _, p := range order {
-		var ds []string
-		for _, r := range lost[p] {
-			ds = append(ds, r.label())
-		}
-		parts = append(parts, p+": "+strings.Join(ds, ", "))
-	}
-	return rewrite.cause + " gave platform manifests new digests, so their signatures, SBOMs and attestations, " +
-		"which name the old digests, were not carried (" + strings.Join(parts, "; ") +
-		"); sign and attest the published image after the join, or " + rewrite.keep
-}
-
-// manifestRewrite says what gave platform manifests new digests, and
-// what would have kept them, for the warning about their referrers.
-type manifestRewrite struct{ cause, keep string }
-
-var (
-	annotationRewrite = manifestRewrite{"manifest-level annotations", "use manifest-descriptor annotations, which keep the digests"}
-	dockerRewrite     = manifestRewrite{"the Docker format (media-type: docker)", "use media-type: oci, which keeps the digests"}
-)

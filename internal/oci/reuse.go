@@ -20,19 +20,6 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 )
 
-// ReusedLayer is a new layer (built from files, or an uncompressed layer
-// of a docker archive) whose blob a target already held, read back and
-// found to be that layer: it was neither compressed nor uploaded, and a
-// target that lacks it mounts it.
-type ReusedLayer struct {
-	// DiffID is the digest of the layer's tar.
-	DiffID string `json:"diffID"`
-	// Digest is the blob's digest, as the target holds it.
-	Digest string `json:"digest"`
-	// From is the repository the blob was found in.
-	From string `json:"from"`
-}
-
 // priorLayer is a layer of an image a target held before this run.
 type priorLayer struct {
 	desc v1.Descriptor

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,68 +23,6 @@ const (
 	refDigestAnnotation = "vnd.docker.reference.digest"
 	attestationManifest = "attestation-manifest"
 )
-
-// ErrSource is wrapped by errors about a source image that cannot be used.
-var ErrSource = errors.New("source image")
-
-// ErrNotFound is wrapped, with ErrSource, when a layout has no image by
-// the tag or digest a source names, or no image at all: the input names
-// something that is not there.
-var ErrNotFound = errors.New("not found")
-
-// sourceError is a source the input names that is not there or not one
-// image; it matches ErrSource and its kind.
-type sourceError struct {
-	src  Ref
-	kind error
-	msg  string
-}
-
-func (e *sourceError) Error() string { return fmt.Sprintf("%v %s: %s", ErrSource, e.src, e.msg) }
-
-func (e *sourceError) Is(target error) bool { return target == ErrSource || target == e.kind }
-
-// ErrAmbiguous is wrapped, with ErrSource, when a layout source names no
-// tag or digest and the layout holds more than one image.
-var ErrAmbiguous = errors.New("more than one image")
-
-// resolve is Resolve with the archive's uncompressed layers staged by
-// stage.
-func resolve(ctx context.Context, c *client.Client, src Ref, stage stageFunc) (Taggable, error) {
-	switch src.Transport {
-	case Layout:
-		return resolveLayout(ctx, src)
-	case DockerArchive:
-		return resolveArchive(ctx, c, src, stage)
-	}
-	src.Repo = c.Repository(src.Repo)
-	ref := src.Reference()
-	if ref == nil {
-		return nil, fmt.Errorf("%w %s: a source needs a tag or digest", ErrSource, src)
-	}
-	desc, err := c.Puller().Get(ctx, ref)
-	if err != nil {
-		return nil, &RefError{Op: "reading", Ref: ref, Err: err}
-	}
-	if desc.MediaType.IsIndex() {
-		return desc.ImageIndex()
-	}
-	if desc.MediaType.IsSchema1() {
-		return nil, fmt.Errorf("%w %s: docker schema 1 manifests are not supported; push it again with a current client", ErrSource, src)
-	}
-	if err := checkManifestSize(ref.String(), desc.Manifest); err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, err
-	}
-	ci, err := newCachedConfigImage(img, ref.Context())
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrSource, src, err)
-	}
-	return ci, nil
-}
 
 // Taggable is what a source resolves to: a v1.Image or a v1.ImageIndex.
 type Taggable interface {

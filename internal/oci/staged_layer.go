@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,39 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
-	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
-
-// stageFunc streams one layer to where it is kept and returns a layer
-// that reads the staged copy and reports the now-known digests.
-type stageFunc func(context.Context, *layer.Builder) (v1.Layer, error)
-
-// digestOnly compresses the layer once into nothing, for its digests.
-func digestOnly(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
-	l, err := bl.Layer()
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(io.Discard, rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("building layer: %w", err)
-	}
-	return l, nil
-}
-
-// repoRef names a whole repository where a RefError needs a reference:
-// a layer being streamed has no digest yet.
-type repoRef struct{ name.Repository }
-
-func (r repoRef) Context() name.Repository { return r.Repository }
-func (r repoRef) Identifier() string       { return "" }
 
 // stagedLayer describes a layer already in repo: reading it streams the
 // blob back, and the writer of another repository of the same registry
