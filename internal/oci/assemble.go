@@ -15,30 +15,6 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
-// Plan says what to join and how. Targets are used by Publish, and by a
-// Build that stages its layers.
-type Plan struct {
-	Sources []Ref
-	// Build, when set, makes the platform images from a base and local
-	// files instead of reading Sources (which must then be empty).
-	Build       *Build
-	Targets     []Ref
-	Annotations []Annotation
-	MediaType   IndexMediaType
-	// Referrers: find the signatures, SBOMs and attestations of the
-	// platform images read from registries and layouts, to copy them
-	// with the index.
-	Referrers bool
-	// Stage says Publish follows (it is false for a dry run, which asks
-	// the targets nothing). New layers (a Build's, and the uncompressed
-	// layers of docker-archive sources) are then streamed to the first
-	// target while they are compressed (without it they are compressed
-	// once for their digests and sent again when published), and the
-	// targets' first tags are read while the sources are (Targets.Peek,
-	// Targets.ReadPrior).
-	Stage bool
-}
-
 // ErrConflict is returned when two sources give different manifests for
 // one platform.
 var ErrConflict = errors.New("conflicting platforms")
@@ -244,26 +220,6 @@ func flattenNested(w *walk, src Ref, idx v1.ImageIndex, depth int) ([]*member, e
 		return nil, err
 	}
 	return members, nil
-}
-
-// checkChild checks an index's descriptor before anything it names is
-// read: the walk is not cancelled, its platform passes platform.Check,
-// and a manifest it names is within maxManifestSize.
-func (w *walk) checkChild(src Ref, d v1.Descriptor) error {
-	if err := w.ctx.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
-	}
-	if d.Platform != nil {
-		if err := platform.Check(*d.Platform); err != nil {
-			return fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
-		}
-	}
-	if d.MediaType.IsIndex() || d.MediaType.IsImage() {
-		if err := checkSize("manifest", d, maxManifestSize); err != nil {
-			return fmt.Errorf("%w %s: %w", ErrSource, src, err)
-		}
-	}
-	return nil
 }
 
 // attachAttestations gives each attestation manifest to the members it describes; one

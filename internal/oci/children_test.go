@@ -92,7 +92,7 @@ func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := publish(t, a, []Ref{writeSource(t, src.host, "amd64", img)}, targets(t, dst.host+"/app:1"))
+	as := joinAndPublish(t, a, []Ref{writeSource(t, src.host, "amd64", img)}, targets(t, dst.host+"/app:1"))
 	mu.Lock()
 	defer mu.Unlock()
 	if waited {
@@ -164,7 +164,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	sources := []Ref{writeSource(t, src.host, "amd64", small), writeSource(t, src.host, "arm64", large)}
-	as := publish(t, a, sources, targets(t, dst.host+"/app:1"))
+	as := joinAndPublish(t, a, sources, targets(t, dst.host+"/app:1"))
 	mu.Lock()
 	defer mu.Unlock()
 	if waited {

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -139,4 +141,23 @@ func describeNoAnswer(ue *url.Error) string {
 		why = quoteText(ue.Err.Error())
 	}
 	return "could not reach " + where + ": " + why
+}
+
+// answered reports whether err came with an answer: not a request
+// that failed on its way (net/http reports those as *url.Error) nor one
+// the context ended, but a status, a body or a Link header that is not
+// what the spec gives.
+func answered(err error) bool {
+	var ue *url.Error
+	return !errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// quoteText bounds a registry's text for a warning and quotes it, so no
+// newline or control character of its choosing reaches the log.
+func quoteText(s string) string {
+	const limit = 200
+	if len(s) > limit {
+		s = s[:limit] + "..."
+	}
+	return strconv.Quote(s)
 }

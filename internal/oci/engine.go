@@ -29,42 +29,42 @@ func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
 // Assemble resolves every source and builds the index. It publishes
 // nothing: the only writes are a Build's new layer blobs and the
 // compressed layers of docker-archive sources, streamed to one target
-// when plan.Stage is set, which no manifest names yet.
-func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) {
-	t := NewTargets(a.c, plan.Targets, plan.Stage)
-	if plan.Build != nil {
-		if len(plan.Sources) > 0 {
+// when p.Stage is set, which no manifest names yet.
+func (a *Assembler) Assemble(ctx context.Context, p Plan) (*Assembly, error) {
+	t := NewTargets(a.c, p.Targets, p.Stage)
+	if p.Build != nil {
+		if len(p.Sources) > 0 {
 			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
 		}
 		t.ReadPrior(ctx)
 		var base Source
-		if !plan.Build.Scratch {
-			base = Open(a.c, plan.Build.Base, t.Stage, nil)
+		if !p.Build.Scratch {
+			base = Open(a.c, p.Build.Base, t.Stage, nil)
 		}
-		members, err := buildMembers(ctx, base, plan.Build, t.Stage, a.c.Jobs())
+		members, err := buildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
 		if err != nil {
 			return nil, err
 		}
-		return finish(members, plan, t, nil)
+		return finish(members, p, t, nil)
 	}
-	if len(plan.Sources) == 0 {
+	if len(p.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", ErrSource)
 	}
-	if slices.ContainsFunc(plan.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
+	if slices.ContainsFunc(p.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
 		t.ReadPrior(ctx)
 	} else {
-		t.Peek(ctx, plan.Sources)
+		t.Peek(ctx, p.Sources)
 	}
 	f := newReferrerFinder(a.c)
-	srcs := make([]Source, len(plan.Sources))
-	for i, r := range plan.Sources {
+	srcs := make([]Source, len(p.Sources))
+	for i, r := range p.Sources {
 		srcs[i] = Open(a.c, r, t.Stage, f)
 	}
-	members, read, err := readMembers(ctx, srcs, plan.MediaType, plan.Referrers, a.c.Jobs())
+	members, read, err := readMembers(ctx, srcs, p.MediaType, p.Referrers, a.c.Jobs())
 	if err != nil {
 		return nil, err
 	}
-	as, err := finish(members, plan, t, f.Warnings())
+	as, err := finish(members, p, t, f.Warnings())
 	if as != nil {
 		as.SourceDigests = read
 	}
@@ -74,15 +74,15 @@ func (a *Assembler) Assemble(ctx context.Context, plan Plan) (*Assembly, error) 
 // finish applies manifest annotations, gives a Docker manifest list
 // Docker children, and builds the index; warnings come first in its
 // Warnings.
-func finish(members []*member, plan Plan, t *Targets, warnings []string) (*Assembly, error) {
-	as, err := assembleIndex(members, plan.Annotations, plan.MediaType)
+func finish(members []*member, p Plan, t *Targets, warnings []string) (*Assembly, error) {
+	as, err := assembleIndex(members, p.Annotations, p.MediaType)
 	if err != nil {
 		return nil, err
 	}
 	as.Warnings = append(warnings, as.Warnings...)
 	as.Reused = t.Reused()
 	as.Warnings = append(as.Warnings, t.Warnings()...)
-	as.Targets, as.Sources = t, plan.Sources
+	as.Targets, as.Sources = t, p.Sources
 	return as, nil
 }
 
@@ -93,4 +93,28 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly) (*Result, error) 
 		return nil, errors.New("publishing an assembly that Assemble did not make")
 	}
 	return t.Publish(ctx, as)
+}
+
+// Plan says what to join and how. Targets are used by Publish, and by a
+// Build that stages its layers.
+type Plan struct {
+	Sources []Ref
+	// Build, when set, makes the platform images from a base and local
+	// files instead of reading Sources (which must then be empty).
+	Build       *Build
+	Targets     []Ref
+	Annotations []Annotation
+	MediaType   IndexMediaType
+	// Referrers: find the signatures, SBOMs and attestations of the
+	// platform images read from registries and layouts, to copy them
+	// with the index.
+	Referrers bool
+	// Stage says Publish follows (it is false for a dry run, which asks
+	// the targets nothing). New layers (a Build's, and the uncompressed
+	// layers of docker-archive sources) are then streamed to the first
+	// target while they are compressed (without it they are compressed
+	// once for their digests and sent again when published), and the
+	// targets' first tags are read while the sources are (Targets.Peek,
+	// Targets.ReadPrior).
+	Stage bool
 }

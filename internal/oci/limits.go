@@ -9,6 +9,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
 // Bounds on what a source may make the join read. A source (a registry,
@@ -163,4 +164,24 @@ func (w *walk) enter(d v1.Hash) bool {
 	}
 	w.seen[d] = true
 	return true
+}
+
+// checkChild checks an index's descriptor before anything it names is
+// read: the walk is not cancelled, its platform passes platform.Check,
+// and a manifest it names is within maxManifestSize.
+func (w *walk) checkChild(src Ref, d v1.Descriptor) error {
+	if err := w.ctx.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", src, err)
+	}
+	if d.Platform != nil {
+		if err := platform.Check(*d.Platform); err != nil {
+			return fmt.Errorf("%w %s: child %s: %w", ErrSource, src, d.Digest, err)
+		}
+	}
+	if d.MediaType.IsIndex() || d.MediaType.IsImage() {
+		if err := checkSize("manifest", d, maxManifestSize); err != nil {
+			return fmt.Errorf("%w %s: %w", ErrSource, src, err)
+		}
+	}
+	return nil
 }

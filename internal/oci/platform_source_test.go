@@ -171,11 +171,11 @@ func TestPlatformFromSourceIsChecked(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			plan := Plan{Sources: []Ref{tt.source}}
+			p := Plan{Sources: []Ref{tt.source}}
 			if tt.source == (Ref{}) {
-				plan = Plan{Build: &Build{Base: tt.base, Layers: specs, Compression: layer.Gzip, Workspace: ws}}
+				p = Plan{Build: &Build{Base: tt.base, Layers: specs, Compression: layer.Gzip, Workspace: ws}}
 			}
-			as, err := a.Assemble(context.Background(), plan)
+			as, err := a.Assemble(context.Background(), p)
 			if tt.bad == "" {
 				if err != nil {
 					t.Fatalf("Assemble() = %v, want no error", err)

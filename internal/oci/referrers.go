@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -297,25 +296,6 @@ func (f *referrerFinder) listFailed(repo name.Repository, err error, tags map[st
 		return tags, nil
 	}
 	return nil, &RefError{Op: "listing the tags of", Ref: repoRef{repo}, Err: err}
-}
-
-// answered reports whether err came with an answer: not a request
-// that failed on its way (net/http reports those as *url.Error) nor one
-// the context ended, but a status, a body or a Link header that is not
-// what the spec gives.
-func answered(err error) bool {
-	var ue *url.Error
-	return !errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// quoteText bounds a registry's text for a warning and quotes it, so no
-// newline or control character of its choosing reaches the log.
-func quoteText(s string) string {
-	const limit = 200
-	if len(s) > limit {
-		s = s[:limit] + "..."
-	}
-	return strconv.Quote(s)
 }
 
 // api lists d's referrers through the referrers API, or nothing when the

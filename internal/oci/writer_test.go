@@ -88,7 +88,7 @@ func targets(t *testing.T, refs ...string) []Ref {
 	return out
 }
 
-func publish(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
+func joinAndPublish(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
 	t.Helper()
 	ctx := context.Background()
 	as, err := a.Assemble(ctx, Plan{Sources: sources, Targets: tgts})
@@ -138,7 +138,7 @@ func TestPublishSendsTheSpecMinimum(t *testing.T) {
 	src.take()
 	tgts := targets(t, dst.host+"/app:1", dst.host+"/app:latest")
 
-	as := publish(t, a, sources, tgts)
+	as := joinAndPublish(t, a, sources, tgts)
 	got := dst.take()
 	count := func(s string) int {
 		return len(slices.DeleteFunc(slices.Clone(got), func(x string) bool { return x != s }))
@@ -165,7 +165,7 @@ func TestPublishSendsTheSpecMinimum(t *testing.T) {
 	checkIndex(t, dst.host+"/app:latest", as.Digest)
 
 	dst.take()
-	publish(t, a, sources, tgts)
+	joinAndPublish(t, a, sources, tgts)
 	if got := dst.take(); !slices.Equal(got, []string{"HEAD manifest", "HEAD manifest"}) {
 		t.Errorf("a re-run sent %v to the target, want two tag HEADs", got)
 	}
@@ -187,7 +187,7 @@ func TestRefusedMountIsUploaded(t *testing.T) {
 	// Two target repositories with a layout: the index goes by digest
 	// first everywhere, and the second repository mounts from the first.
 	tgts := targets(t, reg.host+"/one:1", reg.host+"/two:1", "oci:"+t.TempDir())
-	as := publish(t, a, sources, tgts)
+	as := joinAndPublish(t, a, sources, tgts)
 	got := reg.take()
 	// The 2 layers and the config, to each repository: this registry
 	// mounts nothing across repositories.
@@ -233,7 +233,7 @@ func TestBlobsUploadLargestFirst(t *testing.T) {
 		sources = append(sources, targets(t, ref.String())...)
 	}
 	dst.seen.Take()
-	publish(t, a, sources, targets(t, dst.host+"/app:1"))
+	joinAndPublish(t, a, sources, targets(t, dst.host+"/app:1"))
 
 	var order []int64
 	for _, q := range dst.seen.Take() {
