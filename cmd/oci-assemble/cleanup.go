@@ -10,16 +10,17 @@ import (
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // cleanup deletes the temp tags once the index is published and verified
 // (or, in a dry run, lists what it would delete). It never fails the run:
 // a tag it cannot delete is a warning naming the reason and the fix. Which
 // tags go and which stay is cleanup.Request's policy.
-func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, rc *client.Client, as *oci.Assembly) cleanup.Result {
+func (u *ui) cleanup(ctx context.Context, spec *inputs.Spec, kc *auth.Keychain, rc *client.Client, as *assembly.Assembly) cleanup.Result {
 	if !spec.DeleteSourceTags && len(spec.DeleteTags) == 0 {
 		return cleanup.Result{}
 	}
@@ -75,13 +76,13 @@ func (u *ui) cleanupOptions(spec *inputs.Spec, kc *auth.Keychain, rc *client.Cli
 func cleanupRequest(spec *inputs.Spec, protected, read []v1.Hash) cleanup.Request {
 	req := cleanup.Request{Patterns: spec.DeleteTags, Protected: protected}
 	for _, t := range spec.Tags {
-		if t.Transport == oci.Registry && t.Tag != "" {
+		if t.Transport == plan.Registry && t.Tag != "" {
 			req.Published = append(req.Published, t.Repo.Tag(t.Tag))
 		}
 	}
 	if spec.DeleteSourceTags {
 		for i, r := range spec.Images {
-			s := cleanup.Source{Ref: r.String(), Local: r.Transport != oci.Registry, Repo: r.Repo, Tag: r.Tag}
+			s := cleanup.Source{Ref: r.String(), Local: r.Transport != plan.Registry, Repo: r.Repo, Tag: r.Tag}
 			if i < len(read) {
 				s.Digest = read[i]
 			}

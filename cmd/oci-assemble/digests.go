@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // missingDigest reports a source of the digests input that its registry
@@ -16,7 +16,7 @@ import (
 // The usual cause is a repository in the input other than the one the
 // build jobs pushed to; ok is false for any other error.
 func missingDigest(err error, spec *inputs.Spec) (ie *inputs.Error, ok bool) {
-	var re *oci.RefError
+	var re *plan.RefError
 	var te *transport.Error
 	if !errors.As(err, &re) || re.Op != "reading" || !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
 		return nil, false

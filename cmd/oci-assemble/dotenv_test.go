@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 )
 
 func TestWriteDotenv(t *testing.T) {
@@ -13,7 +13,7 @@ func TestWriteDotenv(t *testing.T) {
 	md := metadata{
 		Digest: "sha256:aaaa",
 		Image:  "reg.example/o/app@sha256:aaaa",
-		Manifests: []oci.Manifest{
+		Manifests: []assembly.Manifest{
 			{Platform: "linux/amd64", Digest: "sha256:bbbb"},
 			{Platform: "linux/arm64/v8", Digest: "sha256:cccc"},
 			{Platform: "windows/amd64:10.0.17763.1234", Digest: "sha256:dddd"},
@@ -47,7 +47,7 @@ func TestWriteDotenvHostile(t *testing.T) {
 	md := metadata{
 		Digest: "sha256:aaaa",
 		Image:  "reg.example/o/app@sha256:aaaa\rOCI_ASSEMBLE_DIGEST=sha256:evil",
-		Manifests: []oci.Manifest{
+		Manifests: []assembly.Manifest{
 			{Platform: "linux/amd64", Digest: "sha256:bbbb\x1b[2K"},
 			{Platform: "linux/arm64", Digest: "sha256:cccc\u2028OCI_ASSEMBLE_DIGEST=sha256:evil"},
 			{Platform: "linux/s390x", Digest: "sha256:secret-value"},

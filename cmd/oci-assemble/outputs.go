@@ -7,8 +7,10 @@ import (
 	"strings"
 
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -23,8 +25,8 @@ type metadata struct {
 	Size        int64                        `json:"size"`
 	Image       string                       `json:"image,omitempty"`
 	Pushed      bool                         `json:"pushed"`
-	Manifests   []oci.Manifest               `json:"manifests"`
-	Targets     []oci.Target                 `json:"targets"`
+	Manifests   []assembly.Manifest          `json:"manifests"`
+	Targets     []publish.Target             `json:"targets"`
 	Annotations map[string]map[string]string `json:"annotations,omitempty"`
 	IndexDesc   map[string]string            `json:"indexDescriptorAnnotations,omitempty"`
 	DeletedTags []string                     `json:"deletedTags"`
@@ -32,7 +34,7 @@ type metadata struct {
 	KeptTags    []string                     `json:"keptTags"`
 	// Reused are new layers whose blobs a target already held: neither
 	// compressed nor uploaded.
-	Reused []oci.ReusedLayer `json:"reusedLayers"`
+	Reused []plan.ReusedLayer `json:"reusedLayers"`
 }
 
 type manifestOutput struct {
@@ -43,7 +45,7 @@ type manifestOutput struct {
 }
 
 // outputs sets the step outputs, the step summary and the final notice.
-func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cleanup.Result) error {
+func (u *ui) outputs(as *assembly.Assembly, res *publish.Result, spec *inputs.Spec, cl cleanup.Result) error {
 	mans := make([]manifestOutput, len(as.Manifests))
 	for i, m := range as.Manifests {
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
@@ -94,7 +96,7 @@ func (u *ui) outputs(as *oci.Assembly, res *oci.Result, spec *inputs.Spec, cl cl
 
 // newMetadata gathers what the run did. A dry run lists the targets it
 // would publish, and its image is the repository@digest it would publish.
-func newMetadata(as *oci.Assembly, res *oci.Result, targets []oci.Ref, cl cleanup.Result) metadata {
+func newMetadata(as *assembly.Assembly, res *publish.Result, targets []plan.Ref, cl cleanup.Result) metadata {
 	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
 		Pushed: res != nil, Manifests: orEmpty(as.Manifests), IndexDesc: as.IndexDescriptorAnnotations, Reused: orEmpty(as.Reused)}
 	for i, m := range md.Manifests {
@@ -129,16 +131,16 @@ func newMetadata(as *oci.Assembly, res *oci.Result, targets []oci.Ref, cl cleanu
 
 // wouldPublish is the targets a dry run would publish to, one per
 // repository or layout with its tags, in input order.
-func wouldPublish(refs []oci.Ref, digest string) []oci.Target {
-	var out []oci.Target
+func wouldPublish(refs []plan.Ref, digest string) []publish.Target {
+	var out []publish.Target
 	for _, r := range refs {
 		ref := r.Repo.String()
-		if r.Transport != oci.Registry {
+		if r.Transport != plan.Registry {
 			ref = "oci:" + r.Path
 		}
-		i := slices.IndexFunc(out, func(t oci.Target) bool { return t.Ref == ref })
+		i := slices.IndexFunc(out, func(t publish.Target) bool { return t.Ref == ref })
 		if i < 0 {
-			out = append(out, oci.Target{Ref: ref, Image: ref + "@" + digest})
+			out = append(out, publish.Target{Ref: ref, Image: ref + "@" + digest})
 			i = len(out) - 1
 		}
 		if r.Tag != "" && !slices.Contains(out[i].Tags, r.Tag) {

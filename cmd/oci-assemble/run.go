@@ -21,8 +21,11 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
 	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
 )
 
 // run is the whole program: read and check every input, assemble the
@@ -123,7 +126,7 @@ func (u *ui) keychain(spec *inputs.Spec) (*auth.Keychain, error) {
 
 // assemble reads the sources (or builds the layers) into the index. A nil
 // assembly ends the run with the code.
-func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*oci.Assembly, int) {
+func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec) (*assembly.Assembly, int) {
 	plan := oci.Plan{Sources: spec.Images, Build: spec.Build, Targets: spec.Tags, Annotations: spec.Annotations, MediaType: spec.MediaType,
 		Referrers: spec.Referrers, Stage: spec.Push}
 	end := func() { u.endGroup() }
@@ -147,7 +150,7 @@ func (u *ui) assemble(ctx context.Context, asm *oci.Assembler, spec *inputs.Spec
 // publish pushes the index to every target, or in a dry run says what it
 // would push. Its code is exitOK, or how publishing failed: exitPartial
 // when some tags moved and others did not.
-func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, spec *inputs.Spec) (*oci.Result, int) {
+func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *assembly.Assembly, spec *inputs.Spec) (*publish.Result, int) {
 	if !spec.Push {
 		u.logger.Info("dry run: nothing written (push: false)")
 		if len(spec.Tags) > 0 {
@@ -160,7 +163,7 @@ func (u *ui) publish(ctx context.Context, asm *oci.Assembler, as *oci.Assembly, 
 	end()
 	if err != nil {
 		u.fail(withCause(ctx, indexHint(err, spec)))
-		var te *oci.TagError
+		var te *publish.TagError
 		if errors.As(err, &te) && len(te.Moved) > 0 {
 			return nil, exitPartial
 		}
@@ -249,7 +252,7 @@ func newUI(e env) *ui {
 // fail reports err as one line per problem: an ::error annotation in
 // GitHub, "error: ..." elsewhere.
 func (u *ui) fail(err error) {
-	var re *oci.RefError
+	var re *plan.RefError
 	if u.explain != nil && errors.As(err, &re) {
 		err = u.explain(err, re.Ref)
 	}
@@ -347,7 +350,7 @@ func sectionName(title string) string {
 	}, title)
 }
 
-func (u *ui) printAssembly(as *oci.Assembly) {
+func (u *ui) printAssembly(as *assembly.Assembly) {
 	for _, m := range as.Manifests {
 		u.logger.Info("platform", "platform", m.Platform, "digest", m.Digest, "size", m.Size, "source", m.Source)
 	}
@@ -365,7 +368,7 @@ func (u *ui) printAssembly(as *oci.Assembly) {
 	}
 }
 
-func refsString(refs []oci.Ref) string {
+func refsString(refs []plan.Ref) string {
 	s := make([]string, len(refs))
 	for i, r := range refs {
 		s[i] = r.String()
@@ -387,7 +390,7 @@ func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int
 	if spec.Build != nil {
 		input = "base"
 	}
-	var re *oci.RefError
+	var re *plan.RefError
 	var te *transport.Error
 	switch {
 	case errors.Is(err, layer.ErrInput):
@@ -396,7 +399,7 @@ func (u *ui) failAssemble(ctx context.Context, err error, spec *inputs.Spec) int
 	case errors.As(err, &re) && re.Op == "reading" && errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		u.fail(&inputs.Error{Input: input, Msg: fmt.Sprintf("%s does not exist in its registry; check the name and tag (in a matrix, that the job that pushes it ran first)", re.Ref)})
 		return exitInput
-	case errors.Is(err, oci.ErrNotFound), errors.Is(err, oci.ErrAmbiguous):
+	case errors.Is(err, plan.ErrNotFound), errors.Is(err, plan.ErrAmbiguous):
 		// The layout twin of the registry's 404: the input names an
 		// image the layout does not hold, or not one image.
 		u.fail(&inputs.Error{Input: input, Msg: err.Error()})
@@ -418,7 +421,7 @@ func withCause(ctx context.Context, err error) error {
 // Docker format, which such registries accept, unless annotations were
 // asked for, which a Docker manifest list cannot carry.
 func indexHint(err error, spec *inputs.Spec) error {
-	if !errors.Is(err, oci.ErrIndexRefused) || spec.MediaType != oci.OCIIndex {
+	if !errors.Is(err, publish.ErrIndexRefused) || spec.MediaType != plan.OCIIndex {
 		return err
 	}
 	if len(spec.Annotations) > 0 {

@@ -7,8 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // TestExitCodes runs the program against a registry and checks each exit
@@ -225,7 +224,7 @@ func TestGitHubTokenFromEnvironment(t *testing.T) {
 		t.Errorf("GitHubToken() = %q, want the GITHUB_TOKEN value", got)
 	}
 	ref := name.MustParseReference("ghcr.io/o/app:v1")
-	u.fail(&oci.RefError{Op: "pushing", Ref: ref, Err: &transport.Error{StatusCode: http.StatusUnauthorized}})
+	u.fail(&plan.RefError{Op: "pushing", Ref: ref, Err: &transport.Error{StatusCode: http.StatusUnauthorized}})
 	msg := stderr.String()
 	if want := "credential from GITHUB_TOKEN"; !strings.Contains(msg, want) {
 		t.Errorf("error = %q, want it to contain %q", msg, want)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 	"github.com/oci-assemble/oci-assemble/internal/units"
 )
@@ -149,7 +149,7 @@ func writeTempTags(b *strings.Builder, md metadata, kept []cleanup.Kept, code, t
 }
 
 // referrerCount is how many referrers the platform manifests carry.
-func referrerCount(ms []oci.Manifest) int {
+func referrerCount(ms []assembly.Manifest) int {
 	n := 0
 	for _, m := range ms {
 		n += len(m.Referrers)

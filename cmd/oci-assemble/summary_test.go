@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // TestSummaryCountsReferrers: the step summary counts the referrers that
@@ -15,11 +17,11 @@ import (
 func TestSummaryCountsReferrers(t *testing.T) {
 	t.Parallel()
 	md := metadata{Digest: "sha256:aa", Pushed: true,
-		Manifests: []oci.Manifest{
-			{Platform: "linux/amd64", Referrers: []oci.Referrer{{Digest: "sha256:s1"}, {Digest: "sha256:s2"}}},
-			{Platform: "linux/arm64", Referrers: []oci.Referrer{{Digest: "sha256:s3"}}},
+		Manifests: []assembly.Manifest{
+			{Platform: "linux/amd64", Referrers: []source.Referrer{{Digest: "sha256:s1"}, {Digest: "sha256:s2"}}},
+			{Platform: "linux/arm64", Referrers: []source.Referrer{{Digest: "sha256:s3"}}},
 		},
-		Targets: []oci.Target{{Ref: "reg/app", Tags: []string{"1"}, SkippedReferrers: []string{"sha256:s1: the registry refused it (405)"}}},
+		Targets: []publish.Target{{Ref: "reg/app", Tags: []string{"1"}, SkippedReferrers: []string{"sha256:s1: the registry refused it (405)"}}},
 	}
 	got := summary(report{md: md}, func(s string) string { return s })
 	for _, want := range []string{"3 signatures, SBOMs and attestations", "`reg/app` was published without 1 referrer(s): sha256\\:s1"} {
@@ -36,7 +38,7 @@ func TestSummaryNamesCosignTags(t *testing.T) {
 	t.Parallel()
 	sig, sbom := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
 	md := metadata{Digest: "sha256:aa", Pushed: true,
-		Manifests: []oci.Manifest{{Platform: "linux/amd64", Digest: "sha256:bb", Referrers: []oci.Referrer{
+		Manifests: []assembly.Manifest{{Platform: "linux/amd64", Digest: "sha256:bb", Referrers: []source.Referrer{
 			{Digest: sig, Subject: "sha256:bb", Tag: "sha256-bb.sig", Kind: "cosign signature", MediaType: "application/vnd.oci.image.manifest.v1+json"},
 			{Digest: sbom, Subject: "sha256:bb", ArtifactType: "application/spdx+json", MediaType: "application/vnd.oci.image.manifest.v1+json"},
 		}}},
@@ -56,10 +58,10 @@ func TestSummaryShows(t *testing.T) {
 	t.Parallel()
 	md := metadata{Digest: "sha256:aa", MediaType: "application/vnd.oci.image.index.v1+json", Size: 500, Pushed: true,
 		Image: "reg.example/app@sha256:aa",
-		Manifests: []oci.Manifest{
+		Manifests: []assembly.Manifest{
 			{Platform: "linux/amd64", Digest: "sha256:bb", Size: 400, ImageSize: 3 << 20, Source: "reg.example/app:tmp-amd64"},
 		},
-		Targets: []oci.Target{
+		Targets: []publish.Target{
 			{Ref: "reg.example/app", Tags: []string{"1"}, BytesUploaded: 3 << 20},
 			{Ref: "reg.example/mirror", Tags: []string{"1"}, BytesMounted: 3 << 20},
 		},
@@ -90,7 +92,7 @@ func TestSummaryShows(t *testing.T) {
 func TestSummaryDryRun(t *testing.T) {
 	t.Parallel()
 	md := metadata{Digest: "sha256:aa", Image: "reg.example/app@sha256:aa",
-		Targets: []oci.Target{{Ref: "reg.example/app", Tags: []string{"1"}}, {Ref: "oci:out", Tags: []string{}}}}
+		Targets: []publish.Target{{Ref: "reg.example/app", Tags: []string{"1"}}, {Ref: "oci:out", Tags: []string{}}}}
 	got := summary(report{md: md}, func(s string) string { return s })
 	for _, want := range []string{
 		"Dry run: nothing was pushed",
@@ -131,11 +133,11 @@ func TestMermaidLabel(t *testing.T) {
 // maxDiagramNodes nodes and counts the rest.
 func TestMermaidBounded(t *testing.T) {
 	t.Parallel()
-	m := oci.Manifest{Platform: "linux/amd64", Digest: "sha256:bb"}
+	m := assembly.Manifest{Platform: "linux/amd64", Digest: "sha256:bb"}
 	for i := range 500 {
-		m.Referrers = append(m.Referrers, oci.Referrer{Digest: fmt.Sprintf("sha256:%064d", i), Subject: "sha256:bb", ArtifactType: "application/spdx+json"})
+		m.Referrers = append(m.Referrers, source.Referrer{Digest: fmt.Sprintf("sha256:%064d", i), Subject: "sha256:bb", ArtifactType: "application/spdx+json"})
 	}
-	got := mermaidIndex(metadata{Digest: "sha256:aa", Manifests: []oci.Manifest{m}}, func(s string) string { return s })
+	got := mermaidIndex(metadata{Digest: "sha256:aa", Manifests: []assembly.Manifest{m}}, func(s string) string { return s })
 	if n := strings.Count(got, "[\""); n != maxDiagramNodes+1 {
 		t.Errorf("%d nodes, want %d and one counting the rest:\n%s", n, maxDiagramNodes+1, got)
 	}

@@ -13,8 +13,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // hostileValues are texts a base image, a layout or a registry controls: a
@@ -203,10 +205,10 @@ func TestSummaryHostile(t *testing.T) {
 	t.Parallel()
 	evil := "a | b `c` <img src=x> [l](https://evil.example)\n| x | y |"
 	md := metadata{Digest: "sha256:aa", Pushed: true, Image: "r/a@" + evil,
-		Manifests: []oci.Manifest{{Platform: evil, Digest: "sha256:bb" + evil, Source: evil,
-			Referrers: []oci.Referrer{{Digest: "sha256:cc", Subject: "sha256:bb" + evil, ArtifactType: evil},
+		Manifests: []assembly.Manifest{{Platform: evil, Digest: "sha256:bb" + evil, Source: evil,
+			Referrers: []source.Referrer{{Digest: "sha256:cc", Subject: "sha256:bb" + evil, ArtifactType: evil},
 				{Digest: "sha256:dd", Subject: "sha256:bb" + evil, Tag: evil, Kind: evil}}}},
-		Targets:     []oci.Target{{Ref: "r/a", Tags: []string{evil}, SkippedReferrers: []string{evil}}, {Ref: "r/b" + evil}},
+		Targets:     []publish.Target{{Ref: "r/a", Tags: []string{evil}, SkippedReferrers: []string{evil}}, {Ref: "r/b" + evil}},
 		DeletedTags: []string{"r/a:" + evil},
 	}
 	kept := []cleanup.Kept{{Ref: "r/a:tmp" + evil, Reason: evil, Fix: evil}}
@@ -279,9 +281,9 @@ func TestPrintAssemblyInert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &oci.Assembly{Index: idx, Digest: d}
+	as := &assembly.Assembly{Index: idx, Digest: d}
 	for _, v := range hostileValues {
-		as.Manifests = append(as.Manifests, oci.Manifest{Platform: v, Digest: "sha256:aa", Source: v})
+		as.Manifests = append(as.Manifests, assembly.Manifest{Platform: v, Digest: "sha256:aa", Source: v})
 	}
 	for _, github := range []bool{true, false} {
 		var stdout bytes.Buffer

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/oci-assemble/oci-assemble/internal/inputs"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/owner"
 )
 
@@ -39,7 +39,7 @@ func (u *ui) giveWorkspace(spec *inputs.Spec) {
 	}
 	var paths []string
 	for _, t := range spec.Tags {
-		if t.Transport == oci.Layout {
+		if t.Transport == plan.Layout {
 			paths = append(paths, t.Path)
 		}
 	}

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
-var levels = map[string]oci.Level{
-	"index":               oci.LevelIndex,
-	"manifest":            oci.LevelManifest,
-	"manifest-descriptor": oci.LevelManifestDescriptor,
-	"index-descriptor":    oci.LevelIndexDescriptor,
+var levels = map[string]plan.Level{
+	"index":               plan.LevelIndex,
+	"manifest":            plan.LevelManifest,
+	"manifest-descriptor": plan.LevelManifestDescriptor,
+	"index-descriptor":    plan.LevelIndexDescriptor,
 }
 
 // ParseAnnotation parses one line of the annotations input,
@@ -20,7 +20,7 @@ var levels = map[string]oci.Level{
 // is a comma list of levels, each optionally with a [os/arch[/variant]]
 // platform filter. It returns one Annotation per level. The value is
 // everything after the first '=' and may hold '=' and spaces.
-func ParseAnnotation(line string) ([]oci.Annotation, error) {
+func ParseAnnotation(line string) ([]plan.Annotation, error) {
 	eq := strings.IndexByte(line, '=')
 	if eq < 0 {
 		return nil, fmt.Errorf("%q has no '='; write [LEVEL:]KEY=VALUE", line)
@@ -41,11 +41,11 @@ func ParseAnnotation(line string) ([]oci.Annotation, error) {
 		if strings.ContainsAny(lhs, "[]") {
 			return nil, fmt.Errorf("%q: a platform filter needs a level, as in manifest[linux/arm64]:KEY=VALUE", line)
 		}
-		return []oci.Annotation{{Level: oci.LevelIndex, Key: key, Value: value}}, nil
+		return []plan.Annotation{{Level: plan.LevelIndex, Key: key, Value: value}}, nil
 	}
-	var out []oci.Annotation
+	var out []plan.Annotation
 	for _, part := range splitOutsideBrackets(prefix, ',') {
-		a := oci.Annotation{Key: key, Value: value}
+		a := plan.Annotation{Key: key, Value: value}
 		lvl := strings.TrimSpace(part)
 		if i := strings.IndexByte(lvl, '['); i >= 0 {
 			if !strings.HasSuffix(lvl, "]") {
@@ -62,7 +62,7 @@ func ParseAnnotation(line string) ([]oci.Annotation, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown level %q; use index, manifest, manifest-descriptor or index-descriptor", lvl)
 		}
-		if a.Platform != nil && (l == oci.LevelIndex || l == oci.LevelIndexDescriptor) {
+		if a.Platform != nil && (l == plan.LevelIndex || l == plan.LevelIndexDescriptor) {
 			return nil, fmt.Errorf("level %q: a platform filter applies only to manifest and manifest-descriptor", part)
 		}
 		a.Level = l

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
@@ -20,7 +20,7 @@ var layerOnly = []string{"platforms", "layers", "env", "entrypoint", "cmd", "wor
 // parseBuild validates the layer-mode inputs into s.Build. It is called
 // only when base is set; insecure marks plain-HTTP registries.
 func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure hosts.Insecure, fail func(input, format string, a ...any)) {
-	b := &oci.Build{}
+	b := &plan.Build{}
 	base := strings.TrimSpace(raw["base"])
 	if strings.EqualFold(base, "scratch") {
 		b.Scratch = true
@@ -65,7 +65,7 @@ func parseBuild(s *Spec, raw Raw, getenv func(string) string, insecure hosts.Ins
 }
 
 // parseConfig reads the inputs that overlay the base's image config.
-func parseConfig(b *oci.Build, raw Raw, fail func(input, format string, a ...any)) {
+func parseConfig(b *plan.Build, raw Raw, fail func(input, format string, a ...any)) {
 	var err error
 	if b.Config.Env, err = layer.ParseEnvLines(raw["env"]); err != nil {
 		fail("env", "%v", err)
@@ -91,7 +91,7 @@ func parseConfig(b *oci.Build, raw Raw, fail func(input, format string, a ...any
 }
 
 // parseCompression reads compression and compression-level.
-func parseCompression(b *oci.Build, raw Raw, fail func(input, format string, a ...any)) {
+func parseCompression(b *plan.Build, raw Raw, fail func(input, format string, a ...any)) {
 	var err error
 	if b.Compression, err = layer.ParseCompression(strings.ToLower(strings.TrimSpace(raw["compression"]))); err != nil {
 		fail("compression", "%q is not gzip or zstd", strings.TrimSpace(raw["compression"]))
@@ -106,7 +106,7 @@ func parseCompression(b *oci.Build, raw Raw, fail func(input, format string, a .
 
 // parseWorkspace finds the workspace relative layer sources are under
 // (GITHUB_WORKSPACE, else the working directory) and checks every source.
-func parseWorkspace(b *oci.Build, getenv func(string) string, fail func(input, format string, a ...any)) {
+func parseWorkspace(b *plan.Build, getenv func(string) string, fail func(input, format string, a ...any)) {
 	var err error
 	if b.Workspace = getenv("GITHUB_WORKSPACE"); b.Workspace == "" {
 		if b.Workspace, err = os.Getwd(); err != nil {

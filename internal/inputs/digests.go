@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // maxDigestFiles bounds the entries read from one digests folder: one file
@@ -25,7 +25,7 @@ const maxStrayShown = 5
 // that a digest its registry lacks is reported against that input, with
 // its folder, rather than as an image.
 type DigestFile struct {
-	Ref oci.Ref
+	Ref plan.Ref
 	// Repository is REPOSITORY as the input gives it.
 	Repository string
 	// Folder is FOLDER as the input gives it.
@@ -64,7 +64,7 @@ func parseDigests(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 			continue
 		}
 		repo, err := parseRef(repoText, insecure)
-		if err != nil || repo.Transport != oci.Registry || repo.Tag != "" || repo.Digest != "" {
+		if err != nil || repo.Transport != plan.Registry || repo.Tag != "" || repo.Digest != "" {
 			fail("digests", "%q is not a repository: give the one the build jobs pushed to, without a tag or digest (for example ghcr.io/o/app=digests)", repoText)
 			continue
 		}

@@ -18,9 +18,9 @@ import (
 
 	"github.com/oci-assemble/oci-assemble/internal/auth"
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
-	"github.com/oci-assemble/oci-assemble/internal/oci"
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // Error is an invalid input: it names the input and says what to do.
@@ -40,10 +40,10 @@ var ErrVersion = errors.New("version requested")
 
 // Spec is every input, parsed and validated.
 type Spec struct {
-	Images      []oci.Ref
-	Tags        []oci.Ref
-	Annotations []oci.Annotation
-	MediaType   oci.IndexMediaType
+	Images      []plan.Ref
+	Tags        []plan.Ref
+	Annotations []plan.Annotation
+	MediaType   plan.IndexMediaType
 	// Referrers copies the platform images' referrers with the index.
 	Referrers          bool
 	Push               bool
@@ -54,7 +54,7 @@ type Spec struct {
 	GitHubToken  string
 	RegistryAuth []auth.Entry
 	// Build is layer mode (the base input); nil when joining images.
-	Build *oci.Build
+	Build *plan.Build
 	// DeleteSourceTags and DeleteTags are cleanup after success.
 	DeleteSourceTags bool
 	DeleteTags       []string
@@ -178,9 +178,9 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 
 	switch mt := strings.ToLower(strings.TrimSpace(raw["media-type"])); mt {
 	case "oci", "":
-		s.MediaType = oci.OCIIndex
+		s.MediaType = plan.OCIIndex
 	case "docker":
-		s.MediaType = oci.DockerManifestList
+		s.MediaType = plan.DockerManifestList
 	default:
 		fail("media-type", "%q is not oci or docker", mt)
 	}
@@ -223,7 +223,7 @@ func parseSources(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		fail("base", "give images (join mode) or base (layer mode), not both")
 	case layerMode:
 		parseBuild(s, raw, getenv, insecure, fail)
-		if s.MediaType == oci.DockerManifestList && s.Build.Compression == layer.Zstd {
+		if s.MediaType == plan.DockerManifestList && s.Build.Compression == layer.Zstd {
 			// Docker's image manifest knows gzip layers only.
 			fail("compression", "zstd layers have no Docker media type (media-type: docker); use compression: gzip, or media-type: oci")
 		}
@@ -286,7 +286,7 @@ func parseAnnotations(s *Spec, raw Raw, fail func(input, format string, a ...any
 		}
 		s.Annotations = append(s.Annotations, anns...)
 	}
-	if s.MediaType == oci.DockerManifestList && len(s.Annotations) > 0 {
+	if s.MediaType == plan.DockerManifestList && len(s.Annotations) > 0 {
 		fail("annotations", "a docker manifest list cannot carry annotations; remove them or set media-type: oci")
 	}
 }
@@ -354,27 +354,27 @@ const emptyPartCause = "this usually comes from an empty job output: the build j
 
 // parseRef parses a reference; registries listed as insecure are marked so
 // go-containerregistry speaks plain HTTP to them.
-func parseRef(s string, insecure hosts.Insecure) (oci.Ref, error) {
-	r, err := oci.ParseRef(s)
-	if errors.Is(err, oci.ErrEmptyPart) {
+func parseRef(s string, insecure hosts.Insecure) (plan.Ref, error) {
+	r, err := plan.ParseRef(s)
+	if errors.Is(err, plan.ErrEmptyPart) {
 		return r, fmt.Errorf("%w; %s", err, emptyPartCause)
 	}
 	if err != nil {
 		return r, err
 	}
-	if r.Transport == oci.Registry && insecure.Has(r.Repo.RegistryStr()) {
-		return oci.ParseRef(s, insecure.NameOptions(r.Repo.RegistryStr())...)
+	if r.Transport == plan.Registry && insecure.Has(r.Repo.RegistryStr()) {
+		return plan.ParseRef(s, insecure.NameOptions(r.Repo.RegistryStr())...)
 	}
 	return r, nil
 }
 
-func checkSource(r oci.Ref) string {
+func checkSource(r plan.Ref) string {
 	switch r.Transport {
-	case oci.Registry:
+	case plan.Registry:
 		if r.Tag == "" && r.Digest == "" {
 			return fmt.Sprintf("%s: name the image with a tag or digest (REPOSITORY:TAG or REPOSITORY@sha256:...)", r)
 		}
-	case oci.Layout, oci.DockerArchive:
+	case plan.Layout, plan.DockerArchive:
 		if _, err := os.Stat(r.Path); err != nil {
 			return fmt.Sprintf("%s: %s not found; check the path (relative paths are from the working directory)", r, r.Path)
 		}
@@ -382,17 +382,17 @@ func checkSource(r oci.Ref) string {
 	return ""
 }
 
-func checkTarget(r oci.Ref) string {
+func checkTarget(r plan.Ref) string {
 	switch r.Transport {
-	case oci.Registry:
+	case plan.Registry:
 		if r.Digest != "" {
 			return fmt.Sprintf("%s: a target cannot be a digest; give REPOSITORY[:TAG] (a repository alone pushes by digest)", r)
 		}
-	case oci.Layout:
+	case plan.Layout:
 		if r.Digest != "" {
 			return fmt.Sprintf("%s: a layout target takes oci:PATH[:TAG], not a digest", r)
 		}
-	case oci.DockerArchive:
+	case plan.DockerArchive:
 		return fmt.Sprintf("%s: docker-archive: is a source only; write oci:PATH[:TAG] instead", r)
 	}
 	return ""

@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
 )
 
@@ -121,7 +121,7 @@ func TestParseSpec(t *testing.T) {
 	if got := s.Tags[2]; got.Tag != "" || got.Repo.String() != "index.docker.io/o/app" {
 		t.Errorf("bare repository target = %+v, want no tag", got)
 	}
-	if got := s.Tags[3]; got.Transport != oci.Layout || got.Tag != "v1" {
+	if got := s.Tags[3]; got.Transport != plan.Layout || got.Tag != "v1" {
 		t.Errorf("layout target = %+v", got)
 	}
 	if got := len(s.Annotations); got != 2 {

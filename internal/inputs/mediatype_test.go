@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/oci-assemble/oci-assemble/internal/oci"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 )
 
 // TestParseDockerLayerMode: layer mode builds a Docker manifest list of
@@ -30,7 +30,7 @@ func TestParseDockerLayerMode(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Parse() error = %v, want none", err)
 				}
-				if got, want := s.MediaType, oci.DockerManifestList; got != want {
+				if got, want := s.MediaType, plan.DockerManifestList; got != want {
 					t.Errorf("MediaType = %v, want %v", got, want)
 				}
 				return

@@ -15,6 +15,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // archiveEntry is one file of a docker archive written by writeArchive.
@@ -74,7 +76,7 @@ func joinArchive(t *testing.T, p string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Assemble(context.Background(), Plan{Sources: []Ref{{Transport: DockerArchive, Path: p}}})
+	_, err = a.Assemble(context.Background(), Plan{Sources: []plan.Ref{{Transport: plan.DockerArchive, Path: p}}})
 	return err
 }
 
@@ -113,7 +115,7 @@ func TestArchiveCompressedLayersMatchTheirDiffIDs(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, errArchiveMismatch) || !errors.Is(err, ErrSource) {
+			if !errors.Is(err, source.ErrArchiveMismatch) || !errors.Is(err, plan.ErrSource) {
 				t.Errorf("Assemble() = %v, want a source error for a layer that does not match", err)
 			}
 		})
@@ -160,7 +162,7 @@ func TestArchiveHostileNames(t *testing.T) {
 					t.Fatal(err)
 				}
 				err := joinArchive(t, p)
-				if !errors.Is(err, ErrSource) || !strings.Contains(err.Error(), tt.want) {
+				if !errors.Is(err, plan.ErrSource) || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("Assemble() = %v, want a source error naming %s", err, tt.want)
 				}
 				if err != nil && strings.Contains(err.Error(), "\n") {
@@ -181,14 +183,14 @@ func TestArchiveBounds(t *testing.T) {
 		entries func(t *testing.T) []archiveEntry
 	}{
 		{"manifest.json too large", func(t *testing.T) []archiveEntry {
-			return []archiveEntry{{"manifest.json", append([]byte(`[{"Config":"c"}]`), bytes.Repeat([]byte(" "), maxManifestSize)...)}}
+			return []archiveEntry{{"manifest.json", append([]byte(`[{"Config":"c"}]`), bytes.Repeat([]byte(" "), source.MaxManifestSize)...)}}
 		}},
 		{"config too large", func(t *testing.T) []archiveEntry {
-			return []archiveEntry{{"config.json", bytes.Repeat([]byte(" "), maxConfigSize+1)},
+			return []archiveEntry{{"config.json", bytes.Repeat([]byte(" "), source.MaxConfigSize+1)},
 				{"manifest.json", []byte(`[{"Config":"config.json","Layers":[]}]`)}}
 		}},
 		{"too many layers", func(t *testing.T) []archiveEntry {
-			names := make([]string, maxArchiveLayers+1)
+			names := make([]string, source.MaxArchiveLayers+1)
 			diffs := make([]string, len(names))
 			for i := range names {
 				names[i], diffs[i] = "layer.tar", hashOf(lt).String()
@@ -196,7 +198,7 @@ func TestArchiveBounds(t *testing.T) {
 			return append([]archiveEntry{{"layer.tar", gzipped(t, lt)}}, imageEntries(t, names, diffs)...)
 		}},
 		{"zstd layer expands past the bound", func(t *testing.T) []archiveEntry {
-			bomb := zstded(t, make([]byte, archiveExpansionFloor+(64<<20)))
+			bomb := zstded(t, make([]byte, source.ArchiveExpansionFloor+(64<<20)))
 			return append([]archiveEntry{{"layer.tar", bomb}}, imageEntries(t, []string{"layer.tar"}, []string{hashOf(lt).String()})...)
 		}},
 	}
@@ -204,7 +206,7 @@ func TestArchiveBounds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := joinArchive(t, writeArchive(t, false, tt.entries(t)...))
-			if !errors.Is(err, errArchiveLimit) || !errors.Is(err, ErrSource) {
+			if !errors.Is(err, source.ErrArchiveLimit) || !errors.Is(err, plan.ErrSource) {
 				t.Errorf("Assemble() = %v, want a source error over a limit", err)
 			}
 		})
@@ -276,8 +278,8 @@ func TestArchiveGzipBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, aerr := a.Assemble(context.Background(), Plan{Sources: []Ref{{Transport: DockerArchive, Path: p}}})
-	if !errors.Is(aerr, errArchiveLimit) || !errors.Is(aerr, ErrSource) {
+	_, aerr := a.Assemble(context.Background(), Plan{Sources: []plan.Ref{{Transport: plan.DockerArchive, Path: p}}})
+	if !errors.Is(aerr, source.ErrArchiveLimit) || !errors.Is(aerr, plan.ErrSource) {
 		t.Errorf("Assemble() = %v, want a source error over a limit", aerr)
 	}
 	if len(temps) != 1 {
@@ -288,7 +290,7 @@ func TestArchiveGzipBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit := expansionLimit(fi.Size(), fi.Size()); st.Size() > limit {
+	if limit := source.ExpansionLimit(fi.Size(), fi.Size()); st.Size() > limit {
 		t.Errorf("the temporary file grew to %d bytes, more than the %d a %d-byte archive allows", st.Size(), limit, fi.Size())
 	}
 	t.Logf("a %d-byte archive stopped after writing %d bytes: %v", fi.Size(), st.Size(), aerr)

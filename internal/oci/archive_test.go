@@ -14,8 +14,9 @@ import (
 	"slices"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -126,7 +127,7 @@ func TestArchiveLayersCompressedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, gz)}}
+		src := []plan.Ref{{Transport: plan.DockerArchive, Path: writeNixArchive(t, gz)}}
 		tgts := targets(t, reg.host+"/nix:1")
 		dry, err := a.Assemble(ctx, Plan{Sources: src, Targets: tgts})
 		if err != nil {
@@ -172,7 +173,7 @@ func TestArchiveToRegistryUnpacks(t *testing.T) {
 	a := insecureAssembler(t, reg)
 	ctx := context.Background()
 	tgts := targets(t, reg.Host+"/nix:1")
-	as, err := a.Assemble(ctx, Plan{Sources: []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, true)}}, Targets: tgts, Stage: true})
+	as, err := a.Assemble(ctx, Plan{Sources: []plan.Ref{{Transport: plan.DockerArchive, Path: writeNixArchive(t, true)}}, Targets: tgts, Stage: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -40,7 +42,7 @@ func (o *once) close()     { o.o.Do(func() { close(o.ch) }) }
 func (o *once) wait() bool { return waitFor(o.ch) }
 
 // writeSource writes img to host/src:tag and returns it as a source.
-func writeSource(t *testing.T, host, tag string, img v1.Image) Ref {
+func writeSource(t *testing.T, host, tag string, img v1.Image) plan.Ref {
 	t.Helper()
 	ref, err := name.ParseReference(host + "/src:" + tag)
 	if err != nil {
@@ -66,7 +68,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 	t.Parallel()
 	src := newRecorder(t)
-	img := randomImageOf(t, "amd64", 2*smallBlob, 2)
+	img := randomImageOf(t, "amd64", 2*publish.SmallBlob, 2)
 	cl, err := partial.ConfigLayer(img)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +94,7 @@ func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := joinAndPublish(t, a, []Ref{writeSource(t, src.host, "amd64", img)}, targets(t, dst.host+"/app:1"))
+	as := joinAndPublish(t, a, []plan.Ref{writeSource(t, src.host, "amd64", img)}, targets(t, dst.host+"/app:1"))
 	mu.Lock()
 	defer mu.Unlock()
 	if waited {
@@ -108,7 +110,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 	t.Parallel()
 	src := newRecorder(t)
 	small := randomImageOf(t, "amd64", 1000, 1)
-	large := randomImageOf(t, "arm64", 2*smallBlob, 1)
+	large := randomImageOf(t, "arm64", 2*publish.SmallBlob, 1)
 	ls, err := large.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +165,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sources := []Ref{writeSource(t, src.host, "amd64", small), writeSource(t, src.host, "arm64", large)}
+	sources := []plan.Ref{writeSource(t, src.host, "amd64", small), writeSource(t, src.host, "arm64", large)}
 	as := joinAndPublish(t, a, sources, targets(t, dst.host+"/app:1"))
 	mu.Lock()
 	defer mu.Unlock()

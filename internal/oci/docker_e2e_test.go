@@ -12,12 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/convert"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
@@ -69,7 +71,7 @@ func TestDockerListHasDockerChildren(t *testing.T) {
 			Annotations: map[string]string{"org.opencontainers.image.created": "2026-01-01T00:00:00Z"}}},
 		mutate.IndexAddendum{Add: imageOf(t, v1.Platform{}), Descriptor: v1.Descriptor{
 			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-			Annotations: map[string]string{refTypeAnnotation: attestationManifest, refDigestAnnotation: armDigest.String()},
+			Annotations: map[string]string{source.RefTypeAnnotation: source.AttestationManifest, source.RefDigestAnnotation: armDigest.String()},
 		}})
 	arm64 := pushedIndex(t, reg.Host, "arm64", attested)
 	sbom := attach(t, reg.Host+"/src@"+armDigest.String(), sbomType)
@@ -77,7 +79,7 @@ func TestDockerListHasDockerChildren(t *testing.T) {
 	a := insecureAssembler(t, reg)
 	ctx := context.Background()
 	tgts := targets(t, reg.Host+"/app:1")
-	as, err := a.Assemble(ctx, Plan{Sources: []Ref{amd64, arm64}, Targets: tgts, MediaType: DockerManifestList, Referrers: true})
+	as, err := a.Assemble(ctx, Plan{Sources: []plan.Ref{amd64, arm64}, Targets: tgts, MediaType: plan.DockerManifestList, Referrers: true})
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
@@ -183,8 +185,8 @@ func TestDockerListRefusesWhatDockerCannotDescribe(t *testing.T) {
 			src := targets(t, reg.Host+"/"+repo+":arm64")
 			a := insecureAssembler(t, reg)
 			_, err := a.Assemble(context.Background(), Plan{Sources: append(pushPlatforms(t, reg.Host, "amd64"), src...),
-				Targets: targets(t, reg.Host+"/app:"+repo), MediaType: DockerManifestList})
-			if !errors.Is(err, ErrSource) || !errors.Is(err, convert.ErrNoDockerForm) {
+				Targets: targets(t, reg.Host+"/app:"+repo), MediaType: plan.DockerManifestList})
+			if !errors.Is(err, plan.ErrSource) || !errors.Is(err, convert.ErrNoDockerForm) {
 				t.Fatalf("Assemble() = %v, want ErrSource and convert.ErrNoDockerForm", err)
 			}
 			msg := err.Error()
@@ -219,8 +221,8 @@ func TestDockerListInLayerMode(t *testing.T) {
 	a := insecureAssembler(t, reg)
 	ctx := context.Background()
 	tgts := targets(t, reg.Host+"/app:built")
-	b := &Build{Base: layoutOf(t, ociImageOf(t, "amd64")), Layers: specs, Compression: layer.Gzip, Workspace: ws}
-	as, err := a.Assemble(ctx, Plan{Build: b, Targets: tgts, MediaType: DockerManifestList, Stage: true})
+	b := &plan.Build{Base: layoutOf(t, ociImageOf(t, "amd64")), Layers: specs, Compression: layer.Gzip, Workspace: ws}
+	as, err := a.Assemble(ctx, Plan{Build: b, Targets: tgts, MediaType: plan.DockerManifestList, Stage: true})
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // Assembler joins images into an index and publishes it, through one
@@ -22,45 +26,45 @@ func New(c *client.Client) *Assembler { return &Assembler{c: c} }
 // sources are read lazily through the registry; layouts and archives from
 // disk (an archive's uncompressed layers are compressed once here, to
 // learn their digests).
-func (a *Assembler) Resolve(ctx context.Context, src Ref) (Taggable, error) {
-	return Open(a.c, src, digestOnly, nil).Read(ctx)
+func (a *Assembler) Resolve(ctx context.Context, src plan.Ref) (source.Taggable, error) {
+	return source.Open(a.c, src, source.DigestOnly, nil).Read(ctx)
 }
 
 // Assemble resolves every source and builds the index. It publishes
 // nothing: the only writes are a Build's new layer blobs and the
 // compressed layers of docker-archive sources, streamed to one target
 // when p.Stage is set, which no manifest names yet.
-func (a *Assembler) Assemble(ctx context.Context, p Plan) (*Assembly, error) {
-	t := NewTargets(a.c, p.Targets, p.Stage)
+func (a *Assembler) Assemble(ctx context.Context, p Plan) (*assembly.Assembly, error) {
+	t := publish.NewTargets(a.c, p.Targets, p.Stage)
 	if p.Build != nil {
 		if len(p.Sources) > 0 {
-			return nil, fmt.Errorf("%w: give sources or a build, not both", ErrSource)
+			return nil, fmt.Errorf("%w: give sources or a build, not both", plan.ErrSource)
 		}
 		t.ReadPrior(ctx)
-		var base Source
+		var base source.Source
 		if !p.Build.Scratch {
-			base = Open(a.c, p.Build.Base, t.Stage, nil)
+			base = source.Open(a.c, p.Build.Base, t.Stage, nil)
 		}
-		members, err := buildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
+		members, err := assembly.BuildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
 		if err != nil {
 			return nil, err
 		}
 		return finish(members, p, t, nil)
 	}
 	if len(p.Sources) == 0 {
-		return nil, fmt.Errorf("%w: no sources", ErrSource)
+		return nil, fmt.Errorf("%w: no sources", plan.ErrSource)
 	}
-	if slices.ContainsFunc(p.Sources, func(s Ref) bool { return s.Transport == DockerArchive }) {
+	if slices.ContainsFunc(p.Sources, func(s plan.Ref) bool { return s.Transport == plan.DockerArchive }) {
 		t.ReadPrior(ctx)
 	} else {
 		t.Peek(ctx, p.Sources)
 	}
-	f := newReferrerFinder(a.c)
-	srcs := make([]Source, len(p.Sources))
+	f := source.NewReferrerFinder(a.c)
+	srcs := make([]source.Source, len(p.Sources))
 	for i, r := range p.Sources {
-		srcs[i] = Open(a.c, r, t.Stage, f)
+		srcs[i] = source.Open(a.c, r, t.Stage, f)
 	}
-	members, read, err := readMembers(ctx, srcs, p.MediaType, p.Referrers, a.c.Jobs())
+	members, read, err := assembly.ReadMembers(ctx, srcs, p.MediaType, p.Referrers, a.c.Jobs())
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +78,8 @@ func (a *Assembler) Assemble(ctx context.Context, p Plan) (*Assembly, error) {
 // finish applies manifest annotations, gives a Docker manifest list
 // Docker children, and builds the index; warnings come first in its
 // Warnings.
-func finish(members []*member, p Plan, t *Targets, warnings []string) (*Assembly, error) {
-	as, err := assembleIndex(members, p.Annotations, p.MediaType)
+func finish(members []*assembly.Member, p Plan, t *publish.Targets, warnings []string) (*assembly.Assembly, error) {
+	as, err := assembly.AssembleIndex(members, p.Annotations, p.MediaType)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +91,8 @@ func finish(members []*member, p Plan, t *Targets, warnings []string) (*Assembly
 }
 
 // Publish writes the assembly to its plan's targets (see Targets.Publish).
-func (a *Assembler) Publish(ctx context.Context, as *Assembly) (*Result, error) {
-	t, ok := as.Targets.(*Targets)
+func (a *Assembler) Publish(ctx context.Context, as *assembly.Assembly) (*publish.Result, error) {
+	t, ok := as.Targets.(*publish.Targets)
 	if !ok {
 		return nil, errors.New("publishing an assembly that Assemble did not make")
 	}
@@ -98,13 +102,13 @@ func (a *Assembler) Publish(ctx context.Context, as *Assembly) (*Result, error) 
 // Plan says what to join and how. Targets are used by Publish, and by a
 // Build that stages its layers.
 type Plan struct {
-	Sources []Ref
+	Sources []plan.Ref
 	// Build, when set, makes the platform images from a base and local
 	// files instead of reading Sources (which must then be empty).
-	Build       *Build
-	Targets     []Ref
-	Annotations []Annotation
-	MediaType   IndexMediaType
+	Build       *plan.Build
+	Targets     []plan.Ref
+	Annotations []plan.Annotation
+	MediaType   plan.IndexMediaType
 	// Referrers: find the signatures, SBOMs and attestations of the
 	// platform images read from registries and layouts, to copy them
 	// with the index.

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -23,7 +23,7 @@ func TestUnmarkedReferencesToAnInsecureHost(t *testing.T) {
 	sources := pushPlatforms(t, reg.Host, "amd64", "arm64")
 	for i := range sources {
 		// The same images, named through the alias and parsed unmarked.
-		r, err := ParseRef(alias + "/src:" + sources[i].Tag)
+		r, err := plan.ParseRef(alias + "/src:" + sources[i].Tag)
 		if err != nil {
 			t.Fatal(err)
 		}

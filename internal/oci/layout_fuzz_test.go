@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -80,19 +84,19 @@ func FuzzLayoutWalk(f *testing.F) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		src := Ref{Transport: Layout, Path: dir}
-		got, err := resolveLayout(ctx, src)
+		src := plan.Ref{Transport: plan.Layout, Path: dir}
+		got, err := source.ResolveLayout(ctx, src)
 		if err != nil {
 			return
 		}
-		var ms []*member
+		var ms []*assembly.Member
 		if idx, ok := got.(v1.ImageIndex); ok {
-			ms, err = flattenIndex(ctx, src, idx)
+			ms, err = assembly.FlattenIndex(ctx, src, idx)
 		} else if _, ok := got.(v1.Image); !ok {
 			t.Fatalf("resolveLayout() = %T, neither an image nor an index", got)
 		}
-		if err == nil && len(ms) > maxDescriptors {
-			t.Fatalf("flattenIndex() = %d members, more than the %d descriptors a walk reads", len(ms), maxDescriptors)
+		if err == nil && len(ms) > source.MaxDescriptors {
+			t.Fatalf("flattenIndex() = %d members, more than the %d descriptors a walk reads", len(ms), source.MaxDescriptors)
 		}
 	})
 }

@@ -7,11 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -77,17 +81,17 @@ func TestLayoutSourceWrittenByGGCR(t *testing.T) {
 		{name: "one tagged image", dir: ggcrLayout(t, []string{"v1"}, amd), want: amdDigest},
 		{name: "one image and its signature", dir: ggcrLayout(t, nil, amd, sig), want: amdDigest},
 		{name: "two tagged images by tag", dir: ggcrLayout(t, []string{"amd", "arm"}, amd, arm), ref: ":arm", want: armDigest},
-		{name: "two untagged images name their digests", dir: ggcrLayout(t, nil, amd, arm), wantErr: ErrAmbiguous,
+		{name: "two untagged images name their digests", dir: ggcrLayout(t, nil, amd, arm), wantErr: plan.ErrAmbiguous,
 			wantInErr: []string{"holds 2 images", amdDigest.String(), armDigest.String()}},
-		{name: "two tagged images name their tags", dir: ggcrLayout(t, []string{"amd", "arm"}, amd, arm), wantErr: ErrAmbiguous,
+		{name: "two tagged images name their tags", dir: ggcrLayout(t, []string{"amd", "arm"}, amd, arm), wantErr: plan.ErrAmbiguous,
 			wantInErr: []string{"holds 2 images", `tag "amd", tag "arm"`}},
-		{name: "a tag that is not there names the others", dir: ggcrLayout(t, []string{"amd", "arm"}, amd, arm), ref: ":riscv", wantErr: ErrNotFound,
+		{name: "a tag that is not there names the others", dir: ggcrLayout(t, []string{"amd", "arm"}, amd, arm), ref: ":riscv", wantErr: plan.ErrNotFound,
 			wantInErr: []string{`no image tagged "riscv"`, `tag "amd", tag "arm"`}},
-		{name: "only a signature", dir: ggcrLayout(t, nil, sig), wantErr: ErrNotFound,
+		{name: "only a signature", dir: ggcrLayout(t, nil, sig), wantErr: plan.ErrNotFound,
 			wantInErr: []string{"holds no image", `(artifact "application/vnd.dev.cosign.artifact.sig.v1+json")`}},
-		{name: "a hostile tag is quoted", dir: ggcrLayout(t, []string{"a\n::error::x\x1b[2J", "b"}, amd, arm), wantErr: ErrAmbiguous,
+		{name: "a hostile tag is quoted", dir: ggcrLayout(t, []string{"a\n::error::x\x1b[2J", "b"}, amd, arm), wantErr: plan.ErrAmbiguous,
 			wantInErr: []string{`tag "a\n::error::x\x1b[2J"`}},
-		{name: "shaped like examples/hello", dir: filepath.Join("..", "..", "examples", "hello"), wantErr: ErrAmbiguous,
+		{name: "shaped like examples/hello", dir: filepath.Join("..", "..", "examples", "hello"), wantErr: plan.ErrAmbiguous,
 			wantInErr: []string{`name one as oci:PATH:TAG or oci:PATH@DIGEST: tag "linux-amd64", tag "linux-arm64"`}},
 		{name: "examples/hello by tag", dir: filepath.Join("..", "..", "examples", "hello"), ref: ":linux-arm64",
 			want: v1.Hash{Algorithm: "sha256", Hex: "a681e810ba36ec22a3d92bd352e0ce239baff46097d2ba95cf52cbd061327892"}},
@@ -95,13 +99,13 @@ func TestLayoutSourceWrittenByGGCR(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			src, err := ParseRef("oci:" + tt.dir + tt.ref)
+			src, err := plan.ParseRef("oci:" + tt.dir + tt.ref)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := resolveLayout(context.Background(), src)
+			got, err := source.ResolveLayout(context.Background(), src)
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrSource) {
+				if !errors.Is(err, tt.wantErr) || !errors.Is(err, plan.ErrSource) {
 					t.Fatalf("resolveLayout(%s) error = %v, want %v and ErrSource", src, err, tt.wantErr)
 				}
 				for _, w := range tt.wantInErr {

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -18,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -147,7 +152,7 @@ func TestLayoutSelfReferencingIndex(t *testing.T) {
 			}
 			putIndexJSON(t, dir, d)
 			_, err := layoutAssembler(t).Assemble(context.Background(), Plan{Sources: targets(t, src)})
-			if !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrSource) {
+			if !errors.Is(err, source.ErrMismatch) || !errors.Is(err, plan.ErrSource) {
 				t.Fatalf("Assemble() = %v, want an ErrSource error wrapping ErrMismatch", err)
 			}
 		})
@@ -184,7 +189,7 @@ func TestLayoutFanOut(t *testing.T) {
 	dir := t.TempDir()
 	fanOut(t, dir, 1000, 11)
 	_, err := layoutAssembler(t).Assemble(context.Background(), Plan{Sources: targets(t, "oci:"+dir)})
-	if !errors.Is(err, ErrOverLimit) || !strings.Contains(err.Error(), "descriptors") {
+	if !errors.Is(err, source.ErrOverLimit) || !strings.Contains(err.Error(), "descriptors") {
 		t.Fatalf("Assemble() = %v, want ErrOverLimit naming the descriptors", err)
 	}
 }
@@ -242,7 +247,7 @@ func TestLayoutBlobMismatch(t *testing.T) {
 			if err == nil {
 				_, err = a.Publish(context.Background(), as)
 			}
-			if !errors.Is(err, ErrMismatch) {
+			if !errors.Is(err, source.ErrMismatch) {
 				t.Fatalf("join = %v, want ErrMismatch", err)
 			}
 		})
@@ -251,14 +256,14 @@ func TestLayoutBlobMismatch(t *testing.T) {
 
 // selfIndexFake is an index that is its own child, as no verified
 // content can be: the walk must not trust verification to stop it.
-type selfIndexFake struct{ *layoutIndex }
+type selfIndexFake struct{ *source.LayoutIndex }
 
 func (f selfIndexFake) ImageIndex(v1.Hash) (v1.ImageIndex, error) { return f, nil }
 
 // deepIndexFake is an index whose child is a new index one deeper,
 // without end.
 type deepIndexFake struct {
-	*layoutIndex
+	*source.LayoutIndex
 	depth int
 }
 
@@ -272,7 +277,7 @@ func newDeepIndexFake(depth int) (deepIndexFake, error) {
 	if err != nil {
 		return deepIndexFake{}, err
 	}
-	return deepIndexFake{layoutIndex: rawIndex(raw), depth: depth}, nil
+	return deepIndexFake{LayoutIndex: rawIndex(raw), depth: depth}, nil
 }
 
 // TestFlattenIndexBounds: the walk of any source's index tree (a
@@ -292,11 +297,11 @@ func TestFlattenIndexBounds(t *testing.T) {
 		want error
 	}{
 		{"an index that is its own child", self, nil},
-		{"an index nested without end", deep, ErrOverLimit},
+		{"an index nested without end", deep, source.ErrOverLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := flattenIndex(context.Background(), src, tc.idx)
+			_, err := assembly.FlattenIndex(context.Background(), src, tc.idx)
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("flattenIndex() = %v, want %v", err, tc.want)
 			}
@@ -305,8 +310,8 @@ func TestFlattenIndexBounds(t *testing.T) {
 }
 
 // rawIndex is an index of raw JSON with no children to read.
-func rawIndex(raw []byte) *layoutIndex {
-	idx, err := newLayoutIndex(layoutDir{path: "/nowhere"}, raw, types.OCIImageIndex)
+func rawIndex(raw []byte) *source.LayoutIndex {
+	idx, err := source.NewLayoutIndex(source.LayoutDir{Path: "/nowhere"}, raw, types.OCIImageIndex)
 	if err != nil {
 		panic(err)
 	}

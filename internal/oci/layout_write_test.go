@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // joinToLayout joins the layout src into the layout target dst:TAG.
@@ -74,7 +77,7 @@ func TestLayoutTargetSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := joinToLayout(t, src, dst)
-			if !errors.Is(err, ErrLayoutSymlink) {
+			if !errors.Is(err, publish.ErrLayoutSymlink) {
 				t.Errorf("join = %v, want ErrLayoutSymlink", err)
 			}
 			if tc.dir {
@@ -102,14 +105,14 @@ func TestLayoutTargetDirSymlink(t *testing.T) {
 	if err := joinToLayout(t, src, link); err != nil {
 		t.Fatalf("join = %v", err)
 	}
-	root, err := layoutDir{path: under}.rootIndex()
+	root, err := source.LayoutDir{Path: under}.RootIndex()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(root.manifest.Manifests); got != 1 {
+	if got := len(root.Manifest.Manifests); got != 1 {
 		t.Fatalf("index.json lists %d manifests, want 1", got)
 	}
-	if _, err := root.ImageIndex(root.manifest.Manifests[0].Digest); err != nil {
+	if _, err := root.ImageIndex(root.Manifest.Manifests[0].Digest); err != nil {
 		t.Errorf("reading the index back: %v", err)
 	}
 }

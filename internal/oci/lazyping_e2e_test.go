@@ -8,10 +8,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -65,10 +66,10 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			dst := registrytest.Start(t, registrytest.WithVersion(tt.version))
 			insecure = append(insecure, src.Host, dst.Host)
 
-			var refs []Ref
+			var refs []plan.Ref
 			var want []v1.Hash
 			for repo, arch := range map[string]string{"o/a": "amd64", "o/b": "arm64"} {
-				ref, err := ParseRef(src.Host+"/"+repo+":1", name.Insecure)
+				ref, err := plan.ParseRef(src.Host+"/"+repo+":1", name.Insecure)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -135,12 +136,12 @@ func TestAnonymousReadsOfDistribution(t *testing.T) {
 			// A join, sources read concurrently, by a new Assembler.
 			w.Reset()
 			ctx := context.Background()
-			target, err := ParseRef(dst.Host+"/rel/app:1", name.Insecure)
+			target, err := plan.ParseRef(dst.Host+"/rel/app:1", name.Insecure)
 			if err != nil {
 				t.Fatal(err)
 			}
 			j := newAssembler()
-			as, err := j.Assemble(ctx, Plan{Sources: refs, Targets: []Ref{target}})
+			as, err := j.Assemble(ctx, Plan{Sources: refs, Targets: []plan.Ref{target}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,13 +16,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
 	"github.com/oci-assemble/oci-assemble/internal/hosts"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/stack"
@@ -75,10 +77,10 @@ func newTestRegistry(t *testing.T, useTLS bool, wrap func(http.Handler) http.Han
 }
 
 // seed pushes a random image to repo:1 behind the recorder's back.
-func (r *testRegistry) seed(t *testing.T, repo string) (Ref, v1.Hash) {
+func (r *testRegistry) seed(t *testing.T, repo string) (plan.Ref, v1.Hash) {
 	t.Helper()
 	img := randomImage(t, "amd64")
-	ref, err := ParseRef(r.host+"/"+repo+":1", r.name)
+	ref, err := plan.ParseRef(r.host+"/"+repo+":1", r.name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func randomImageOf(t *testing.T, arch string, size, layers int64) v1.Image {
 
 // readThrough resolves src with a and reads all of it, checking every
 // digest (validate.Image); it returns the image's digest.
-func readThrough(t *testing.T, a *Assembler, src Ref) v1.Hash {
+func readThrough(t *testing.T, a *Assembler, src plan.Ref) v1.Hash {
 	t.Helper()
 	got, err := a.Resolve(context.Background(), src)
 	if err != nil {
@@ -221,7 +223,7 @@ func TestNonBearer401IsTheAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			reg := newTestRegistry(t, false, challenging(tt.challenge))
-			src, err := ParseRef(reg.host+"/o/a:1", reg.name)
+			src, err := plan.ParseRef(reg.host+"/o/a:1", reg.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,11 +302,11 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 	// A push that is the first contact with the registry: it meets the
 	// challenge and carries on with the token.
 	ctx := context.Background()
-	dst, err := ParseRef(reg.host+"/o/dst:1", reg.name)
+	dst, err := plan.ParseRef(reg.host+"/o/dst:1", reg.name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := a.Assemble(ctx, Plan{Sources: []Ref{srcA}, Targets: []Ref{dst}})
+	as, err := a.Assemble(ctx, Plan{Sources: []plan.Ref{srcA}, Targets: []plan.Ref{dst}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +315,7 @@ func TestBearerChallengeUpgradesAnonymousRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same targets, through the new client.
-	as.Targets = NewTargets(pusher.c, []Ref{dst}, false)
+	as.Targets = publish.NewTargets(pusher.c, []plan.Ref{dst}, false)
 	n401 := reg.CountFunc(func(q registrytest.Request) bool { return q.Status == http.StatusUnauthorized })
 	if _, err := pusher.Publish(ctx, as); err != nil {
 		t.Fatalf("Publish: %v", err)

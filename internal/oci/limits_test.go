@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -63,12 +65,12 @@ func TestRegistrySourceBounds(t *testing.T) {
 		mutate func(*v1.Manifest)
 		want   error
 	}{
-		{"a 3 GiB config", func(m *v1.Manifest) { m.Config.Digest, m.Config.Size = hugeConfig, 3<<30 }, ErrOverLimit},
+		{"a 3 GiB config", func(m *v1.Manifest) { m.Config.Digest, m.Config.Size = hugeConfig, 3<<30 }, source.ErrOverLimit},
 		// verify.SizeUnknown: a read that ggcr would not bound.
-		{"a config of size -1", func(m *v1.Manifest) { m.Config.Digest, m.Config.Size = hugeConfig, -1 }, ErrMismatch},
+		{"a config of size -1", func(m *v1.Manifest) { m.Config.Digest, m.Config.Size = hugeConfig, -1 }, source.ErrMismatch},
 		{"a 5 MiB manifest", func(m *v1.Manifest) {
 			m.Annotations = map[string]string{"padding": strings.Repeat("x", 5<<20)}
-		}, ErrOverLimit},
+		}, source.ErrOverLimit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -136,7 +138,7 @@ func TestRegistryIndexChildBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = a.Assemble(context.Background(), Plan{Sources: targets(t, host+"/src:1")})
-	if !errors.Is(err, ErrOverLimit) || !strings.Contains(err.Error(), host+"/src") {
+	if !errors.Is(err, source.ErrOverLimit) || !strings.Contains(err.Error(), host+"/src") {
 		t.Errorf("Assemble() = %v, want ErrOverLimit naming the source", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -39,7 +40,7 @@ func TestJoinReadsTheTargetWhileReadingSources(t *testing.T) {
 			mu.Unlock()
 		}
 	}, nil))
-	sources := []Ref{
+	sources := []plan.Ref{
 		writeSource(t, src.host, "amd64", randomImage(t, "amd64")),
 		writeSource(t, src.host, "arm64", randomImage(t, "arm64")),
 	}

@@ -10,6 +10,10 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -17,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/platform"
@@ -46,7 +49,7 @@ func indexOf(img v1.Image, desc *v1.Platform) v1.ImageIndex {
 		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: desc}})
 }
 
-func layoutOf(t *testing.T, img v1.Image) Ref {
+func layoutOf(t *testing.T, img v1.Image) plan.Ref {
 	t.Helper()
 	dir := t.TempDir()
 	p, err := layout.Write(dir, empty.Index)
@@ -76,7 +79,7 @@ func layoutOf(t *testing.T, img v1.Image) Ref {
 	return targets(t, "oci:"+dir)[0]
 }
 
-func archiveOf(t *testing.T, img v1.Image) Ref {
+func archiveOf(t *testing.T, img v1.Image) plan.Ref {
 	t.Helper()
 	tag, err := name.NewTag("example.com/base:1")
 	if err != nil {
@@ -89,7 +92,7 @@ func archiveOf(t *testing.T, img v1.Image) Ref {
 	return targets(t, "docker-archive:"+p)[0]
 }
 
-func pushedIndex(t *testing.T, host, tag string, idx v1.ImageIndex) Ref {
+func pushedIndex(t *testing.T, host, tag string, idx v1.ImageIndex) plan.Ref {
 	t.Helper()
 	ref, err := name.ParseReference(host + "/src:" + tag)
 	if err != nil {
@@ -148,14 +151,14 @@ func TestPlatformFromSourceIsChecked(t *testing.T) {
 	attested := mutate.AppendManifests(indexOf(subject, &amd64), mutate.IndexAddendum{
 		Add: imageOf(t, v1.Platform{}),
 		Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}, Annotations: map[string]string{
-			refTypeAnnotation: attestationManifest, refDigestAnnotation: digestOf(t, subject),
+			source.RefTypeAnnotation: source.AttestationManifest, source.RefDigestAnnotation: digestOf(t, subject),
 		}},
 	})
 	tests := []struct {
 		name   string
-		base   Ref    // layer mode on this base
-		source Ref    // or a join of this source
-		bad    string // the value an error must name, quoted; "" when it passes
+		base   plan.Ref // layer mode on this base
+		source plan.Ref // or a join of this source
+		bad    string   // the value an error must name, quoted; "" when it passes
 	}{
 		{name: "layout config variant climbs", base: layoutOf(t, imageOf(t, climbs)), bad: climbs.Variant},
 		{name: "registry config variant climbs", base: pushedIndex(t, reg.host, "climbs", indexOf(imageOf(t, climbs), nil)), bad: climbs.Variant},
@@ -171,9 +174,9 @@ func TestPlatformFromSourceIsChecked(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := Plan{Sources: []Ref{tt.source}}
-			if tt.source == (Ref{}) {
-				p = Plan{Build: &Build{Base: tt.base, Layers: specs, Compression: layer.Gzip, Workspace: ws}}
+			p := Plan{Sources: []plan.Ref{tt.source}}
+			if tt.source == (plan.Ref{}) {
+				p = Plan{Build: &plan.Build{Base: tt.base, Layers: specs, Compression: layer.Gzip, Workspace: ws}}
 			}
 			as, err := a.Assemble(context.Background(), p)
 			if tt.bad == "" {
@@ -182,8 +185,8 @@ func TestPlatformFromSourceIsChecked(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrSource) || !errors.Is(err, platform.ErrInvalid) {
-				var got []Manifest
+			if !errors.Is(err, plan.ErrSource) || !errors.Is(err, platform.ErrInvalid) {
+				var got []assembly.Manifest
 				if as != nil {
 					got = as.Manifests
 				}

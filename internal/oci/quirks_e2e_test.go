@@ -11,11 +11,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
@@ -69,9 +72,9 @@ func (s *quirkSite) auth() []remote.Option {
 
 // seed writes one image per architecture to the registry itself, as
 // repo:arch, and returns them as references through the proxy.
-func (s *quirkSite) seed(t *testing.T, repo string, archs ...string) []Ref {
+func (s *quirkSite) seed(t *testing.T, repo string, archs ...string) []plan.Ref {
 	t.Helper()
-	var refs []Ref
+	var refs []plan.Ref
 	for _, arch := range archs {
 		direct, err := name.ParseReference(s.reg.Host+"/"+repo+":"+arch, name.Insecure)
 		if err != nil {
@@ -80,7 +83,7 @@ func (s *quirkSite) seed(t *testing.T, repo string, archs ...string) []Ref {
 		if err := remote.Write(direct, randomImage(t, arch), s.auth()...); err != nil {
 			t.Fatal(err)
 		}
-		ref, err := ParseRef(s.proxy.Host+"/"+repo+":"+arch, name.Insecure)
+		ref, err := plan.ParseRef(s.proxy.Host+"/"+repo+":"+arch, name.Insecure)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,12 +138,12 @@ func quirkAssemblerWith(t *testing.T, more []client.Option, sites ...*quirkSite)
 }
 
 // join assembles sources and publishes them to targets.
-func join(t *testing.T, a *Assembler, sources []Ref, targets ...string) (*Assembly, error) {
+func join(t *testing.T, a *Assembler, sources []plan.Ref, targets ...string) (*assembly.Assembly, error) {
 	t.Helper()
 	ctx := context.Background()
-	var tgts []Ref
+	var tgts []plan.Ref
 	for _, s := range targets {
-		r, err := ParseRef(s, name.Insecure)
+		r, err := plan.ParseRef(s, name.Insecure)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +282,7 @@ func TestQuirkIndexRefused(t *testing.T) {
 	})
 	src := s.seed(t, "team/src", "amd64", "arm64")
 	_, err := join(t, quirkAssembler(t, s), src, s.proxy.Host+"/team/app:1", s.proxy.Host+"/team/app:2")
-	if !errors.Is(err, ErrIndexRefused) {
+	if !errors.Is(err, publish.ErrIndexRefused) {
 		t.Fatalf("Publish: %v, want ErrIndexRefused", err)
 	}
 	if tags := s.reg.Tags(t, "team/app"); len(tags) != 0 {
@@ -315,7 +318,7 @@ func TestQuirkImmutableTags(t *testing.T) {
 
 	other := s.seed(t, "team/other", "amd64")
 	_, err = join(t, a, other, s.proxy.Host+"/team/app:1.0")
-	if !errors.Is(err, ErrImmutableTag) {
+	if !errors.Is(err, publish.ErrImmutableTag) {
 		t.Fatalf("moving an immutable tag: %v, want ErrImmutableTag", err)
 	}
 	if strings.Contains(err.Error(), "\n") {

@@ -15,9 +15,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -97,7 +98,7 @@ func TestReferrersToTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishReferrers(t, a, []Ref{s.ref}, targets(t, host+"/app:1"))
+	publishReferrers(t, a, []plan.Ref{s.ref}, targets(t, host+"/app:1"))
 	tree := discover(t, "--plain-http", "--distribution-spec", "v1.1-referrers-api", host+"/app@"+s.digest.String())
 	sbom := tree.find(s.sbom)
 	if sbom == nil || sbom.find(s.sbomSig) == nil {

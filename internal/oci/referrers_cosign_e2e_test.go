@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -168,7 +169,7 @@ func TestCosignTagAlreadyOnTarget(t *testing.T) {
 
 // joinTo joins refs from src to dst's app:1 with their referrers, and
 // returns what the target was published without.
-func joinTo(t *testing.T, refs []Ref, src, dst *registrytest.Registry) []string {
+func joinTo(t *testing.T, refs []plan.Ref, src, dst *registrytest.Registry) []string {
 	t.Helper()
 	a := insecureAssembler(t, src, dst)
 	tgts := targets(t, dst.Host+"/app:1")

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -38,7 +40,7 @@ func TestCosignKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := cosignKind(tt.tag, tt.m); got != tt.want {
+			if got := source.CosignKind(tt.tag, tt.m); got != tt.want {
 				t.Errorf("cosignKind(%q) = %q, want %q", tt.tag, got, tt.want)
 			}
 		})
@@ -51,17 +53,17 @@ func TestReferrerLabel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		r    Referrer
+		r    source.Referrer
 		want string
 	}{
-		{name: "cosign tag", r: Referrer{Digest: "sha256:cc", Tag: "sha256-ab.sig", Kind: "cosign signature"}, want: "sha256-ab.sig (cosign signature)"},
-		{name: "OCI 1.1", r: Referrer{Digest: "sha256:cc", ArtifactType: sbomType}, want: "sha256:cc (" + sbomType + ")"},
-		{name: "bare", r: Referrer{Digest: "sha256:cc"}, want: "sha256:cc"},
+		{name: "cosign tag", r: source.Referrer{Digest: "sha256:cc", Tag: "sha256-ab.sig", Kind: "cosign signature"}, want: "sha256-ab.sig (cosign signature)"},
+		{name: "OCI 1.1", r: source.Referrer{Digest: "sha256:cc", ArtifactType: sbomType}, want: "sha256:cc (" + sbomType + ")"},
+		{name: "bare", r: source.Referrer{Digest: "sha256:cc"}, want: "sha256:cc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := tt.r.label(); got != tt.want {
+			if got := tt.r.Label(); got != tt.want {
 				t.Errorf("label() = %q, want %q", got, tt.want)
 			}
 		})

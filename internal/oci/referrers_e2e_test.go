@@ -16,9 +16,11 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -190,7 +192,7 @@ func putBlob(t *testing.T, r *registrytest.Registry, repo string, b []byte) {
 // signedSource pushes one platform image to r's src repository and gives
 // it an SBOM, a signature of the SBOM (nested) and a cosign .sig tag.
 type signedSource struct {
-	ref                      Ref
+	ref                      plan.Ref
 	digest                   v1.Hash
 	sbom, sbomSig, cosignSig string
 }
@@ -261,7 +263,7 @@ func TestReferrersTravel(t *testing.T) {
 				s := newSignedSource(t, src, "amd64")
 				a := insecureAssembler(t, src, dst)
 				tgts := targets(t, dst.Host+"/app:1", dst.Host+"/mirror:1")
-				as := publishReferrers(t, a, []Ref{s.ref}, tgts)
+				as := publishReferrers(t, a, []plan.Ref{s.ref}, tgts)
 				checkIndex(t, dst.Host+"/app:1", as.Digest)
 				checkCarried(t, dst, "app", s)
 				checkCarried(t, dst, "mirror", s)
@@ -274,7 +276,7 @@ func TestReferrersTravel(t *testing.T) {
 	}
 }
 
-func publishReferrers(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
+func publishReferrers(t *testing.T, a *Assembler, sources, tgts []plan.Ref) *assembly.Assembly {
 	t.Helper()
 	ctx := context.Background()
 	as, err := a.Assemble(ctx, Plan{Sources: sources, Targets: tgts, Referrers: true})
@@ -310,7 +312,7 @@ func TestReferrersMergeIntoExistingFallback(t *testing.T) {
 	}
 	other := attach(t, dst.Host+"/app@"+s.digest.String(), "application/vnd.example.vex.v1+json")
 	a := insecureAssembler(t, src, dst)
-	publishReferrers(t, a, []Ref{s.ref}, targets(t, dst.Host+"/app:1"))
+	publishReferrers(t, a, []plan.Ref{s.ref}, targets(t, dst.Host+"/app:1"))
 	checkCarried(t, dst, "app", s, other)
 	var im v1.IndexManifest
 	m := dst.GetManifest(t, "app", "sha256-"+s.digest.Hex)
@@ -347,7 +349,7 @@ func TestReferrersToLayout(t *testing.T) {
 	s := newSignedSource(t, src, "amd64")
 	dir := filepath.Join(t.TempDir(), "layout")
 	a := insecureAssembler(t, src)
-	publishReferrers(t, a, []Ref{s.ref}, targets(t, "oci:"+dir+":v1"))
+	publishReferrers(t, a, []plan.Ref{s.ref}, targets(t, "oci:"+dir+":v1"))
 	tree := discover(t, "--oci-layout", dir+"@"+s.digest.String())
 	if sbom := tree.find(s.sbom); sbom == nil || sbom.find(s.sbomSig) == nil {
 		t.Errorf("oras discover --oci-layout: %+v, want the SBOM %s and its signature %s", tree, s.sbom, s.sbomSig)
@@ -374,7 +376,7 @@ func TestReferrersOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	tgts := targets(t, dst.Host+"/app:1")
-	as, err := a.Assemble(context.Background(), Plan{Sources: []Ref{s.ref}, Targets: tgts})
+	as, err := a.Assemble(context.Background(), Plan{Sources: []plan.Ref{s.ref}, Targets: tgts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,8 +403,8 @@ func TestReferrersCannotFollowRewrittenManifests(t *testing.T) {
 	s := newSignedSource(t, src, "amd64")
 	a := insecureAssembler(t, src, dst)
 	tgts := targets(t, dst.Host+"/app:1")
-	anns := []Annotation{{Level: LevelManifest, Key: "org.example.k", Value: "v"}}
-	as, err := a.Assemble(context.Background(), Plan{Sources: []Ref{s.ref}, Targets: tgts, Annotations: anns, Referrers: true})
+	anns := []plan.Annotation{{Level: plan.LevelManifest, Key: "org.example.k", Value: "v"}}
+	as, err := a.Assemble(context.Background(), Plan{Sources: []plan.Ref{s.ref}, Targets: tgts, Annotations: anns, Referrers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +448,7 @@ func TestReferrersFromLayout(t *testing.T) {
 	s := newSignedSource(t, src, "amd64")
 	dir := filepath.Join(t.TempDir(), "layout")
 	a := insecureAssembler(t, src, dst)
-	publishReferrers(t, a, []Ref{s.ref}, targets(t, "oci:"+dir))
+	publishReferrers(t, a, []plan.Ref{s.ref}, targets(t, "oci:"+dir))
 	as := publishReferrers(t, a, targets(t, "oci:"+dir), targets(t, dst.Host+"/app:1"))
 	checkIndex(t, dst.Host+"/app:1", as.Digest)
 	checkCarried(t, dst, "app", s)

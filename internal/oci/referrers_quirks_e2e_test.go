@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -75,7 +76,7 @@ func TestReferrersGHCRStyle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishReferrers(t, a, []Ref{s.ref, s2.ref}, targets(t, dst.Host+"/app:1"))
+	publishReferrers(t, a, []plan.Ref{s.ref, s2.ref}, targets(t, dst.Host+"/app:1"))
 	checkCarried(t, dst, "app", s)
 	checkCarried(t, dst, "app", s2)
 	if n := rec.Count(http.MethodGet, "/referrers/"); n != 1 {
@@ -107,7 +108,7 @@ func TestReferrersECRStyle(t *testing.T) {
 	s := newSignedSource(t, src, "amd64")
 	a := insecureAssembler(t, src, dst)
 	tgts := targets(t, dst.Host+"/app:1")
-	as, err := a.Assemble(t.Context(), Plan{Sources: []Ref{s.ref}, Targets: tgts, Referrers: true})
+	as, err := a.Assemble(t.Context(), Plan{Sources: []plan.Ref{s.ref}, Targets: tgts, Referrers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestReferrersWithoutTagList(t *testing.T) {
 	dst := registrytest.Start(t, registrytest.WithVersion(registrytest.V3))
 	s := newSignedSource(t, src, "amd64")
 	a := insecureAssembler(t, src, dst)
-	as := publishReferrers(t, a, []Ref{s.ref}, targets(t, dst.Host+"/app:1"))
+	as := publishReferrers(t, a, []plan.Ref{s.ref}, targets(t, dst.Host+"/app:1"))
 	checkIndex(t, dst.Host+"/app:1", as.Digest)
 	if len(as.Warnings) != 1 || !strings.Contains(as.Warnings[0], "403") || !strings.Contains(as.Warnings[0], "referrers: false") {
 		t.Errorf("Warnings = %q, want one about the refused tag list", as.Warnings)

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
@@ -39,7 +41,7 @@ func releaseTree(t *testing.T, ws string, release int) []map[string]string {
 	return layers
 }
 
-func releaseBuild(t *testing.T, ws string) *Build {
+func releaseBuild(t *testing.T, ws string) *plan.Build {
 	t.Helper()
 	specs, err := layer.ParseSpecs(`
 - files: [part0/:/opt/part0/]
@@ -50,11 +52,11 @@ func releaseBuild(t *testing.T, ws string) *Build {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Build{Scratch: true, Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}},
+	return &plan.Build{Scratch: true, Platforms: []v1.Platform{{OS: "linux", Architecture: "amd64"}},
 		Layers: specs, Compression: layer.Gzip, Workspace: ws}
 }
 
-func assembleAndPublish(t *testing.T, a *Assembler, plan Plan) *Assembly {
+func assembleAndPublish(t *testing.T, a *Assembler, plan Plan) *assembly.Assembly {
 	t.Helper()
 	ctx := context.Background()
 	plan.Stage = true
@@ -174,7 +176,7 @@ func TestNextReleaseFromArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 		tgts := targets(t, reg.host+"/nix:latest")
-		src := []Ref{{Transport: DockerArchive, Path: writeNixArchive(t, gz)}}
+		src := []plan.Ref{{Transport: plan.DockerArchive, Path: writeNixArchive(t, gz)}}
 		first := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})
 		reg.take()
 		second := assembleAndPublish(t, a, Plan{Sources: src, Targets: tgts, Stage: true})

@@ -14,11 +14,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
@@ -55,9 +57,9 @@ func (r *recorder) take() []string { return registrytest.Keys(r.seen.Take()) }
 
 // pushPlatforms writes randomImage (two layers) for each architecture to
 // host/src:<arch>.
-func pushPlatforms(t *testing.T, host string, archs ...string) []Ref {
+func pushPlatforms(t *testing.T, host string, archs ...string) []plan.Ref {
 	t.Helper()
-	var refs []Ref
+	var refs []plan.Ref
 	for _, arch := range archs {
 		ref, err := name.ParseReference(host + "/src:" + arch)
 		if err != nil {
@@ -66,7 +68,7 @@ func pushPlatforms(t *testing.T, host string, archs ...string) []Ref {
 		if err := remote.Write(ref, randomImage(t, arch)); err != nil {
 			t.Fatal(err)
 		}
-		r, err := ParseRef(ref.String())
+		r, err := plan.ParseRef(ref.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,11 +77,11 @@ func pushPlatforms(t *testing.T, host string, archs ...string) []Ref {
 	return refs
 }
 
-func targets(t *testing.T, refs ...string) []Ref {
+func targets(t *testing.T, refs ...string) []plan.Ref {
 	t.Helper()
-	var out []Ref
+	var out []plan.Ref
 	for _, s := range refs {
-		r, err := ParseRef(s)
+		r, err := plan.ParseRef(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +90,7 @@ func targets(t *testing.T, refs ...string) []Ref {
 	return out
 }
 
-func joinAndPublish(t *testing.T, a *Assembler, sources, tgts []Ref) *Assembly {
+func joinAndPublish(t *testing.T, a *Assembler, sources, tgts []plan.Ref) *assembly.Assembly {
 	t.Helper()
 	ctx := context.Background()
 	as, err := a.Assemble(ctx, Plan{Sources: sources, Targets: tgts})
@@ -208,7 +210,7 @@ func TestBlobsUploadLargestFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	sizes := map[string]int64{}
-	var sources []Ref
+	var sources []plan.Ref
 	for i, arch := range []string{"amd64", "arm64", "s390x"} {
 		img := randomImageOf(t, arch, int64(1000*(i+1)), 3)
 		ls, err := img.Layers()
