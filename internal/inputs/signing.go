@@ -292,6 +292,10 @@ func readBounded(path string) ([]byte, error) {
 		return nil, fmt.Errorf("names a file that cannot be read (%v); check its permissions", errors.Unwrap(err))
 	}
 	defer f.Close()
+	// A FIFO or a device such as /dev/stdin would block or never end.
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errors.New("names something that is not a regular file; give the key file's path, or the PEM text")
+	}
 	var buf bytes.Buffer
 	if _, err := io.Copy(&buf, io.LimitReader(f, maxKeyFile+1)); err != nil {
 		return nil, fmt.Errorf("names a file that cannot be read (%v); check the path", errors.Unwrap(err))

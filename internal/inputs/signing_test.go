@@ -76,6 +76,7 @@ func TestParseSigningErrors(t *testing.T) {
 		{name: "public key", raw: Raw{"sign": "key", "signing-key": public}, wantInput: "signing-key", wantMsg: "holds a PUBLIC KEY, not a private key"},
 		{name: "missing key file", raw: Raw{"sign": "key", "signing-key": filepath.Join(dir, "nope.key")}, wantInput: "signing-key", wantMsg: "names no file"},
 		{name: "key file too large", raw: Raw{"sign": "key", "signing-key": big}, wantInput: "signing-key", wantMsg: "too large for a private key"},
+		{name: "device as key file", raw: Raw{"sign": "key", "signing-key": os.DevNull}, wantInput: "signing-key", wantMsg: "not a regular file"},
 		{name: "broken PEM", raw: Raw{"sign": "key", "signing-key": "-----BEGIN PRIVATE KEY-----\nAAAA"}, wantInput: "signing-key", wantMsg: "holds no PEM block"},
 		{name: "key with keyless", raw: Raw{"sign": "keyless", "signing-key": private}, vars: githubOIDC, wantInput: "signing-key", wantMsg: "only with sign: key"},
 		{name: "github without id-token permission", raw: Raw{"sign": "keyless"}, vars: githubNoID, wantInput: "sign", wantMsg: "`permissions: id-token: write`"},
