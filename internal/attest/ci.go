@@ -47,7 +47,7 @@ func need(getenv func(string) string, ci string, names ...string) (map[string]st
 	for _, n := range names {
 		v := getenv(n)
 		if v == "" {
-			return nil, fmt.Errorf("%s sets no %s; provenance needs it to name the run", ci, n)
+			return nil, fmt.Errorf("%s sets no %s; provenance needs it to name the run; keep the CI's variables in the job's environment", ci, n)
 		}
 		if err := checkText(n, v); err != nil {
 			return nil, err
