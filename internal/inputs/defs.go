@@ -1,5 +1,7 @@
 package inputs
 
+import "strings"
+
 // Def declares one input: its action.yml entry, its CLI flag (--NAME) and
 // its help text. action.yml and the README's table are kept equal to this
 // list by tests.
@@ -37,4 +39,27 @@ var Defs = []Def{
 	{Name: "delete-tags", Description: "More tags to delete after success, separated by newlines or commas; the tag part may be a glob (ghcr.io/o/app:tmp-*), matched against the repository's tag list. A tag that cannot be deleted gives a warning, never a failure."},
 	{Name: "timeout", Description: "Bound on the whole job, as a Go duration (90s, 10m, 1h).", Default: "30m"},
 	{Name: "github-token", Description: "Token for GitHub's container registry (ghcr.io, or the GitHub Enterprise container host); never sent to another registry.", Default: "${{ github.token }}", Secret: true},
+	{Name: "sign", Description: "Sign the index and its platform manifests with Sigstore: false, keyless (a Fulcio certificate for the job's OIDC identity) or key (signing-key).", Default: "false"},
+	{Name: "signing-key", Description: "With sign: key, the private key as PEM text (from a secret) or the path of its file, as cosign generate-key-pair writes it; its password is read from COSIGN_PASSWORD.", Secret: true},
+	{Name: "fulcio-url", Description: "Fulcio, which issues keyless signing certificates: an https URL (http only for hosts in insecure-registries or loopback).", Default: DefaultFulcioURL},
+	{Name: "rekor-url", Description: "Rekor, the transparency log signatures are recorded in: an https URL (http only for hosts in insecure-registries or loopback).", Default: DefaultRekorURL},
+	{Name: "tsa-url", Description: "An RFC 3161 timestamp authority to countersign signatures; empty uses none."},
+	{Name: "oidc-token-variable", Description: "The variable holding the OIDC token for keyless signing outside GitHub Actions (GitLab: the id_tokens name, with aud: sigstore).", Default: DefaultTokenVar},
+	{Name: "sign-legacy-tags", Description: "true also writes cosign's sha256-<digest>.sig tag, for verifiers that read no OCI 1.1 referrers.", Default: "false"},
+	{Name: "sign-failures", Description: "fail stops the job when signing fails; warn reports it as a warning and keeps what was published.", Default: "fail"},
+	{Name: "provenance", Description: "true attaches signed SLSA provenance v1 of the index (cosign verify-attestation --type slsaprovenance1); needs sign.", Default: "false"},
+	{Name: "sbom", Description: "Layer mode: true attaches a signed SPDX SBOM to each image built, listing its files and nix store packages (cosign verify-attestation --type spdxjson); needs sign.", Default: "false"},
+}
+
+// PublicInputs returns the inputs that are not secrets and not empty, by
+// name, as given: what provenance records as the run's external
+// parameters.
+func PublicInputs(raw Raw) map[string]string {
+	out := map[string]string{}
+	for _, d := range Defs {
+		if v := raw[d.Name]; !d.Secret && strings.TrimSpace(v) != "" {
+			out[d.Name] = v
+		}
+	}
+	return out
 }

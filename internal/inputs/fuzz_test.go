@@ -78,3 +78,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSigning feeds arbitrary text to the signing inputs: Parse must
+// not panic, every error names an input, and no error shows PEM text
+// given as signing-key.
+func FuzzParseSigning(f *testing.F) {
+	f.Add("key", "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----", "", "", "", "", "true", "false")
+	f.Add("keyless", "", "http://127.0.0.1:1/", "https://u:p@h", "https://h/?q", "1X", "false", "true")
+	f.Add("false", "/dev/stdin", "ftp://x", "", "http://[::1", "SIGSTORE_ID_TOKEN", "maybe", "")
+	f.Fuzz(func(t *testing.T, sign, key, fulcio, rekor, tsa, tokenVar, provenance, sbom string) {
+		raw := Raw{"images": "reg.example/o/app:1", "push": "false", "sign": sign, "signing-key": key, "fulcio-url": fulcio,
+			"rekor-url": rekor, "tsa-url": tsa, "oidc-token-variable": tokenVar, "provenance": provenance, "sbom": sbom}
+		_, err := Parse(raw, func(k string) string {
+			if k == "SIGSTORE_ID_TOKEN" {
+				return "x"
+			}
+			return ""
+		})
+		if err == nil {
+			return
+		}
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			if _, ok := e.(*Error); !ok {
+				t.Fatalf("error %v does not name an input", e)
+			}
+		}
+		if k := strings.TrimSpace(key); strings.Contains(k, "-----BEGIN") && len(k) > 40 && strings.Contains(err.Error(), k) {
+			t.Fatalf("error shows the signing key: %v", err)
+		}
+	})
+}

@@ -71,6 +71,8 @@ type Spec struct {
 	GitLab *GitLab
 	// DigestFiles are the Images the digests input read from its folders.
 	DigestFiles []DigestFile
+	// Signing is what to sign and how; nil when sign is false.
+	Signing *Signing
 }
 
 // GitLab is what GitLab CI tells a job about its project's registry and
@@ -197,6 +199,7 @@ func Parse(raw Raw, getenv func(string) string) (*Spec, error) {
 		s.RegistryAuth = entries
 	}
 	parseCleanup(s, raw, layerMode, fail)
+	parseSigning(s, raw, getenv, insecure, layerMode, fail)
 	if t := strings.TrimSpace(raw["timeout"]); t != "" {
 		if s.Timeout, err = time.ParseDuration(t); err != nil || s.Timeout <= 0 {
 			fail("timeout", "%q is not a positive duration such as 90s, 10m or 1h", t)
@@ -399,9 +402,10 @@ func checkTarget(r plan.Ref) string {
 }
 
 // RawSecrets returns the secret-looking values of raw inputs before they
-// are parsed: the github-token, and every `password:` value of
-// registry-auth even when it is not valid YAML, so nothing that fails to
-// parse can reach a log unmasked.
+// are parsed: the github-token, every `password:` value of registry-auth
+// even when it is not valid YAML, and a signing-key given as PEM text
+// with each of its lines, so nothing that fails to parse can reach a log
+// unmasked. A key read from a file is in Signing.Secrets.
 func RawSecrets(raw Raw) []string {
 	var out []string
 	if t := strings.TrimSpace(raw["github-token"]); t != "" {
@@ -412,6 +416,10 @@ func RawSecrets(raw Raw) []string {
 		if v = strings.Trim(strings.TrimSpace(v), `"'`); ok && v != "" {
 			out = append(out, v)
 		}
+	}
+	if k := strings.TrimSpace(raw["signing-key"]); strings.Contains(k, "-----BEGIN") {
+		out = append(out, k)
+		out = append(out, pemLines(k)...)
 	}
 	return out
 }
