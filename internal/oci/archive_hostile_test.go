@@ -17,6 +17,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source/archive"
 )
 
 // archiveEntry is one file of a docker archive written by writeArchive.
@@ -115,7 +116,7 @@ func TestArchiveCompressedLayersMatchTheirDiffIDs(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, source.ErrArchiveMismatch) || !errors.Is(err, plan.ErrSource) {
+			if !errors.Is(err, archive.ErrMismatch) || !errors.Is(err, plan.ErrSource) {
 				t.Errorf("Assemble() = %v, want a source error for a layer that does not match", err)
 			}
 		})
@@ -190,7 +191,7 @@ func TestArchiveBounds(t *testing.T) {
 				{"manifest.json", []byte(`[{"Config":"config.json","Layers":[]}]`)}}
 		}},
 		{"too many layers", func(t *testing.T) []archiveEntry {
-			names := make([]string, source.MaxArchiveLayers+1)
+			names := make([]string, archive.MaxLayers+1)
 			diffs := make([]string, len(names))
 			for i := range names {
 				names[i], diffs[i] = "layer.tar", hashOf(lt).String()
@@ -198,7 +199,7 @@ func TestArchiveBounds(t *testing.T) {
 			return append([]archiveEntry{{"layer.tar", gzipped(t, lt)}}, imageEntries(t, names, diffs)...)
 		}},
 		{"zstd layer expands past the bound", func(t *testing.T) []archiveEntry {
-			bomb := zstded(t, make([]byte, source.ArchiveExpansionFloor+(64<<20)))
+			bomb := zstded(t, make([]byte, archive.ExpansionFloor+(64<<20)))
 			return append([]archiveEntry{{"layer.tar", bomb}}, imageEntries(t, []string{"layer.tar"}, []string{hashOf(lt).String()})...)
 		}},
 	}
@@ -206,7 +207,7 @@ func TestArchiveBounds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := joinArchive(t, writeArchive(t, false, tt.entries(t)...))
-			if !errors.Is(err, source.ErrArchiveLimit) || !errors.Is(err, plan.ErrSource) {
+			if !errors.Is(err, archive.ErrLimit) || !errors.Is(err, plan.ErrSource) {
 				t.Errorf("Assemble() = %v, want a source error over a limit", err)
 			}
 		})
@@ -279,7 +280,7 @@ func TestArchiveGzipBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, aerr := a.Assemble(context.Background(), Plan{Sources: []plan.Ref{{Transport: plan.DockerArchive, Path: p}}})
-	if !errors.Is(aerr, source.ErrArchiveLimit) || !errors.Is(aerr, plan.ErrSource) {
+	if !errors.Is(aerr, archive.ErrLimit) || !errors.Is(aerr, plan.ErrSource) {
 		t.Errorf("Assemble() = %v, want a source error over a limit", aerr)
 	}
 	if len(temps) != 1 {
@@ -290,7 +291,7 @@ func TestArchiveGzipBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit := source.ExpansionLimit(fi.Size(), fi.Size()); st.Size() > limit {
+	if limit := archive.ExpansionLimit(fi.Size(), fi.Size()); st.Size() > limit {
 		t.Errorf("the temporary file grew to %d bytes, more than the %d a %d-byte archive allows", st.Size(), limit, fi.Size())
 	}
 	t.Logf("a %d-byte archive stopped after writing %d bytes: %v", fi.Size(), st.Size(), aerr)

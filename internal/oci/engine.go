@@ -27,7 +27,7 @@ func New(c *client.Client) *Assembler { return &Assembler{c: c} }
 // disk (an archive's uncompressed layers are compressed once here, to
 // learn their digests).
 func (a *Assembler) Resolve(ctx context.Context, src plan.Ref) (source.Taggable, error) {
-	return source.Open(a.c, src, source.DigestOnly, nil).Read(ctx)
+	return open(a.c, src, source.DigestOnly, nil).Read(ctx)
 }
 
 // Assemble resolves every source and builds the index. It publishes
@@ -43,7 +43,7 @@ func (a *Assembler) Assemble(ctx context.Context, p Plan) (*assembly.Assembly, e
 		t.ReadPrior(ctx)
 		var base source.Source
 		if !p.Build.Scratch {
-			base = source.Open(a.c, p.Build.Base, t.Stage, nil)
+			base = open(a.c, p.Build.Base, t.Stage, nil)
 		}
 		members, err := assembly.BuildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
 		if err != nil {
@@ -62,7 +62,7 @@ func (a *Assembler) Assemble(ctx context.Context, p Plan) (*assembly.Assembly, e
 	f := source.NewReferrerFinder(a.c)
 	srcs := make([]source.Source, len(p.Sources))
 	for i, r := range p.Sources {
-		srcs[i] = source.Open(a.c, r, t.Stage, f)
+		srcs[i] = open(a.c, r, t.Stage, f)
 	}
 	members, read, err := assembly.ReadMembers(ctx, srcs, p.MediaType, p.Referrers, a.c.Jobs())
 	if err != nil {

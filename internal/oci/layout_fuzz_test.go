@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
@@ -85,7 +87,7 @@ func FuzzLayoutWalk(f *testing.F) {
 		}
 		ctx := context.Background()
 		src := plan.Ref{Transport: plan.Layout, Path: dir}
-		got, err := source.ResolveLayout(ctx, src)
+		got, err := srclayout.Resolve(ctx, src)
 		if err != nil {
 			return
 		}

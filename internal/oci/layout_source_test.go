@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -103,7 +104,7 @@ func TestLayoutSourceWrittenByGGCR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := source.ResolveLayout(context.Background(), src)
+			got, err := srclayout.Resolve(context.Background(), src)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || !errors.Is(err, plan.ErrSource) {
 					t.Fatalf("resolveLayout(%s) error = %v, want %v and ErrSource", src, err, tt.wantErr)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
@@ -256,14 +258,14 @@ func TestLayoutBlobMismatch(t *testing.T) {
 
 // selfIndexFake is an index that is its own child, as no verified
 // content can be: the walk must not trust verification to stop it.
-type selfIndexFake struct{ *source.LayoutIndex }
+type selfIndexFake struct{ *srclayout.Index }
 
 func (f selfIndexFake) ImageIndex(v1.Hash) (v1.ImageIndex, error) { return f, nil }
 
 // deepIndexFake is an index whose child is a new index one deeper,
 // without end.
 type deepIndexFake struct {
-	*source.LayoutIndex
+	*srclayout.Index
 	depth int
 }
 
@@ -277,7 +279,7 @@ func newDeepIndexFake(depth int) (deepIndexFake, error) {
 	if err != nil {
 		return deepIndexFake{}, err
 	}
-	return deepIndexFake{LayoutIndex: rawIndex(raw), depth: depth}, nil
+	return deepIndexFake{Index: rawIndex(raw), depth: depth}, nil
 }
 
 // TestFlattenIndexBounds: the walk of any source's index tree (a
@@ -310,8 +312,8 @@ func TestFlattenIndexBounds(t *testing.T) {
 }
 
 // rawIndex is an index of raw JSON with no children to read.
-func rawIndex(raw []byte) *source.LayoutIndex {
-	idx, err := source.NewLayoutIndex(source.LayoutDir{Path: "/nowhere"}, raw, types.OCIImageIndex)
+func rawIndex(raw []byte) *srclayout.Index {
+	idx, err := srclayout.NewIndex(srclayout.Dir{Path: "/nowhere"}, raw, types.OCIImageIndex)
 	if err != nil {
 		panic(err)
 	}

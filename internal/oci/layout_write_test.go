@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+
 	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // joinToLayout joins the layout src into the layout target dst:TAG.
@@ -105,7 +106,7 @@ func TestLayoutTargetDirSymlink(t *testing.T) {
 	if err := joinToLayout(t, src, link); err != nil {
 		t.Fatalf("join = %v", err)
 	}
-	root, err := source.LayoutDir{Path: under}.RootIndex()
+	root, err := srclayout.Dir{Path: under}.RootIndex()
 	if err != nil {
 		t.Fatal(err)
 	}

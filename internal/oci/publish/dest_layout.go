@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -56,7 +56,7 @@ func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, erro
 	if err != nil {
 		return nil, fmt.Errorf("writing a layer to oci:%s: %w", d.path, err)
 	}
-	blob := source.LayoutDir{Path: d.path}
+	blob := layout.Dir{Path: d.path}
 	size, err := l.Size()
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (d *layoutDest) tag(tag string, as *assembly.Assembly) error {
 
 // verify reads the index back as a source would: bounded and verified.
 func (d *layoutDest) verify(_ context.Context, as *assembly.Assembly) error {
-	l := source.LayoutDir{Path: d.path}
+	l := layout.Dir{Path: d.path}
 	root, err := l.RootIndex()
 	if err != nil {
 		return fmt.Errorf("reading back layout %s: %w", d.path, err)

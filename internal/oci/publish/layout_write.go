@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -143,7 +144,7 @@ func (w *layoutWriter) write(rel string, r io.Reader) error {
 // has reports whether the blob h of size bytes is in the layout. A
 // symlink in its place is an error.
 func (w *layoutWriter) has(h v1.Hash, size int64) (bool, error) {
-	fi, err := w.lstat(source.BlobPath(h))
+	fi, err := w.lstat(layout.BlobPath(h))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
@@ -163,7 +164,7 @@ func (w *layoutWriter) writeBlob(h v1.Hash, size int64, open func() (io.ReadClos
 		return err
 	}
 	defer rc.Close()
-	return w.write(source.BlobPath(h), rc)
+	return w.write(layout.BlobPath(h), rc)
 }
 
 // writeStream writes a layer whose digest is known only once it has been
@@ -196,7 +197,7 @@ func (w *layoutWriter) writeStream(l v1.Layer) (v1.Hash, error) {
 	if _, err := w.has(h, 0); err != nil {
 		return v1.Hash{}, err // a symlink in its place
 	}
-	if err := w.root.Rename(tmp, source.BlobPath(h)); err != nil {
+	if err := w.root.Rename(tmp, layout.BlobPath(h)); err != nil {
 		return v1.Hash{}, fmt.Errorf("layout %s: %w", w.path, err)
 	}
 	return h, nil
@@ -290,7 +291,7 @@ func (w *layoutWriter) indexJSON() (*v1.IndexManifest, error) {
 	if _, err := w.lstat("index.json"); err != nil {
 		return nil, err
 	}
-	idx, err := source.LayoutDir{Path: w.path}.RootIndex()
+	idx, err := layout.Dir{Path: w.path}.RootIndex()
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", w.path, err)
 	}

@@ -46,7 +46,7 @@ var ErrMismatch = errors.New("content does not match its descriptor")
 
 // checkSize refuses a blob its descriptor says is larger than limit, or
 // that has a negative size, before any of it is read.
-func checkSize(what string, d v1.Descriptor, limit int64) error {
+func CheckSize(what string, d v1.Descriptor, limit int64) error {
 	switch {
 	case d.Size < 0:
 		return fmt.Errorf("%s %s: size %d: %w", what, d.Digest, d.Size, ErrMismatch)
@@ -84,7 +84,7 @@ type verifyingReader struct {
 
 var _ io.ReadCloser = (*verifyingReader)(nil)
 
-func newVerifyingReader(rc io.ReadCloser, want v1.Hash, size int64) (*verifyingReader, error) {
+func NewVerifyingReader(rc io.ReadCloser, want v1.Hash, size int64) (*verifyingReader, error) {
 	h, err := v1.Hasher(want.Algorithm)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", want, err)
@@ -179,7 +179,7 @@ func (w *Walk) CheckChild(src plan.Ref, d v1.Descriptor) error {
 		}
 	}
 	if d.MediaType.IsIndex() || d.MediaType.IsImage() {
-		if err := checkSize("manifest", d, MaxManifestSize); err != nil {
+		if err := CheckSize("manifest", d, MaxManifestSize); err != nil {
 			return fmt.Errorf("%w %s: %w", plan.ErrSource, src, err)
 		}
 	}

@@ -58,11 +58,11 @@ const (
 	ReferrersTagPrefix = "sha256-"
 	// maxReferrerDepth bounds the recursion: a signature of an SBOM of an
 	// image is depth 2.
-	maxReferrerDepth = 4
+	MaxReferrerDepth = 4
 )
 
 // cosignSuffixes are the tag suffixes cosign attaches to a subject.
-var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+var CosignSuffixes = []string{".sig", ".att", ".sbom"}
 
 // FoundReferrer is a referrer read from a source, ready to copy.
 type FoundReferrer struct {
@@ -76,9 +76,9 @@ type FoundReferrer struct {
 	Children []*FoundReferrer
 }
 
-// referrerFinder finds referrers in source repositories: one tag list per
+// ReferrerFinder finds referrers in source repositories: one tag list per
 // repository, and the referrers API only on registries that have it.
-type referrerFinder struct {
+type ReferrerFinder struct {
 	c *client.Client
 
 	mu       sync.Mutex
@@ -88,7 +88,7 @@ type referrerFinder struct {
 }
 
 // warn records msg once.
-func (f *referrerFinder) warn(msg string) {
+func (f *ReferrerFinder) warn(msg string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !slices.Contains(f.warnings, msg) {
@@ -115,14 +115,14 @@ type hostAPI struct {
 	has   bool
 }
 
-func NewReferrerFinder(c *client.Client) *referrerFinder {
-	return &referrerFinder{c: c, repos: map[string]*repoState{}, hosts: map[string]*hostAPI{}}
+func NewReferrerFinder(c *client.Client) *ReferrerFinder {
+	return &ReferrerFinder{c: c, repos: map[string]*repoState{}, hosts: map[string]*hostAPI{}}
 }
 
 // find returns the referrers of d in repo, recursively, parent first.
 // seen stops a cycle and a referrer found twice.
-func (f *referrerFinder) find(ctx context.Context, repo name.Repository, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*FoundReferrer, error) {
-	if depth >= maxReferrerDepth {
+func (f *ReferrerFinder) find(ctx context.Context, repo name.Repository, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*FoundReferrer, error) {
+	if depth >= MaxReferrerDepth {
 		return nil, nil
 	}
 	tags, err := f.tags(ctx, repo)
@@ -155,7 +155,7 @@ func (f *referrerFinder) find(ctx context.Context, repo name.Repository, d v1.Ha
 			out = append(out, r)
 		}
 	}
-	for _, sfx := range cosignSuffixes {
+	for _, sfx := range CosignSuffixes {
 		if !tags[fallback+sfx] {
 			continue
 		}
@@ -182,7 +182,7 @@ func (f *referrerFinder) find(ctx context.Context, repo name.Repository, d v1.Ha
 // was listed, over the bounds, not matching its digest), is left out
 // with a warning: nil, nil. Discovery never ends a publish; only a
 // request that got no answer fails it.
-func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*FoundReferrer, error) {
+func (f *ReferrerFinder) read(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*FoundReferrer, error) {
 	r, err := f.readReferrer(ctx, repo, ref, subject, tag)
 	if err != nil && plan.Answered(err) {
 		f.warn(fmt.Sprintf("referrer %s of %s could not be read, so it is not copied: %s", ref, subject, plan.QuoteText(err.Error())))
@@ -191,7 +191,7 @@ func (f *referrerFinder) read(ctx context.Context, repo name.Repository, ref nam
 	return r, err
 }
 
-func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*FoundReferrer, error) {
+func (f *ReferrerFinder) readReferrer(ctx context.Context, repo name.Repository, ref name.Reference, subject v1.Hash, tag string) (*FoundReferrer, error) {
 	rd, err := f.c.Puller().Get(ctx, ref)
 	if err != nil {
 		return nil, &plan.RefError{Op: "reading referrer", Ref: ref, Err: err}
@@ -204,7 +204,7 @@ func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository,
 	if err != nil {
 		return nil, &plan.RefError{Op: "reading referrer", Ref: ref, Err: err}
 	}
-	desc, err := referrerDescriptor(rd.Manifest, rd.MediaType)
+	desc, err := ReferrerDescriptor(rd.Manifest, rd.MediaType)
 	if err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", ref, err)
 	}
@@ -212,14 +212,14 @@ func (f *referrerFinder) readReferrer(ctx context.Context, repo name.Repository,
 	if err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", ref, err)
 	}
-	return &FoundReferrer{Referrer: newReferrer(desc, rd.Manifest, subject, tag), Raw: rd.Manifest, Img: ci, Desc: desc}, nil
+	return &FoundReferrer{Referrer: NewReferrer(desc, rd.Manifest, subject, tag), Raw: rd.Manifest, Img: ci, Desc: desc}, nil
 }
 
 // referrerDescriptor is the descriptor of a referrer manifest as the
 // referrers API lists it: artifactType is the manifest's artifactType,
 // else its config's media type, and the manifest's annotations are copied
 // (distribution-spec "Listing Referrers").
-func referrerDescriptor(raw []byte, mt types.MediaType) (v1.Descriptor, error) {
+func ReferrerDescriptor(raw []byte, mt types.MediaType) (v1.Descriptor, error) {
 	var m struct {
 		ArtifactType string `json:"artifactType"`
 		Config       struct {
@@ -244,7 +244,7 @@ func referrerDescriptor(raw []byte, mt types.MediaType) (v1.Descriptor, error) {
 // tags lists repo's tags once and keeps those of the referrers tag
 // schema and cosign: one list tells which fallback and cosign tags exist,
 // instead of a request per tag.
-func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
+func (f *ReferrerFinder) tags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
 	rt := f.repo(repo)
 	rt.once.Do(func() { rt.tags, rt.err = f.listTags(ctx, repo) })
 	return rt.tags, rt.err
@@ -254,7 +254,7 @@ func (f *referrerFinder) tags(ctx context.Context, repo name.Repository) (map[st
 // the valid tags of the referrers tag schema and cosign (sha256-*). A
 // list that passes its bounds is read no further, with a warning: the
 // tags read so far are looked at.
-func (f *referrerFinder) listTags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
+func (f *ReferrerFinder) listTags(ctx context.Context, repo name.Repository) (map[string]bool, error) {
 	tags := map[string]bool{}
 	client, err := f.client(ctx, repo)
 	if err != nil {
@@ -280,7 +280,7 @@ func (f *referrerFinder) listTags(ctx context.Context, repo name.Repository) (ma
 // registry that answers, but not with a tag list, is one without tags to
 // find referrers by (one warning); only a request that got no answer
 // fails the join.
-func (f *referrerFinder) listFailed(repo name.Repository, err error, tags map[string]bool) (map[string]bool, error) {
+func (f *ReferrerFinder) listFailed(repo name.Repository, err error, tags map[string]bool) (map[string]bool, error) {
 	switch code := plan.StatusOf(err); {
 	case code == http.StatusNotFound:
 		// A repository that lists no tags (an image pushed by
@@ -303,7 +303,7 @@ func (f *referrerFinder) listFailed(repo name.Repository, err error, tags map[st
 // api lists d's referrers through the referrers API, or nothing when the
 // registry has no such API (a 404 on the endpoint, as GHCR answers:
 // actions/attest-build-provenance#71); the registry is not asked again.
-func (f *referrerFinder) api(ctx context.Context, repo name.Repository, d v1.Hash) ([]v1.Descriptor, error) {
+func (f *ReferrerFinder) api(ctx context.Context, repo name.Repository, d v1.Hash) ([]v1.Descriptor, error) {
 	f.mu.Lock()
 	h := f.hosts[repo.RegistryStr()]
 	if h == nil {
@@ -340,7 +340,7 @@ func (f *referrerFinder) api(ctx context.Context, repo name.Repository, d v1.Has
 // with anything but the spec's OCI index: a registry without the API,
 // whose referrers are looked for in the fallback tag (with a warning
 // when the answer was not a plain "not here").
-func (f *referrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1.Hash) (descs []v1.Descriptor, has bool, err error) {
+func (f *ReferrerFinder) listAPI(ctx context.Context, repo name.Repository, d v1.Hash) (descs []v1.Descriptor, has bool, err error) {
 	client, err := f.client(ctx, repo)
 	if err != nil {
 		return nil, false, err
@@ -420,7 +420,7 @@ func readIndexManifest(resp *http.Response) (*v1.IndexManifest, error) {
 // fallbackIndex reads a referrers tag schema index. A tag of that name
 // that holds something else is no fallback index: no referrers there,
 // with a warning.
-func (f *referrerFinder) fallbackIndex(ctx context.Context, repo name.Repository, tag string) ([]v1.Descriptor, error) {
+func (f *ReferrerFinder) fallbackIndex(ctx context.Context, repo name.Repository, tag string) ([]v1.Descriptor, error) {
 	rd, err := f.c.Puller().Get(ctx, repo.Tag(tag))
 	if err != nil {
 		if plan.StatusOf(err) == http.StatusNotFound {
@@ -450,7 +450,7 @@ func (f *referrerFinder) fallbackIndex(ctx context.Context, repo name.Repository
 	return im.Manifests, nil
 }
 
-func (f *referrerFinder) repo(repo name.Repository) *repoState {
+func (f *ReferrerFinder) repo(repo name.Repository) *repoState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rs := f.repos[repo.String()]
@@ -464,7 +464,7 @@ func (f *referrerFinder) repo(repo name.Repository) *repoState {
 // client is an HTTP client authenticated to pull from repo, one per
 // repository, for the referrers endpoint, which the Puller does not
 // expose.
-func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*http.Client, error) {
+func (f *ReferrerFinder) client(ctx context.Context, repo name.Repository) (*http.Client, error) {
 	rs := f.repo(repo)
 	rs.clientOnce.Do(func() {
 		cl, err := f.c.Pull(ctx, repo)
@@ -482,7 +482,7 @@ func (f *referrerFinder) client(ctx context.Context, repo name.Repository) (*htt
 
 // Warnings are what the finder could not read and went on without, each
 // once.
-func (f *referrerFinder) Warnings() []string {
+func (f *ReferrerFinder) Warnings() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.warnings)

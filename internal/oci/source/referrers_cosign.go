@@ -97,7 +97,7 @@ func restrictedName(s string) bool {
 // refers to subject; tag is set for a cosign tag, which is named by its
 // kind: it has no artifactType, and its config's media type (an image
 // config's) says nothing of what it holds.
-func newReferrer(desc v1.Descriptor, raw []byte, subject v1.Hash, tag string) Referrer {
+func NewReferrer(desc v1.Descriptor, raw []byte, subject v1.Hash, tag string) Referrer {
 	r := Referrer{Digest: desc.Digest.String(), ArtifactType: desc.ArtifactType, MediaType: desc.MediaType,
 		Subject: subject.String(), Tag: tag}
 	if tag == "" {

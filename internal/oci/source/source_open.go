@@ -22,16 +22,9 @@ type Source interface {
 	Referrers(ctx context.Context, d v1.Hash) ([]*FoundReferrer, error)
 }
 
-// Open returns the reader of r: a registry repository, an OCI layout or a
-// docker archive. stage receives an archive's uncompressed layers; f finds
-// referrers in registries, one finder for the run's sources.
-func Open(c *client.Client, r plan.Ref, stage StageFunc, f *referrerFinder) Source {
-	switch r.Transport {
-	case plan.Layout:
-		return layoutSource{r: r}
-	case plan.DockerArchive:
-		return archiveSource{c: c, r: r, stage: stage}
-	}
+// OpenRegistry returns the reader of r in a registry; f finds referrers,
+// one finder for the run's sources.
+func OpenRegistry(c *client.Client, r plan.Ref, f *ReferrerFinder) Source {
 	r.Repo = c.Repository(r.Repo)
 	return registrySource{c: c, r: r, f: f}
 }
@@ -41,7 +34,7 @@ func Open(c *client.Client, r plan.Ref, stage StageFunc, f *referrerFinder) Sour
 type registrySource struct {
 	c *client.Client
 	r plan.Ref
-	f *referrerFinder
+	f *ReferrerFinder
 }
 
 func (s registrySource) Ref() plan.Ref { return s.r }
@@ -78,43 +71,11 @@ func (s registrySource) Read(ctx context.Context) (Taggable, error) {
 func (s registrySource) Referrers(ctx context.Context, d v1.Hash) ([]*FoundReferrer, error) {
 	refs, err := s.f.find(ctx, s.r.Repo, d, 0, map[v1.Hash]bool{d: true})
 	if err != nil {
-		return nil, referrersError(s.r.Repo.String(), d, err)
+		return nil, ReferrersError(s.r.Repo.String(), d, err)
 	}
 	return refs, nil
 }
 
-// layoutSource reads an OCI layout on disk, bounded and verified.
-type layoutSource struct{ r plan.Ref }
-
-func (s layoutSource) Ref() plan.Ref { return s.r }
-
-func (s layoutSource) Read(ctx context.Context) (Taggable, error) { return ResolveLayout(ctx, s.r) }
-
-func (s layoutSource) Referrers(ctx context.Context, d v1.Hash) ([]*FoundReferrer, error) {
-	refs, err := layoutReferrers(ctx, s.r.Path, d)
-	if err != nil {
-		return nil, referrersError(s.r.String(), d, err)
-	}
-	return refs, nil
-}
-
-// archiveSource reads a docker-archive: its uncompressed layers go to
-// stage as they are compressed.
-type archiveSource struct {
-	c     *client.Client
-	r     plan.Ref
-	stage StageFunc
-}
-
-func (s archiveSource) Ref() plan.Ref { return s.r }
-
-func (s archiveSource) Read(ctx context.Context) (Taggable, error) {
-	return resolveArchive(ctx, s.c, s.r, s.stage)
-}
-
-// Referrers: an archive holds images only.
-func (archiveSource) Referrers(context.Context, v1.Hash) ([]*FoundReferrer, error) { return nil, nil }
-
-func referrersError(where string, d v1.Hash, err error) error {
+func ReferrersError(where string, d v1.Hash, err error) error {
 	return fmt.Errorf("finding the signatures, SBOMs and attestations of %s@%s (set referrers: false to publish without them): %w", where, d, err)
 }

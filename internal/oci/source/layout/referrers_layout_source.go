@@ -1,4 +1,4 @@
-package source
+package layout
 
 import (
 	"context"
@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -25,13 +28,13 @@ type layoutManifest struct {
 // --oci-layout` and writeReferrers leave them), and a cosign-style
 // referrer is the one tagged sha256-<hex>.sig, .att or .sbom. The layout
 // is read as a source is (layoutDir): bounded and verified.
-func layoutReferrers(ctx context.Context, path string, d v1.Hash) ([]*FoundReferrer, error) {
-	l := LayoutDir{Path: path}
+func layoutReferrers(ctx context.Context, path string, d v1.Hash) ([]*source.FoundReferrer, error) {
+	l := Dir{Path: path}
 	root, err := l.RootIndex()
 	if err != nil {
 		return nil, fmt.Errorf("reading layout %s: %w", path, err)
 	}
-	w := NewWalk(ctx, "layout "+path)
+	w := source.NewWalk(ctx, "layout "+path)
 	if err := w.Index(0, len(root.Manifest.Manifests)); err != nil {
 		return nil, err
 	}
@@ -51,39 +54,39 @@ func layoutReferrers(ctx context.Context, path string, d v1.Hash) ([]*FoundRefer
 		if err != nil {
 			return nil, fmt.Errorf("reading layout %s: %w", path, err)
 		}
-		ms = append(ms, &layoutManifest{desc: desc, raw: raw, img: img, subject: subjectOf(raw)})
+		ms = append(ms, &layoutManifest{desc: desc, raw: raw, img: img, subject: SubjectOf(raw)})
 	}
 	return referrersAmong(ctx, path, ms, d, 0, map[v1.Hash]bool{d: true})
 }
 
 // referrersAmong finds the referrers of d among ms, recursively.
 // seen stops a cycle and a referrer found twice.
-func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*FoundReferrer, error) {
-	if depth >= maxReferrerDepth {
+func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1.Hash, depth int, seen map[v1.Hash]bool) ([]*source.FoundReferrer, error) {
+	if depth >= source.MaxReferrerDepth {
 		return nil, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("reading layout %s: %w", path, err)
 	}
-	var out []*FoundReferrer
+	var out []*source.FoundReferrer
 	for _, m := range ms {
 		if seen[m.desc.Digest] {
 			continue
 		}
 		tag := m.desc.Annotations[specs.AnnotationRefName]
-		cosign := slices.ContainsFunc(cosignSuffixes, func(sfx string) bool { return tag == ReferrersTagPrefix+d.Hex+sfx })
+		cosign := slices.ContainsFunc(source.CosignSuffixes, func(sfx string) bool { return tag == source.ReferrersTagPrefix+d.Hex+sfx })
 		if !cosign && m.subject != d {
 			continue
 		}
 		seen[m.desc.Digest] = true
-		rd, err := referrerDescriptor(m.raw, m.desc.MediaType)
+		rd, err := source.ReferrerDescriptor(m.raw, m.desc.MediaType)
 		if err != nil {
 			return nil, fmt.Errorf("referrer %s in layout %s: %w", m.desc.Digest, path, err)
 		}
 		if !cosign {
 			tag = ""
 		}
-		out = append(out, &FoundReferrer{Referrer: newReferrer(rd, m.raw, d, tag), Raw: m.raw, Img: m.img, Desc: rd})
+		out = append(out, &source.FoundReferrer{Referrer: source.NewReferrer(rd, m.raw, d, tag), Raw: m.raw, Img: m.img, Desc: rd})
 	}
 	for _, r := range out {
 		var err error
@@ -95,7 +98,7 @@ func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1
 }
 
 // subjectOf is the digest a manifest's subject names, or the zero hash.
-func subjectOf(raw []byte) v1.Hash {
+func SubjectOf(raw []byte) v1.Hash {
 	var m struct {
 		Subject *v1.Descriptor `json:"subject"`
 	}

@@ -1,4 +1,4 @@
-package source
+package archive
 
 import (
 	"context"
@@ -36,15 +36,15 @@ func (l *archiveBlob) check(ctx context.Context) error {
 	l.once.Do(func() {
 		ch, dh := sha256.New(), sha256.New()
 		cr := &layer.HashingReader{R: ctxReader{ctx: ctx, r: io.NewSectionReader(l.s, 0, l.s.Size())}, H: ch}
-		limit := ArchiveExpansionFloor + maxLayerExpansion*l.s.Size()
+		limit := ExpansionFloor + maxLayerExpansion*l.s.Size()
 		n, err := layer.DecompressInto(dh, cr, layer.CompressionOf(l.mt), limit)
 		switch {
 		case cr.Err != nil:
 			err = cr.Err
 		case err != nil:
-			err = fmt.Errorf("layer %q: decompressing: %w: %w", l.name, ErrArchiveMismatch, err)
+			err = fmt.Errorf("layer %q: decompressing: %w: %w", l.name, ErrMismatch, err)
 		case n > limit:
-			err = fmt.Errorf("layer %q of %d bytes expands to more than %d: %w", l.name, l.s.Size(), limit, ErrArchiveLimit)
+			err = fmt.Errorf("layer %q of %d bytes expands to more than %d: %w", l.name, l.s.Size(), limit, ErrLimit)
 		default:
 			_, err = io.Copy(io.Discard, cr)
 		}

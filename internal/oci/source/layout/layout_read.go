@@ -1,4 +1,4 @@
-package source
+package layout
 
 import (
 	"bytes"
@@ -7,12 +7,14 @@ import (
 	"os"
 	"path"
 
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// LayoutDir is an OCI image layout read as a source
+// Dir is an OCI image layout read as a source
 // (https://github.com/opencontainers/image-spec/blob/v1.1.1/image-layout.md).
 // Every blob is read as content-addressed storage: through the layout's
 // root (os.Root: no path leaves it, whatever symlinks it holds), from a
@@ -20,7 +22,7 @@ import (
 // descriptor that names it, so a layout cannot give bytes other than the
 // ones a manifest names, nor an index that names itself. Manifests and
 // configs are bounded in size before they are read.
-type LayoutDir struct {
+type Dir struct {
 	Path string
 }
 
@@ -31,7 +33,7 @@ func BlobPath(h v1.Hash) string { return path.Join("blobs", h.Algorithm, h.Hex) 
 
 // open opens the file rel inside the layout, which must be a regular
 // file (a FIFO or a device would block or never end).
-func (l LayoutDir) open(rel string) (*os.File, os.FileInfo, error) {
+func (l Dir) open(rel string) (*os.File, os.FileInfo, error) {
 	root, err := os.OpenRoot(l.Path)
 	if err != nil {
 		return nil, nil, err
@@ -54,9 +56,9 @@ func (l LayoutDir) open(rel string) (*os.File, os.FileInfo, error) {
 }
 
 // Blob opens the blob d names, verified against d's size and digest.
-func (l LayoutDir) Blob(d v1.Descriptor) (io.ReadCloser, error) {
+func (l Dir) Blob(d v1.Descriptor) (io.ReadCloser, error) {
 	if d.Size < 0 {
-		return nil, fmt.Errorf("blob %s: size %d: %w", d.Digest, d.Size, ErrMismatch)
+		return nil, fmt.Errorf("blob %s: size %d: %w", d.Digest, d.Size, source.ErrMismatch)
 	}
 	f, fi, err := l.open(BlobPath(d.Digest))
 	if err != nil {
@@ -64,9 +66,9 @@ func (l LayoutDir) Blob(d v1.Descriptor) (io.ReadCloser, error) {
 	}
 	if fi.Size() != d.Size {
 		f.Close()
-		return nil, fmt.Errorf("blob %s in layout %s holds %d bytes, its descriptor gives %d: %w", d.Digest, l.Path, fi.Size(), d.Size, ErrMismatch)
+		return nil, fmt.Errorf("blob %s in layout %s holds %d bytes, its descriptor gives %d: %w", d.Digest, l.Path, fi.Size(), d.Size, source.ErrMismatch)
 	}
-	vr, err := newVerifyingReader(f, d.Digest, d.Size)
+	vr, err := source.NewVerifyingReader(f, d.Digest, d.Size)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -76,8 +78,8 @@ func (l LayoutDir) Blob(d v1.Descriptor) (io.ReadCloser, error) {
 
 // bytes reads the blob d names whole, if d says it is at most limit
 // bytes; what names it in errors.
-func (l LayoutDir) bytes(what string, d v1.Descriptor, limit int64) ([]byte, error) {
-	if err := checkSize(what, d, limit); err != nil {
+func (l Dir) bytes(what string, d v1.Descriptor, limit int64) ([]byte, error) {
+	if err := source.CheckSize(what, d, limit); err != nil {
 		return nil, fmt.Errorf("layout %s: %w", l.Path, err)
 	}
 	rc, err := l.Blob(d)
@@ -93,51 +95,51 @@ func (l LayoutDir) bytes(what string, d v1.Descriptor, limit int64) ([]byte, err
 }
 
 // RootIndex reads the layout's index.json, at most maxManifestSize bytes.
-func (l LayoutDir) RootIndex() (*LayoutIndex, error) {
+func (l Dir) RootIndex() (*Index, error) {
 	f, fi, err := l.open("index.json")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if fi.Size() > MaxManifestSize {
-		return nil, fmt.Errorf("index.json is %d bytes, more than the %d allowed: %w", fi.Size(), MaxManifestSize, ErrOverLimit)
+	if fi.Size() > source.MaxManifestSize {
+		return nil, fmt.Errorf("index.json is %d bytes, more than the %d allowed: %w", fi.Size(), source.MaxManifestSize, source.ErrOverLimit)
 	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	raw, err := io.ReadAll(io.LimitReader(f, source.MaxManifestSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(raw) > MaxManifestSize {
-		return nil, fmt.Errorf("index.json is more than the %d bytes allowed: %w", MaxManifestSize, ErrOverLimit)
+	if len(raw) > source.MaxManifestSize {
+		return nil, fmt.Errorf("index.json is more than the %d bytes allowed: %w", source.MaxManifestSize, source.ErrOverLimit)
 	}
-	return NewLayoutIndex(l, raw, types.OCIImageIndex)
+	return NewIndex(l, raw, types.OCIImageIndex)
 }
 
-// LayoutIndex is index.json or an index blob of a layout.
-type LayoutIndex struct {
-	l        LayoutDir
+// Index is index.json or an index blob of a layout.
+type Index struct {
+	l        Dir
 	raw      []byte
 	mt       types.MediaType
 	Manifest *v1.IndexManifest
 }
 
-var _ v1.ImageIndex = (*LayoutIndex)(nil)
+var _ v1.ImageIndex = (*Index)(nil)
 
-func NewLayoutIndex(l LayoutDir, raw []byte, mt types.MediaType) (*LayoutIndex, error) {
+func NewIndex(l Dir, raw []byte, mt types.MediaType) (*Index, error) {
 	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
-	return &LayoutIndex{l: l, raw: raw, mt: mt, Manifest: im}, nil
+	return &Index{l: l, raw: raw, mt: mt, Manifest: im}, nil
 }
 
-func (i *LayoutIndex) MediaType() (types.MediaType, error)       { return i.mt, nil }
-func (i *LayoutIndex) Digest() (v1.Hash, error)                  { return partial.Digest(i) }
-func (i *LayoutIndex) Size() (int64, error)                      { return partial.Size(i) }
-func (i *LayoutIndex) RawManifest() ([]byte, error)              { return i.raw, nil }
-func (i *LayoutIndex) IndexManifest() (*v1.IndexManifest, error) { return i.Manifest.DeepCopy(), nil }
+func (i *Index) MediaType() (types.MediaType, error)       { return i.mt, nil }
+func (i *Index) Digest() (v1.Hash, error)                  { return partial.Digest(i) }
+func (i *Index) Size() (int64, error)                      { return partial.Size(i) }
+func (i *Index) RawManifest() ([]byte, error)              { return i.raw, nil }
+func (i *Index) IndexManifest() (*v1.IndexManifest, error) { return i.Manifest.DeepCopy(), nil }
 
 // descriptor is the first of i's descriptors for h.
-func (i *LayoutIndex) descriptor(h v1.Hash) (v1.Descriptor, error) {
+func (i *Index) descriptor(h v1.Hash) (v1.Descriptor, error) {
 	for _, d := range i.Manifest.Manifests {
 		if d.Digest == h {
 			return d, nil
@@ -147,7 +149,7 @@ func (i *LayoutIndex) descriptor(h v1.Hash) (v1.Descriptor, error) {
 }
 
 // Image implements v1.ImageIndex.
-func (i *LayoutIndex) Image(h v1.Hash) (v1.Image, error) {
+func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	d, err := i.descriptor(h)
 	if err != nil {
 		return nil, err
@@ -156,7 +158,7 @@ func (i *LayoutIndex) Image(h v1.Hash) (v1.Image, error) {
 }
 
 // ImageIndex implements v1.ImageIndex.
-func (i *LayoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	d, err := i.descriptor(h)
 	if err != nil {
 		return nil, err
@@ -165,15 +167,15 @@ func (i *LayoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 }
 
 // index reads the index d names.
-func (l LayoutDir) index(d v1.Descriptor) (*LayoutIndex, error) {
+func (l Dir) index(d v1.Descriptor) (*Index, error) {
 	if !d.MediaType.IsIndex() {
 		return nil, fmt.Errorf("layout %s: %s has media type %q, not an index", l.Path, d.Digest, d.MediaType)
 	}
-	raw, err := l.bytes("index", d, MaxManifestSize)
+	raw, err := l.bytes("index", d, source.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := NewLayoutIndex(l, raw, d.MediaType)
+	idx, err := NewIndex(l, raw, d.MediaType)
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: index %s: %w", l.Path, d.Digest, err)
 	}
@@ -181,11 +183,11 @@ func (l LayoutDir) index(d v1.Descriptor) (*LayoutIndex, error) {
 }
 
 // image reads the image manifest d names.
-func (l LayoutDir) image(d v1.Descriptor) (v1.Image, error) {
+func (l Dir) image(d v1.Descriptor) (v1.Image, error) {
 	if !d.MediaType.IsImage() {
 		return nil, fmt.Errorf("layout %s: %s has media type %q, not an image manifest", l.Path, d.Digest, d.MediaType)
 	}
-	raw, err := l.bytes("manifest", d, MaxManifestSize)
+	raw, err := l.bytes("manifest", d, source.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +201,7 @@ func (l LayoutDir) image(d v1.Descriptor) (v1.Image, error) {
 // layoutImage is an image manifest of a layout, read and verified; its
 // config and layers are read, verified, when asked for.
 type layoutImage struct {
-	l        LayoutDir
+	l        Dir
 	desc     v1.Descriptor
 	raw      []byte
 	manifest *v1.Manifest
@@ -217,7 +219,7 @@ func (i *layoutImage) Descriptor() (*v1.Descriptor, error) { d := i.desc; return
 // RawConfigFile implements partial.CompressedImageCore, bounded by
 // maxConfigSize.
 func (i *layoutImage) RawConfigFile() ([]byte, error) {
-	return i.l.bytes("config", i.manifest.Config, MaxConfigSize)
+	return i.l.bytes("config", i.manifest.Config, source.MaxConfigSize)
 }
 
 // LayerByDigest implements partial.CompressedImageCore.
@@ -235,7 +237,7 @@ func (i *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) 
 
 // layoutBlob is a layer or config blob of a layout, verified as read.
 type layoutBlob struct {
-	l    LayoutDir
+	l    Dir
 	desc v1.Descriptor
 }
 

@@ -1,4 +1,4 @@
-package source
+package archive
 
 import (
 	"archive/tar"
@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -62,7 +63,7 @@ type archive struct {
 // is all in the temporary file, so decompressing the next one overlaps
 // compressing it. A staged file that turns out not to be a layer only cost
 // its upload.
-func openArchive(ctx context.Context, c *client.Client, path string, stage StageFunc) (*archive, error) {
+func openArchive(ctx context.Context, c *client.Client, path string, stage source.StageFunc) (*archive, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -103,7 +104,7 @@ func openArchive(ctx context.Context, c *client.Client, path string, stage Stage
 // the file is closed or the process ends), indexing it and staging the
 // files that are uncompressed tars on the way. No more than limit() bytes
 // are decompressed.
-func gunzipStaging(ctx context.Context, c *client.Client, r io.Reader, ar *archive, stage StageFunc, limit func() int64) error {
+func gunzipStaging(ctx context.Context, c *client.Client, r io.Reader, ar *archive, stage source.StageFunc, limit func() int64) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err
@@ -149,7 +150,7 @@ func gunzipStaging(ctx context.Context, c *client.Client, r io.Reader, ar *archi
 			_ = g.Wait()
 			return fmt.Errorf("decompressing %q: %w", hdr.Name, err)
 		}
-		if k < len(head) || string(head[257:262]) != "ustar" || early == MaxArchiveLayers {
+		if k < len(head) || string(head[257:262]) != "ustar" || early == MaxLayers {
 			continue
 		}
 		early++
@@ -240,7 +241,7 @@ func (a *archive) readAll(name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if s.Size() > limit {
-		return nil, fmt.Errorf("%q is %d bytes, more than the %d allowed: %w", name, s.Size(), limit, ErrArchiveLimit)
+		return nil, fmt.Errorf("%q is %d bytes, more than the %d allowed: %w", name, s.Size(), limit, ErrLimit)
 	}
 	return io.ReadAll(s)
 }
@@ -249,7 +250,7 @@ func (a *archive) readAll(name string, limit int64) ([]byte, error) {
 // layers are staged by stage, compressed once while they are sent, and
 // must match the diffIDs of the image's config, as its compressed ones
 // must.
-func resolveArchive(ctx context.Context, c *client.Client, src plan.Ref, stage StageFunc) (v1.Image, error) {
+func resolveArchive(ctx context.Context, c *client.Client, src plan.Ref, stage source.StageFunc) (v1.Image, error) {
 	fail := func(err error) error {
 		return fmt.Errorf("%w %s: reading docker archive: %w", plan.ErrSource, src, err)
 	}
@@ -266,8 +267,8 @@ func resolveArchive(ctx context.Context, c *client.Client, src plan.Ref, stage S
 }
 
 // archiveImage reads the image of an opened archive.
-func readArchiveImage(ctx context.Context, c *client.Client, ar *archive, stage StageFunc) (v1.Image, error) {
-	raw, err := ar.readAll("manifest.json", MaxManifestSize)
+func readArchiveImage(ctx context.Context, c *client.Client, ar *archive, stage source.StageFunc) (v1.Image, error) {
+	raw, err := ar.readAll("manifest.json", source.MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -278,11 +279,11 @@ func readArchiveImage(ctx context.Context, c *client.Client, ar *archive, stage 
 	if len(ms) != 1 {
 		return nil, fmt.Errorf("it holds %d images; only an archive of one image can be a source", len(ms))
 	}
-	if len(ms[0].Layers) > MaxArchiveLayers {
-		return nil, fmt.Errorf("manifest.json lists %d layers, more than %d: %w", len(ms[0].Layers), MaxArchiveLayers, ErrArchiveLimit)
+	if len(ms[0].Layers) > MaxLayers {
+		return nil, fmt.Errorf("manifest.json lists %d layers, more than %d: %w", len(ms[0].Layers), MaxLayers, ErrLimit)
 	}
 	img := &archiveImage{}
-	if img.config, err = ar.readAll(ms[0].Config, MaxConfigSize); err != nil {
+	if img.config, err = ar.readAll(ms[0].Config, source.MaxConfigSize); err != nil {
 		return nil, err
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(img.config))
@@ -328,7 +329,7 @@ func (i *archiveV1Image) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 // as it is, once its content is checked against its diffID (while the
 // others are staged); an uncompressed one is staged, and its diffID
 // checked as it is.
-func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []string, diffIDs []v1.Hash, stage StageFunc) ([]v1.Layer, error) {
+func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []string, diffIDs []v1.Hash, stage source.StageFunc) ([]v1.Layer, error) {
 	layers := make([]v1.Layer, len(names))
 	var streams []*layer.Builder
 	var blobs []*archiveBlob
@@ -372,7 +373,7 @@ func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []s
 	var g errgroup.Group
 	g.Go(func() error { return checkBlobs(ctx, c, blobs) })
 	g.Go(func() (err error) {
-		staged, err = StageAll(ctx, c.Jobs(), stage, streams)
+		staged, err = source.StageAll(ctx, c.Jobs(), stage, streams)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -389,7 +390,7 @@ func archiveLayers(ctx context.Context, c *client.Client, ar *archive, names []s
 			return nil, err
 		}
 		if got != diffIDs[i] {
-			return nil, fmt.Errorf("layer %q has diffID %s, its config says %s: %w", names[i], got, diffIDs[i], ErrArchiveMismatch)
+			return nil, fmt.Errorf("layer %q has diffID %s, its config says %s: %w", names[i], got, diffIDs[i], ErrMismatch)
 		}
 	}
 	return layers, nil

@@ -1,9 +1,10 @@
-package source
+package layout
 
 import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // FuzzReferrerDescriptor feeds a registry's referrer manifest, untrusted
@@ -16,8 +17,8 @@ func FuzzReferrerDescriptor(f *testing.F) {
 	f.Add(`[]`)
 	f.Add(``)
 	f.Fuzz(func(t *testing.T, raw string) {
-		_ = subjectOf([]byte(raw))
-		d, err := referrerDescriptor([]byte(raw), types.OCIManifestSchema1)
+		_ = SubjectOf([]byte(raw))
+		d, err := source.ReferrerDescriptor([]byte(raw), types.OCIManifestSchema1)
 		if err != nil {
 			return
 		}

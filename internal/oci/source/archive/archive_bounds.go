@@ -1,4 +1,4 @@
-package source
+package archive
 
 import (
 	"archive/tar"
@@ -22,9 +22,9 @@ const (
 	// file may otherwise write 2 GB. An archive this refuses can be given
 	// decompressed, which is read where it lies.
 	maxArchiveExpansion = 128
-	// ArchiveExpansionFloor is what any gzipped archive may expand to,
+	// ExpansionFloor is what any gzipped archive may expand to,
 	// however small: a small archive of empty files expands many times.
-	ArchiveExpansionFloor = 64 << 20
+	ExpansionFloor = 64 << 20
 	// maxLayerExpansion bounds how many times its size a compressed layer
 	// of an archive may expand while its diffID is checked: no more than
 	// deflate can. The check writes nothing, so only time is at stake.
@@ -36,23 +36,23 @@ const (
 	maxArchiveEntries = 1 << 16
 	// maxArchiveName bounds an entry's name (Linux's PATH_MAX).
 	maxArchiveName = 4096
-	// MaxArchiveLayers bounds the layers of the archive's image; Docker's
+	// MaxLayers bounds the layers of the archive's image; Docker's
 	// overlay2 driver stops at 128.
-	MaxArchiveLayers = 1024
+	MaxLayers = 1024
 )
 
-// ErrArchiveLimit is wrapped by errors about an archive that passes one
+// ErrLimit is wrapped by errors about an archive that passes one
 // of the bounds above.
-var ErrArchiveLimit = errors.New("over the limit for a docker archive")
+var ErrLimit = errors.New("over the limit for a docker archive")
 
-// ErrArchiveMismatch is wrapped by errors about a layer of an archive
+// ErrMismatch is wrapped by errors about a layer of an archive
 // that is not what the archive's config says.
-var ErrArchiveMismatch = errors.New("layer does not match the archive's config")
+var ErrMismatch = errors.New("layer does not match the archive's config")
 
 // ExpansionLimit is how many bytes a gzipped archive of size bytes (or,
 // read from a pipe, of which read bytes were read so far) may expand to.
 func ExpansionLimit(size, read int64) int64 {
-	return ArchiveExpansionFloor + maxArchiveExpansion*max(size, read)
+	return ExpansionFloor + maxArchiveExpansion*max(size, read)
 }
 
 // boundedReader reads r and fails with errArchiveLimit, without
@@ -72,7 +72,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("the gzipped archive expands to more than %d bytes, %d times its size: %w (decompress it and give the .tar)",
-			lim, maxArchiveExpansion, ErrArchiveLimit)
+			lim, maxArchiveExpansion, ErrLimit)
 	}
 	n, err := b.r.Read(p[:min(int64(len(p)), lim-b.n)])
 	b.n += int64(n)
@@ -109,10 +109,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // not its content).
 func (a *archive) add(hdr *tar.Header, off int64) error {
 	if len(a.files) >= maxArchiveEntries {
-		return fmt.Errorf("more than %d files: %w", maxArchiveEntries, ErrArchiveLimit)
+		return fmt.Errorf("more than %d files: %w", maxArchiveEntries, ErrLimit)
 	}
 	if len(hdr.Name) > maxArchiveName {
-		return fmt.Errorf("a file name of %d bytes: %w", len(hdr.Name), ErrArchiveLimit)
+		return fmt.Errorf("a file name of %d bytes: %w", len(hdr.Name), ErrLimit)
 	}
 	for k := range hdr.PAXRecords {
 		if strings.HasPrefix(k, "GNU.sparse.") {
