@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layout"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
@@ -87,7 +87,7 @@ func FuzzLayoutWalk(f *testing.F) {
 		}
 		ctx := context.Background()
 		src := plan.Ref{Transport: plan.Layout, Path: dir}
-		got, err := srclayout.Resolve(ctx, src)
+		got, err := layout.Resolve(ctx, src)
 		if err != nil {
 			return
 		}

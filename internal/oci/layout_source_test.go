@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/layout"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/layout"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"

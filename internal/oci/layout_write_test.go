@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	srclayout "github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
-
-	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layout"
 )
 
 // joinToLayout joins the layout src into the layout target dst:TAG.
@@ -78,7 +76,7 @@ func TestLayoutTargetSymlinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := joinToLayout(t, src, dst)
-			if !errors.Is(err, publish.ErrLayoutSymlink) {
+			if !errors.Is(err, layout.ErrSymlink) {
 				t.Errorf("join = %v, want ErrLayoutSymlink", err)
 			}
 			if tc.dir {
@@ -106,7 +104,7 @@ func TestLayoutTargetDirSymlink(t *testing.T) {
 	if err := joinToLayout(t, src, link); err != nil {
 		t.Fatalf("join = %v", err)
 	}
-	root, err := srclayout.Dir{Path: under}.RootIndex()
+	root, err := layout.Dir{Path: under}.RootIndex()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,10 @@ package oci
 
 import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layout"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source/archive"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
 )
 
 // open returns the reader of r: a registry repository, an OCI layout or a

@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -28,6 +27,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish/reuse"
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
@@ -283,8 +283,8 @@ func TestVerifyBlob(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := &countingReader{r: bytes.NewReader(tt.blob)}
-			err := publish.VerifyBlob(r, tt.c, tt.desc, diffID, int64(len(tarb)))
-			if got := errors.Is(err, publish.ErrNotTheLayer); got != tt.isNot || (!tt.isNot && err != nil) {
+			err := reuse.VerifyBlob(r, tt.c, tt.desc, diffID, int64(len(tarb)))
+			if got := errors.Is(err, reuse.ErrNotTheLayer); got != tt.isNot || (!tt.isNot && err != nil) {
 				t.Errorf("verifyBlob() = %v, want errNotTheLayer: %v", err, tt.isNot)
 			}
 			if limit := max(tt.desc.Size, 0) + 1; r.n > limit {
@@ -322,7 +322,7 @@ func BenchmarkVerifyReuse(b *testing.B) {
 		b.Run(string(c), func(b *testing.B) {
 			b.SetBytes(int64(len(tarb)))
 			for b.Loop() {
-				if err := publish.VerifyBlob(bytes.NewReader(blob), c, d, diffID, int64(len(tarb))); err != nil {
+				if err := reuse.VerifyBlob(bytes.NewReader(blob), c, d, diffID, int64(len(tarb))); err != nil {
 					b.Fatal(err)
 				}
 			}

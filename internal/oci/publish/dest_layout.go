@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layout"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -33,7 +33,7 @@ var _ destination = (*layoutDest)(nil)
 // renamed to its digest once the stream is complete.
 func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, error) {
 	d.once.Do(func() {
-		w, err := openLayoutWriter(d.path)
+		w, err := layout.OpenWriter(d.path)
 		if err != nil {
 			d.openErr = fmt.Errorf("opening layout %s: %w", d.path, err)
 			return
@@ -47,32 +47,33 @@ func (d *layoutDest) stage(_ context.Context, bl *layer.Builder) (v1.Layer, erro
 	if err != nil {
 		return nil, err
 	}
-	w, err := openLayoutWriter(d.path)
+	w, err := layout.OpenWriter(d.path)
 	if err != nil {
 		return nil, fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
 	defer w.Close()
-	h, err := w.writeStream(l)
+	h, err := w.WriteStream(l)
 	if err != nil {
 		return nil, fmt.Errorf("writing a layer to oci:%s: %w", d.path, err)
 	}
 	blob := layout.Dir{Path: d.path}
-	size, err := l.Size()
+	info, err := layer.InfoOf(l)
 	if err != nil {
 		return nil, err
 	}
-	return newKnownLayer(l, func() (io.ReadCloser, error) {
-		return blob.Blob(v1.Descriptor{Digest: h, Size: size})
+	info.Digest = h
+	return layer.Known(info, func() (io.ReadCloser, error) {
+		return blob.Blob(v1.Descriptor{Digest: h, Size: info.Size})
 	})
 }
 
 func (d *layoutDest) write(ctx context.Context, as *assembly.Assembly) error {
-	w, err := openLayoutWriter(d.path)
+	w, err := layout.OpenWriter(d.path)
 	if err != nil {
 		return fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
 	defer w.Close()
-	if err := w.writeIndex(ctx, as.Index); err != nil {
+	if err := w.WriteIndex(ctx, as.Index); err != nil {
 		return fmt.Errorf("writing layout %s: %w", d.path, err)
 	}
 	return d.writeReferrers(ctx, w, as)
@@ -99,7 +100,7 @@ func (d *layoutDest) tagJobs(as *assembly.Assembly) []tagJob {
 // (untagged, an entry of the same digest), so skopeo and umoci find it
 // as oci:PATH:TAG.
 func (d *layoutDest) tag(tag string, as *assembly.Assembly) error {
-	w, err := openLayoutWriter(d.path)
+	w, err := layout.OpenWriter(d.path)
 	if err != nil {
 		return fmt.Errorf("opening layout %s: %w", d.path, err)
 	}
@@ -118,7 +119,7 @@ func (d *layoutDest) tag(tag string, as *assembly.Assembly) error {
 		}
 		return x.Digest != as.Digest
 	}
-	if err := w.updateIndexJSON(keep, desc); err != nil {
+	if err := w.UpdateIndexJSON(keep, desc); err != nil {
 		return fmt.Errorf("tagging layout %s: %w", d.path, err)
 	}
 	return nil

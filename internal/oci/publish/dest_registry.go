@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish/reuse"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
@@ -25,7 +26,7 @@ import (
 type registryDest struct {
 	c *client.Client
 	// prior answers the first tag's HEAD from the read before building.
-	prior *reuser
+	prior *reuse.Prior
 	host  string
 	repos []*repoTarget
 	// sole: this is the only repository of the publish; see destinations.
@@ -152,7 +153,7 @@ func (d *registryDest) writeRepo(ctx context.Context, t *repoTarget, as *assembl
 		return err
 	}
 	first := t.checked(as.Digest)[0]
-	got, err := d.prior.headFirst(ctx, w, first)
+	got, err := d.prior.HeadFirst(ctx, w, first)
 	switch {
 	case err == nil && got == as.Digest:
 		t.present = true

@@ -4,10 +4,11 @@ import (
 	"context"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish/reuse"
 )
 
-// peek records what t's first tag points at, or that it is missing.
-func (r *reuser) peek(ctx context.Context, d *registryDest, t *repoTarget, mountFrom []name.Repository) {
+// peek records in r what t's first tag points at, or that it is missing.
+func (d *registryDest) peek(ctx context.Context, t *repoTarget, mountFrom []name.Repository, r *reuse.Prior) {
 	if len(t.tags) == 0 {
 		return // checked by the index's digest, not known yet
 	}
@@ -17,5 +18,5 @@ func (r *reuser) peek(ctx context.Context, d *registryDest, t *repoTarget, mount
 	}
 	ref := t.repo.Tag(t.tags[0])
 	got, err := w.Head(ctx, ref)
-	r.recordTag(ref, got, err)
+	r.RecordTag(ref, got, err)
 }

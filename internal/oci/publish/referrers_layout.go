@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/assembly"
+	"github.com/oci-assemble/oci-assemble/internal/oci/layout"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,12 +23,12 @@ import (
 // cosign read tags from a layout. The platform manifests they describe
 // are listed too, untagged: oras resolves a digest of a layout only among
 // the manifests index.json names. An entry already there is kept.
-func (d *layoutDest) writeReferrers(ctx context.Context, w *layoutWriter, as *assembly.Assembly) error {
+func (d *layoutDest) writeReferrers(ctx context.Context, w *layout.Writer, as *assembly.Assembly) error {
 	refs := as.FlatReferrers()
 	if len(refs) == 0 {
 		return nil
 	}
-	im, err := w.indexJSON()
+	im, err := w.IndexJSON()
 	if err != nil {
 		return fmt.Errorf("reading layout %s: %w", d.path, err)
 	}
@@ -46,7 +47,7 @@ func (d *layoutDest) writeReferrers(ctx context.Context, w *layoutWriter, as *as
 		if r.Tag != "" {
 			desc.Annotations = map[string]string{specs.AnnotationRefName: r.Tag}
 		}
-		if err := w.writeImage(ctx, r.Img); err != nil {
+		if err := w.WriteImage(ctx, r.Img); err != nil {
 			return fmt.Errorf("writing referrer %s to layout %s: %w", r.Digest, d.path, err)
 		}
 		descs = append(descs, desc)
@@ -64,7 +65,7 @@ func (d *layoutDest) writeReferrers(ctx context.Context, w *layoutWriter, as *as
 	if len(add) == 0 {
 		return nil
 	}
-	if err := w.updateIndexJSON(func(v1.Descriptor) bool { return true }, add...); err != nil {
+	if err := w.UpdateIndexJSON(func(v1.Descriptor) bool { return true }, add...); err != nil {
 		return fmt.Errorf("writing referrers to layout %s: %w", d.path, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
+	"github.com/oci-assemble/oci-assemble/internal/oci/publish/reuse"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,7 +27,7 @@ type Targets struct {
 	// run, which asks the targets nothing.
 	staging bool
 	// prior is what the targets held before this run.
-	prior *reuser
+	prior *reuse.Prior
 	stage source.StageFunc
 }
 
@@ -35,7 +36,7 @@ type Targets struct {
 // layout) while they are built; without, they are compressed once for
 // their digests and the bytes discarded.
 func NewTargets(c *client.Client, refs []plan.Ref, staging bool) *Targets {
-	t := &Targets{c: c, dests: destinations(c, refs), staging: staging, prior: newReuser(c)}
+	t := &Targets{c: c, dests: destinations(c, refs), staging: staging, prior: reuse.New(c)}
 	for _, d := range t.dests {
 		if rd, ok := d.(*registryDest); ok {
 			rd.prior = t.prior
@@ -45,12 +46,12 @@ func NewTargets(c *client.Client, refs []plan.Ref, staging bool) *Targets {
 	if staging && len(t.dests) > 0 {
 		first = t.dests[0].stage
 	}
-	t.stage = t.prior.stage(first)
+	t.stage = t.prior.Stage(first)
 	return t
 }
 
 // Stage streams a new layer to the first destination, or reuses the blob
-// a target already holds for it (see reuser), and returns a layer that
+// a target already holds for it (see reuse.Prior), and returns a layer that
 // reads the staged copy.
 func (t *Targets) Stage(ctx context.Context, bl *layer.Builder) (v1.Layer, error) {
 	return t.stage(ctx, bl)
@@ -73,11 +74,11 @@ func (t *Targets) ReadPrior(ctx context.Context) {
 			}
 		}
 	}
-	t.prior.start(func() {
+	t.prior.Start(func() {
 		g, gctx := newGroup(ctx, t.c.Jobs())
 		for _, ref := range refs {
 			g.Go(func() error {
-				t.prior.readTag(gctx, ref)
+				t.prior.ReadTag(gctx, ref)
 				return nil
 			})
 		}
@@ -106,7 +107,7 @@ func (t *Targets) Peek(ctx context.Context, sources []plan.Ref) {
 			from = append(from, t.c.Repository(s.Repo))
 		}
 	}
-	t.prior.start(func() {
+	t.prior.Start(func() {
 		// Not errgroup.WithContext: the writers keep the context they were
 		// made with, and that one ends when Wait returns.
 		var g errgroup.Group
@@ -118,7 +119,7 @@ func (t *Targets) Peek(ctx context.Context, sources []plan.Ref) {
 					mount = []name.Repository{rd.repos[0].repo}
 				}
 				g.Go(func() error {
-					t.prior.peek(ctx, rd, rt, mount)
+					rd.peek(ctx, rt, mount, t.prior)
 					return nil
 				})
 			}
@@ -128,10 +129,10 @@ func (t *Targets) Peek(ctx context.Context, sources []plan.Ref) {
 }
 
 // Reused are the new layers whose blobs a target already held.
-func (t *Targets) Reused() []plan.ReusedLayer { return t.prior.list() }
+func (t *Targets) Reused() []plan.ReusedLayer { return t.prior.List() }
 
 // Warnings name the blobs that failed their proof of reuse.
-func (t *Targets) Warnings() []string { return t.prior.warned() }
+func (t *Targets) Warnings() []string { return t.prior.Warned() }
 
 func (t *Targets) registries() []*registryDest {
 	var out []*registryDest

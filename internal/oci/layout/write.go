@@ -1,4 +1,4 @@
-package publish
+package layout
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	"slices"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
-	"github.com/oci-assemble/oci-assemble/internal/oci/source/layout"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -24,14 +23,14 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// ErrLayoutSymlink is wrapped by errors about a layout target whose
+// ErrSymlink is wrapped by errors about a layout target whose
 // index.json, oci-layout, blobs directories or a blob are symlinks.
-var ErrLayoutSymlink = errors.New("a layout target's own files must not be symlinks")
+var ErrSymlink = errors.New("a layout target's own files must not be symlinks")
 
 // layoutWriteJobs is how many blobs of one image are written at a time.
 const layoutWriteJobs = 8
 
-// layoutWriter writes an OCI image layout target
+// Writer writes an OCI image layout target
 // (https://github.com/opencontainers/image-spec/blob/v1.1.1/image-layout.md).
 // The directory the user names may be a symlink; nothing inside it may:
 // a symlink already in place at index.json or blobs/sha256 would make a
@@ -39,14 +38,14 @@ const layoutWriteJobs = 8
 // os.Root (no path leaves it) to a new file that is then renamed over its
 // name, so an entry that appears while the join runs is replaced, never
 // written through.
-type layoutWriter struct {
+type Writer struct {
 	path string
 	root *os.Root
 }
 
-// openLayoutWriter opens the layout at dir, creating it (an empty index)
+// OpenWriter opens the layout at dir, creating it (an empty index)
 // where there is none.
-func openLayoutWriter(dir string) (*layoutWriter, error) {
+func OpenWriter(dir string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func openLayoutWriter(dir string) (*layoutWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &layoutWriter{path: dir, root: root}
+	w := &Writer{path: dir, root: root}
 	if err := w.init(); err != nil {
 		root.Close()
 		return nil, err
@@ -62,9 +61,9 @@ func openLayoutWriter(dir string) (*layoutWriter, error) {
 	return w, nil
 }
 
-func (w *layoutWriter) Close() error { return w.root.Close() }
+func (w *Writer) Close() error { return w.root.Close() }
 
-func (w *layoutWriter) init() error {
+func (w *Writer) init() error {
 	for _, dir := range []string{"blobs", "blobs/sha256"} {
 		fi, err := w.lstat(dir)
 		switch {
@@ -94,20 +93,20 @@ func (w *layoutWriter) init() error {
 }
 
 // lstat is os.Lstat of rel inside the layout, refusing a symlink.
-func (w *layoutWriter) lstat(rel string) (fs.FileInfo, error) {
+func (w *Writer) lstat(rel string) (fs.FileInfo, error) {
 	fi, err := w.root.Lstat(rel)
 	if err != nil {
 		return nil, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("layout %s: %s is a symlink: %w", w.path, rel, ErrLayoutSymlink)
+		return nil, fmt.Errorf("layout %s: %s is a symlink: %w", w.path, rel, ErrSymlink)
 	}
 	return fi, nil
 }
 
 // createTemp creates a new file in dir (a path inside the layout) for
 // its content to be renamed into place.
-func (w *layoutWriter) createTemp(dir string) (*os.File, string, error) {
+func (w *Writer) createTemp(dir string) (*os.File, string, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, "", err
@@ -118,11 +117,11 @@ func (w *layoutWriter) createTemp(dir string) (*os.File, string, error) {
 }
 
 // writeFile replaces rel with data, through a new file and a rename.
-func (w *layoutWriter) writeFile(rel string, data []byte) error {
+func (w *Writer) writeFile(rel string, data []byte) error {
 	return w.write(rel, bytes.NewReader(data))
 }
 
-func (w *layoutWriter) write(rel string, r io.Reader) error {
+func (w *Writer) write(rel string, r io.Reader) error {
 	f, tmp, err := w.createTemp(path.Dir(rel))
 	if err != nil {
 		return fmt.Errorf("layout %s: %w", w.path, err)
@@ -143,8 +142,8 @@ func (w *layoutWriter) write(rel string, r io.Reader) error {
 
 // has reports whether the blob h of size bytes is in the layout. A
 // symlink in its place is an error.
-func (w *layoutWriter) has(h v1.Hash, size int64) (bool, error) {
-	fi, err := w.lstat(layout.BlobPath(h))
+func (w *Writer) has(h v1.Hash, size int64) (bool, error) {
+	fi, err := w.lstat(BlobPath(h))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
@@ -155,7 +154,7 @@ func (w *layoutWriter) has(h v1.Hash, size int64) (bool, error) {
 }
 
 // writeBlob writes the blob h unless the layout has it.
-func (w *layoutWriter) writeBlob(h v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
+func (w *Writer) writeBlob(h v1.Hash, size int64, open func() (io.ReadCloser, error)) error {
 	if ok, err := w.has(h, size); ok || err != nil {
 		return err
 	}
@@ -164,12 +163,12 @@ func (w *layoutWriter) writeBlob(h v1.Hash, size int64, open func() (io.ReadClos
 		return err
 	}
 	defer rc.Close()
-	return w.write(layout.BlobPath(h), rc)
+	return w.write(BlobPath(h), rc)
 }
 
-// writeStream writes a layer whose digest is known only once it has been
+// WriteStream writes a layer whose digest is known only once it has been
 // read (stream.ErrNotComputed): to a new file, renamed to its digest.
-func (w *layoutWriter) writeStream(l v1.Layer) (v1.Hash, error) {
+func (w *Writer) WriteStream(l v1.Layer) (v1.Hash, error) {
 	f, tmp, err := w.createTemp(path.Join("blobs", "sha256"))
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("layout %s: %w", w.path, err)
@@ -197,14 +196,14 @@ func (w *layoutWriter) writeStream(l v1.Layer) (v1.Hash, error) {
 	if _, err := w.has(h, 0); err != nil {
 		return v1.Hash{}, err // a symlink in its place
 	}
-	if err := w.root.Rename(tmp, layout.BlobPath(h)); err != nil {
+	if err := w.root.Rename(tmp, BlobPath(h)); err != nil {
 		return v1.Hash{}, fmt.Errorf("layout %s: %w", w.path, err)
 	}
 	return h, nil
 }
 
-// writeImage writes img's layers, config and manifest.
-func (w *layoutWriter) writeImage(ctx context.Context, img v1.Image) error {
+// WriteImage writes img's layers, config and manifest.
+func (w *Writer) WriteImage(ctx context.Context, img v1.Image) error {
 	ls, err := img.Layers()
 	if err != nil {
 		return err
@@ -218,7 +217,7 @@ func (w *layoutWriter) writeImage(ctx context.Context, img v1.Image) error {
 			}
 			h, err := l.Digest()
 			if errors.Is(err, stream.ErrNotComputed) {
-				_, err = w.writeStream(l)
+				_, err = w.WriteStream(l)
 				return err
 			}
 			if err != nil {
@@ -248,11 +247,11 @@ func (w *layoutWriter) writeImage(ctx context.Context, img v1.Image) error {
 	return w.writeManifest(img)
 }
 
-func (w *layoutWriter) writeBytes(h v1.Hash, b []byte) error {
+func (w *Writer) writeBytes(h v1.Hash, b []byte) error {
 	return w.writeBlob(h, int64(len(b)), func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
-func (w *layoutWriter) writeManifest(m source.Taggable) error {
+func (w *Writer) writeManifest(m source.Taggable) error {
 	h, err := m.Digest()
 	if err != nil {
 		return err
@@ -264,8 +263,8 @@ func (w *layoutWriter) writeManifest(m source.Taggable) error {
 	return w.writeBytes(h, raw)
 }
 
-// writeIndex writes idx and everything below it, innermost first.
-func (w *layoutWriter) writeIndex(ctx context.Context, idx v1.ImageIndex) error {
+// WriteIndex writes idx and everything below it, innermost first.
+func (w *Writer) WriteIndex(ctx context.Context, idx v1.ImageIndex) error {
 	children, err := partial.Manifests(idx)
 	if err != nil {
 		return err
@@ -273,9 +272,9 @@ func (w *layoutWriter) writeIndex(ctx context.Context, idx v1.ImageIndex) error 
 	for _, c := range children {
 		switch c := c.(type) {
 		case v1.Image:
-			err = w.writeImage(ctx, c)
+			err = w.WriteImage(ctx, c)
 		case v1.ImageIndex:
-			err = w.writeIndex(ctx, c)
+			err = w.WriteIndex(ctx, c)
 		default:
 			err = fmt.Errorf("index child %T is not a manifest", c)
 		}
@@ -286,22 +285,22 @@ func (w *layoutWriter) writeIndex(ctx context.Context, idx v1.ImageIndex) error 
 	return w.writeManifest(idx)
 }
 
-// indexJSON reads the layout's index.json, bounded as a source's is.
-func (w *layoutWriter) indexJSON() (*v1.IndexManifest, error) {
+// IndexJSON reads the layout's index.json, bounded as a source's is.
+func (w *Writer) IndexJSON() (*v1.IndexManifest, error) {
 	if _, err := w.lstat("index.json"); err != nil {
 		return nil, err
 	}
-	idx, err := layout.Dir{Path: w.path}.RootIndex()
+	idx, err := Dir{Path: w.path}.RootIndex()
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", w.path, err)
 	}
 	return idx.Manifest, nil
 }
 
-// updateIndexJSON rewrites index.json with the descriptors keep leaves
+// UpdateIndexJSON rewrites index.json with the descriptors keep leaves
 // and add after them.
-func (w *layoutWriter) updateIndexJSON(keep func(v1.Descriptor) bool, add ...v1.Descriptor) error {
-	im, err := w.indexJSON()
+func (w *Writer) UpdateIndexJSON(keep func(v1.Descriptor) bool, add ...v1.Descriptor) error {
+	im, err := w.IndexJSON()
 	if err != nil {
 		return err
 	}

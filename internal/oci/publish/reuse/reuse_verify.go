@@ -1,4 +1,4 @@
-package publish
+package reuse
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 )
@@ -104,7 +103,7 @@ type proof struct {
 
 // prove fetches p's blob and checks that it is the layer diffID names
 // (verifyBlob); each blob is fetched once for every layer that asks.
-func (r *reuser) prove(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
+func (r *Prior) prove(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
 	k := proofKey{p.desc.Digest, diffID}
 	r.mu.Lock()
 	if r.proofs == nil {
@@ -129,15 +128,11 @@ func (r *reuser) prove(ctx context.Context, p priorLayer, c layer.Compression, d
 	return pr.err
 }
 
-func (r *reuser) fetchAndVerify(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
+func (r *Prior) fetchAndVerify(ctx context.Context, p priorLayer, c layer.Compression, diffID v1.Hash, tarSize int64) error {
 	if err := worthChecking(p.desc, tarSize); err != nil {
 		return err
 	}
-	rl, err := remote.Layer(p.repo.Digest(p.desc.Digest.String()), r.c.RemoteOptions(ctx)...)
-	if err != nil {
-		return err
-	}
-	rc, err := rl.Compressed()
+	rc, err := r.c.Blob(ctx, p.repo, p.desc.Digest)
 	if err != nil {
 		return err
 	}

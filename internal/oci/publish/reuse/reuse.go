@@ -1,10 +1,9 @@
-package publish
+package reuse
 
 import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -12,10 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
+	"golang.org/x/sync/errgroup"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/oci-assemble/oci-assemble/internal/oci/client"
 	"github.com/oci-assemble/oci-assemble/internal/oci/layer"
 	"github.com/oci-assemble/oci-assemble/internal/oci/push"
@@ -27,10 +25,10 @@ type priorLayer struct {
 	repo name.Repository
 }
 
-// reuser finds the layers the targets already hold by diffID and records
+// Prior finds the layers the targets already hold by diffID and records
 // which it reused. It is stateless across runs: what it knows it read
 // from the targets at the start of this one.
-type reuser struct {
+type Prior struct {
 	c *client.Client
 	// ready is closed once byDiff is read; nil when nothing is read.
 	ready  chan struct{}
@@ -53,14 +51,14 @@ type priorTag struct {
 	err    error
 }
 
-// newReuser is a reuser that knows nothing yet: Targets.ReadPrior or
+// New is a Prior that knows nothing yet: Targets.ReadPrior or
 // Targets.Peek start its read (start).
-func newReuser(c *client.Client) *reuser {
-	return &reuser{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
+func New(c *client.Client) *Prior {
+	return &Prior{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
 }
 
 // start runs read in the background; wait returns once it is done.
-func (r *reuser) start(read func()) {
+func (r *Prior) Start(read func()) {
 	r.ready = make(chan struct{})
 	go func() {
 		defer close(r.ready)
@@ -68,19 +66,19 @@ func (r *reuser) start(read func()) {
 	}()
 }
 
-func (r *reuser) wait() {
+func (r *Prior) wait() {
 	if r.ready != nil {
 		<-r.ready
 	}
 }
 
-func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
+func (r *Prior) ReadTag(ctx context.Context, ref name.Reference) {
 	desc, err := r.c.Puller().Get(ctx, ref)
 	var d v1.Hash
 	if err == nil {
 		d = desc.Digest
 	}
-	r.recordTag(ref, d, err)
+	r.RecordTag(ref, d, err)
 	if err != nil {
 		if plan.StatusOf(err) != http.StatusNotFound {
 			r.c.Logger().Debug("reading a target before building failed; nothing is reused from it", "ref", ref.String(), "error", err)
@@ -116,7 +114,8 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 		}
 		imgs = append(imgs, img)
 	}
-	g, _ := newGroup(ctx, r.c.Jobs())
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(r.c.Jobs())
 	for _, img := range imgs {
 		g.Go(func() error {
 			r.addImage(ref.Context(), img)
@@ -133,7 +132,7 @@ func (r *reuser) readTag(ctx context.Context, ref name.Reference) {
 const maxPriorImages = 128
 
 // addImage records img's layers by diffID.
-func (r *reuser) addImage(repo name.Repository, img v1.Image) {
+func (r *Prior) addImage(repo name.Repository, img v1.Image) {
 	m, err := img.Manifest()
 	// The config is read whole, within maxConfigSize, and verified
 	// against the manifest's size and digest.
@@ -154,7 +153,7 @@ func (r *reuser) addImage(repo name.Repository, img v1.Image) {
 // stage wraps stage: a layer whose diffID a target already holds, in the
 // compression asked for, is that blob once it is proven to be the layer
 // (prove); any other is staged.
-func (r *reuser) stage(stage source.StageFunc) source.StageFunc {
+func (r *Prior) Stage(stage source.StageFunc) source.StageFunc {
 	return func(ctx context.Context, bl *layer.Builder) (v1.Layer, error) {
 		r.wait()
 		r.mu.Lock()
@@ -176,7 +175,7 @@ func (r *reuser) stage(stage source.StageFunc) source.StageFunc {
 
 // candidates are the blobs, each once, that the targets hold for diffID
 // in compression c; at most maxReuseTries.
-func (r *reuser) candidates(diffID v1.Hash, c layer.Compression) []priorLayer {
+func (r *Prior) candidates(diffID v1.Hash, c layer.Compression) []priorLayer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []priorLayer
@@ -191,7 +190,7 @@ func (r *reuser) candidates(diffID v1.Hash, c layer.Compression) []priorLayer {
 	return out
 }
 
-func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *layer.Builder) (v1.Layer, bool) {
+func (r *Prior) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *layer.Builder) (v1.Layer, bool) {
 	for _, p := range r.candidates(diffID, bl.Compression()) {
 		err := r.prove(ctx, p, bl.Compression(), diffID, tarSize)
 		if err != nil && ctx.Err() == nil {
@@ -213,18 +212,8 @@ func (r *reuser) find(ctx context.Context, diffID v1.Hash, tarSize int64, bl *la
 
 // reuse describes p's blob, proven to be the layer diffID names, as a
 // layer to publish: read from where it is, mounted where it is not.
-func (r *reuser) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
-	ref := p.repo.Digest(p.desc.Digest.String())
-	ropts := r.c.RemoteOptions(ctx)
-	k := &knownLayer{digest: p.desc.Digest, diffID: diffID, size: p.desc.Size, mediaType: bl.MediaType(),
-		open: func() (io.ReadCloser, error) {
-			rl, err := remote.Layer(ref, ropts...)
-			if err != nil {
-				return nil, err
-			}
-			return rl.Compressed()
-		}}
-	l, err := partial.CompressedToLayer(k)
+func (r *Prior) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *layer.Builder) (v1.Layer, bool) {
+	l, err := r.c.HeldLayer(ctx, p.repo, layer.Info{Digest: p.desc.Digest, DiffID: diffID, Size: p.desc.Size, MediaType: bl.MediaType()})
 	if err != nil {
 		return nil, false
 	}
@@ -232,11 +221,11 @@ func (r *reuser) reuse(ctx context.Context, p priorLayer, diffID v1.Hash, bl *la
 	r.reused = append(r.reused, plan.ReusedLayer{DiffID: diffID.String(), Digest: p.desc.Digest.String(), From: p.repo.String()})
 	r.mu.Unlock()
 	r.c.Logger().Info("layer reused", "diffID", diffID.String(), "digest", p.desc.Digest.String(), "from", p.repo.String())
-	return &remote.MountableLayer{Layer: l, Reference: ref}, true
+	return l, true
 }
 
 // warn records a warning for the user, once.
-func (r *reuser) warn(w string) {
+func (r *Prior) warn(w string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !slices.Contains(r.warnings, w) {
@@ -245,7 +234,7 @@ func (r *reuser) warn(w string) {
 }
 
 // warned is what the user should be told.
-func (r *reuser) warned() []string {
+func (r *Prior) Warned() []string {
 	r.wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -255,7 +244,7 @@ func (r *reuser) warned() []string {
 // recordTag records what ref pointed at when it was read: digest, or a
 // 404 (the tag is missing). Another error records nothing, so the push
 // reads the tag again and reports what it meets.
-func (r *reuser) recordTag(ref name.Reference, digest v1.Hash, err error) {
+func (r *Prior) RecordTag(ref name.Reference, digest v1.Hash, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -270,7 +259,7 @@ func (r *reuser) recordTag(ref name.Reference, digest v1.Hash, err error) {
 // when ref was read then: the tag's HEAD before writing (which makes a
 // re-run write nothing) is then not sent again. A tag moved in between
 // only costs writing what is already there.
-func (r *reuser) headFirst(ctx context.Context, w *push.Writer, ref name.Reference) (v1.Hash, error) {
+func (r *Prior) HeadFirst(ctx context.Context, w *push.Writer, ref name.Reference) (v1.Hash, error) {
 	r.wait()
 	r.mu.Lock()
 	p, ok := r.tags[ref.String()]
@@ -282,7 +271,7 @@ func (r *reuser) headFirst(ctx context.Context, w *push.Writer, ref name.Referen
 }
 
 // list is the reused layers, each once, by digest.
-func (r *reuser) list() []plan.ReusedLayer {
+func (r *Prior) List() []plan.ReusedLayer {
 	r.wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
