@@ -11,7 +11,9 @@
 
 # layer_mode_available: whether this oci-assemble has the --layers input.
 layer_mode_available() {
-  "$OA" --help 2>&1 | grep -qE '^[[:space:]]*--?layers([[:space:]=]|$)'
+  # grep reads the whole help: with -q it would stop at the match, and the
+  # help's writer, killed by SIGPIPE, would fail the pipeline (pipefail).
+  "$OA" --help 2>&1 | grep -E '^[[:space:]]*--?layers([[:space:]=]|$)' >/dev/null
 }
 
 bench_layer() {
