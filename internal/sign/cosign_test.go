@@ -312,3 +312,51 @@ func TestFulcioRefusalIsOneLine(t *testing.T) {
 		t.Errorf("SignImage() = %q, want one line naming Fulcio's refusal, without the token", msg)
 	}
 }
+
+func TestCosignVerifiesLegacySig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs cosign against a registry")
+	}
+	t.Parallel()
+	reg := registrytest.Start(t, registrytest.WithVersion(registrytest.V2))
+	priv, pub := pkcs8Key(t)
+	s, err := sign.New(context.Background(), sign.Options{Mode: sign.ModeKey, Key: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pushIndex(t, reg, "legacy/app")
+	for _, d := range append([]v1.Descriptor{p.index}, p.children...) {
+		ref := p.repo.Digest(d.Digest.String())
+		sig, err := s.SignLegacy(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag, err := sign.LegacyTag(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := sign.AppendLegacy(nil, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Signing twice adds nothing.
+		if img, err = sign.AppendLegacy(img, sig); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := img.Manifest(); err != nil || len(m.Layers) != 1 {
+			t.Fatalf(".sig image has %v layers (%v), want 1", m, err)
+		}
+		if err := remote.Write(tag, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubPath := writeFile(t, pub)
+	for _, c := range cosigns {
+		bin := registrytest.SigstoreBinary(t, c)
+		for _, d := range append([]v1.Descriptor{p.index}, p.children...) {
+			mustVerify(t, bin, "verify", "--key", pubPath, "--insecure-ignore-tlog", p.ref(d))
+		}
+		_, other := pkcs8Key(t)
+		mustRefuse(t, bin, "verify", "--key", writeFile(t, other), "--insecure-ignore-tlog", p.ref(p.index))
+	}
+}
