@@ -124,6 +124,10 @@ func TestTokenSources(t *testing.T) {
 	t.Parallel()
 	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/huge" {
+			_, _ = w.Write([]byte(`{"value":"` + strings.Repeat("a", 100<<10) + `"}`))
+			return
+		}
 		if r.URL.Query().Get("audience") != "sigstore" || r.URL.Query().Get("api-version") != "2.0" ||
 			r.Header.Get("Authorization") != "Bearer runner-secret" {
 			http.Error(w, "bad request", http.StatusForbidden)
@@ -143,6 +147,8 @@ func TestTokenSources(t *testing.T) {
 			"ACTIONS_ID_TOKEN_REQUEST_URL": srv.URL + "/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-secret"}))},
 		{name: "github refused", wantErr: "answered 403", src: sign.GitHubToken(env(map[string]string{
 			"ACTIONS_ID_TOKEN_REQUEST_URL": srv.URL + "/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "other"}))},
+		{name: "github huge answer", wantErr: "over 65536 bytes", src: sign.GitHubToken(env(map[string]string{
+			"ACTIONS_ID_TOKEN_REQUEST_URL": srv.URL + "/huge", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-secret"}))},
 		{name: "github no permission", wantErr: "`permissions: id-token: write`", src: sign.GitHubToken(env(nil))},
 		{name: "gitlab", want: jwt, src: sign.EnvToken("", env(map[string]string{"SIGSTORE_ID_TOKEN": jwt}))},
 		{name: "gitlab missing", wantErr: "`id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore`", src: sign.EnvToken("", env(nil))},
