@@ -11,6 +11,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/cleanup"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
 	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/source"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -35,6 +36,12 @@ type metadata struct {
 	// Reused are new layers whose blobs a target already held: neither
 	// compressed nor uploaded.
 	Reused []plan.ReusedLayer `json:"reusedLayers"`
+	// Referrers are the index's own referrers: its signatures and
+	// attestations.
+	Referrers []source.Referrer `json:"referrers"`
+	// Signing is how the run signed and how to verify it; absent when it
+	// signed nothing.
+	Signing *signingOutput `json:"signing,omitempty"`
 }
 
 type manifestOutput struct {
@@ -51,6 +58,7 @@ func (u *ui) outputs(as *assembly.Assembly, res *publish.Result, spec *inputs.Sp
 		mans[i] = manifestOutput{m.Platform, m.Digest, m.Size, string(m.MediaType)}
 	}
 	md := newMetadata(as, res, spec.Tags, cl)
+	md.Signing = newSigningOutput(u.signed, md.Image)
 	mansJSON, err := json.Marshal(mans)
 	if err != nil {
 		return err
@@ -98,7 +106,8 @@ func (u *ui) outputs(as *assembly.Assembly, res *publish.Result, spec *inputs.Sp
 // would publish, and its image is the repository@digest it would publish.
 func newMetadata(as *assembly.Assembly, res *publish.Result, targets []plan.Ref, cl cleanup.Result) metadata {
 	md := metadata{Digest: as.Digest.String(), MediaType: string(as.MediaType), Size: as.Size,
-		Pushed: res != nil, Manifests: orEmpty(as.Manifests), IndexDesc: as.IndexDescriptorAnnotations, Reused: orEmpty(as.Reused)}
+		Pushed: res != nil, Manifests: orEmpty(as.Manifests), IndexDesc: as.IndexDescriptorAnnotations, Reused: orEmpty(as.Reused),
+		Referrers: orEmpty(as.IndexReferrers)}
 	for i, m := range md.Manifests {
 		md.Manifests[i].Referrers = orEmpty(m.Referrers)
 	}

@@ -66,6 +66,11 @@ func run(ctx context.Context, e env) int {
 	if as == nil {
 		return code
 	}
+	sig, code := ui.sign(ctx, rc, spec, as)
+	if code != exitOK {
+		return code
+	}
+	ui.signed = sig
 	res, code := ui.publish(ctx, asm, as, spec)
 	if code != exitOK {
 		return code
@@ -104,6 +109,10 @@ func (u *ui) readSpec() (*inputs.Spec, int) {
 		u.fail(err)
 		return nil, exitInput
 	}
+	for _, secret := range spec.Signing.Secrets() {
+		u.mask(secret)
+	}
+	u.publicInputs = inputs.PublicInputs(raw)
 	return spec, exitOK
 }
 
@@ -200,6 +209,10 @@ type ui struct {
 	section string // the open GitLab section
 	now     func() time.Time
 	start   time.Time // when the run began, for the summary's elapsed time
+	// publicInputs are the inputs that are not secrets, for provenance.
+	publicInputs map[string]string
+	// signed is what the run signed; nil when it signed nothing.
+	signed *signed
 }
 
 // mask keeps secret out of everything the program writes (redactor) and,

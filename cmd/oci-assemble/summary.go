@@ -48,6 +48,7 @@ func summary(r report, redact func(string) string) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", text(m.Platform), units.Bytes(m.ImageSize), code(m.Digest), code(m.Source))
 	}
 	writeReferrers(&b, md, redact)
+	writeSigning(&b, md, redact)
 	writeTargets(&b, md, code)
 	if len(md.Manifests) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", mermaidIndex(md, redact))
@@ -164,4 +165,29 @@ func mdFenced(lang, s string) string {
 	s = escapeControls(s)
 	fence := strings.Repeat("`", max(3, longestBacktickRun(s)+1))
 	return fence + lang + "\n" + s + "\n" + fence
+}
+
+// writeSigning lists what the run signed and how to verify it.
+func writeSigning(b *strings.Builder, md metadata, redact func(string) string) {
+	s := md.Signing
+	if s == nil {
+		return
+	}
+	switch {
+	case s.Identity != "":
+		fmt.Fprintf(b, "\nSigned keyless as %s (issuer %s):\n\n", mdCode(redact(s.Identity), false), mdCode(redact(s.Issuer), false))
+	default:
+		fmt.Fprintf(b, "\nSigned with the key %s:\n\n", mdCode(redact(s.KeyHint), false))
+	}
+	b.WriteString("| Subject | Kind | Referrer |\n| --- | --- | --- |\n")
+	for _, it := range s.Signed {
+		subject := "index"
+		if it.Platform != "" {
+			subject = mdText(redact(it.Platform))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", subject, mdText(it.Kind), mdCode(redact(it.Digest), true))
+	}
+	if len(s.Verify) > 0 {
+		fmt.Fprintf(b, "\nVerify with:\n\n%s\n", mdFenced("sh", redact(strings.Join(s.Verify, "\n"))))
+	}
 }

@@ -42,7 +42,7 @@ var Defs = []Def{
 	{Name: "sign", Description: "Sign the index and its platform manifests with Sigstore: false, keyless (a Fulcio certificate for the job's OIDC identity) or key (signing-key).", Default: "false"},
 	{Name: "signing-key", Description: "With sign: key, the private key as PEM text (from a secret) or the path of its file, as cosign generate-key-pair writes it; its password is read from COSIGN_PASSWORD.", Secret: true},
 	{Name: "fulcio-url", Description: "Fulcio, which issues keyless signing certificates: an https URL (http only for hosts in insecure-registries or loopback).", Default: DefaultFulcioURL},
-	{Name: "rekor-url", Description: "Rekor, the transparency log signatures are recorded in: an https URL (http only for hosts in insecure-registries or loopback).", Default: DefaultRekorURL},
+	{Name: "rekor-url", Description: "Rekor, the transparency log signatures are recorded in: an https URL (http only for hosts in insecure-registries or loopback), or none to record no entry (a keyless signature then needs tsa-url).", Default: DefaultRekorURL},
 	{Name: "tsa-url", Description: "An RFC 3161 timestamp authority to countersign signatures; empty uses none."},
 	{Name: "oidc-token-variable", Description: "The variable holding the OIDC token for keyless signing outside GitHub Actions (GitLab: the id_tokens name, with aud: sigstore).", Default: DefaultTokenVar},
 	{Name: "sign-legacy-tags", Description: "true also writes cosign's sha256-<digest>.sig tag, for verifiers that read no OCI 1.1 referrers.", Default: "false"},

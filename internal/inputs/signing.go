@@ -137,8 +137,16 @@ func parseSigning(s *Spec, raw Raw, getenv func(string) string, insecure hosts.I
 		fail("sbom", "applies only in layer mode, to the images it builds; set base (an image or scratch) or remove sbom")
 	}
 	g.FulcioURL = serviceURL("fulcio-url", raw["fulcio-url"], DefaultFulcioURL, insecure, fail)
-	g.RekorURL = serviceURL("rekor-url", raw["rekor-url"], DefaultRekorURL, insecure, fail)
+	// none records no log entry: for a private repository whose names
+	// the public log would show, or where no log can be reached.
+	noRekor := strings.TrimSpace(raw["rekor-url"]) == "none"
+	if !noRekor {
+		g.RekorURL = serviceURL("rekor-url", raw["rekor-url"], DefaultRekorURL, insecure, fail)
+	}
 	g.TSAURL = serviceURL("tsa-url", raw["tsa-url"], "", insecure, fail)
+	if g.Mode == SignKeyless && noRekor && strings.TrimSpace(raw["tsa-url"]) == "" {
+		fail("rekor-url", "none leaves keyless signatures without a time a verifier can trust (the certificate lives 10 minutes); set tsa-url to a timestamp authority, or keep a rekor-url")
+	}
 	if g.TokenVar = strings.TrimSpace(raw["oidc-token-variable"]); g.TokenVar == "" {
 		g.TokenVar = DefaultTokenVar
 	}

@@ -65,6 +65,7 @@ func TestParseSigningErrors(t *testing.T) {
 		wantMsg   string
 	}{
 		{name: "unknown mode", raw: Raw{"sign": "yes"}, wantInput: "sign", wantMsg: "not false, keyless or key"},
+		{name: "keyless without a log or timestamp", raw: Raw{"sign": "keyless", "rekor-url": "none"}, vars: map[string]string{"SIGSTORE_ID_TOKEN": "t"}, wantInput: "rekor-url", wantMsg: "set tsa-url"},
 		{name: "provenance without sign", raw: Raw{"provenance": "true"}, wantInput: "provenance", wantMsg: "set sign: keyless or sign: key"},
 		{name: "sbom without sign", raw: Raw{"sbom": "true"}, wantInput: "sbom", wantMsg: "needs signing"},
 		{name: "legacy tags without sign", raw: Raw{"sign-legacy-tags": "true"}, wantInput: "sign-legacy-tags", wantMsg: "needs signing"},

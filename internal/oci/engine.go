@@ -45,11 +45,15 @@ func (a *Assembler) Assemble(ctx context.Context, p Plan) (*assembly.Assembly, e
 		if !p.Build.Scratch {
 			base = open(a.c, p.Build.Base, t.Stage, nil)
 		}
-		members, err := assembly.BuildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
+		members, baseDigest, err := assembly.BuildMembers(ctx, base, p.Build, t.Stage, a.c.Jobs())
 		if err != nil {
 			return nil, err
 		}
-		return finish(members, p, t, nil)
+		as, err := finish(members, p, t, nil)
+		if as != nil {
+			as.Base = baseDigest
+		}
+		return as, err
 	}
 	if len(p.Sources) == 0 {
 		return nil, fmt.Errorf("%w: no sources", plan.ErrSource)

@@ -53,9 +53,9 @@ type Assembly struct {
 	// Sources are the references the index was joined from, in input order.
 	Sources []plan.Ref
 	// SourceDigests are the digests the Sources resolved to when they
-	// were read, by index (the zero Hash for a build, a file or a
-	// layout): a later step that acts on a source's tag, such as deleting
-	// it, can check that the tag still points there.
+	// were read, by index (none for a build): a later step that acts on a
+	// source's tag, such as deleting it, can check that the tag still
+	// points there, and provenance names the sources by them.
 	SourceDigests []v1.Hash
 	// Warnings are what the caller should tell the user: referrers that
 	// could not follow a rewritten manifest.
@@ -66,8 +66,17 @@ type Assembly struct {
 	// Referrers are the platform images' referrers, with their own.
 	Referrers []*source.FoundReferrer
 	// Reused are the new layers whose blobs a target already held, so they
-	// were neither compressed nor uploaded (see Plan.Stage, Build.Stage).
+	// were neither compressed nor uploaded (see Plan.Stage).
 	Reused []plan.ReusedLayer
+	// IndexReferrers are the referrers made for the index itself: its
+	// signatures and attestations (Attach).
+	IndexReferrers []source.Referrer
+	// Built are, in layer mode, the new layers of Manifests[i], in order;
+	// nil for a join. What an SBOM of the image lists comes from them.
+	Built [][]*layer.Builder
+	// Base is, in layer mode, the digest the base resolved to (zero for
+	// scratch).
+	Base v1.Hash
 }
 
 // Member is one platform image of the index, with the attestation
@@ -80,6 +89,8 @@ type Member struct {
 	annotations  map[string]string // descriptor annotations
 	attestations []attestation
 	referrers    []*source.FoundReferrer
+	// built are a layer-mode image's new layers.
+	built []*layer.Builder
 }
 
 type attestation struct {
@@ -338,6 +349,7 @@ func annotateManifests(members []*Member, anns []plan.Annotation) error {
 }
 
 func buildIndex(members []*Member, anns []plan.Annotation, mediaType plan.IndexMediaType) (*Assembly, error) {
+	var built [][]*layer.Builder
 	mt := types.OCIImageIndex
 	if mediaType == plan.DockerManifestList {
 		mt = types.DockerManifestList
@@ -377,6 +389,7 @@ func buildIndex(members []*Member, anns []plan.Annotation, mediaType plan.IndexM
 		}
 		descs, imgs = append(descs, d), append(imgs, m.img)
 		platforms = append(platforms, p)
+		built = append(built, m.built)
 		infos = append(infos, Manifest{
 			Platform: platform.String(p), Digest: d.Digest.String(), Size: d.Size, ImageSize: imageSize, MediaType: d.MediaType,
 			Source: m.source.String(), Attestations: len(m.attestations),
@@ -410,9 +423,13 @@ func buildIndex(members []*Member, anns []plan.Annotation, mediaType plan.IndexM
 	if len(indexDescAnns) == 0 {
 		indexDescAnns = nil
 	}
-	return &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
+	as := &Assembly{Index: idx, Digest: digest, Size: size, MediaType: mt, Manifests: infos,
 		IndexDescriptorAnnotations: indexDescAnns,
-		Warnings:                   plan.UnmatchedFilters(anns, platforms)}, nil
+		Warnings:                   plan.UnmatchedFilters(anns, platforms)}
+	if slices.ContainsFunc(built, func(b []*layer.Builder) bool { return b != nil }) {
+		as.Built = built
+	}
+	return as, nil
 }
 
 // imageSizeOf is what pulling img downloads: its config and layers, not

@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/oci-assemble/oci-assemble/internal/oci/source"
@@ -99,4 +100,22 @@ func (as *Assembly) Digests() ([]v1.Hash, error) {
 		out = append(out, r.Desc.Digest)
 	}
 	return out, nil
+}
+
+// Attach adds referrers made for this assembly, its signatures and
+// attestations, to those published with it: about the index when their
+// subject is its digest, else about the platform manifest with that digest.
+func (as *Assembly) Attach(refs ...*source.FoundReferrer) error {
+	for _, r := range refs {
+		switch i := slices.IndexFunc(as.Manifests, func(m Manifest) bool { return m.Digest == r.Subject }); {
+		case r.Subject == as.Digest.String():
+			as.IndexReferrers = append(as.IndexReferrers, r.Referrer)
+		case i >= 0:
+			as.Manifests[i].Referrers = append(as.Manifests[i].Referrers, r.Referrer)
+		default:
+			return fmt.Errorf("referrer %s is about %s, which the index does not hold", r.Digest, r.Subject)
+		}
+		as.Referrers = append(as.Referrers, r)
+	}
+	return nil
 }

@@ -28,18 +28,25 @@ type platformImage struct {
 // (files, tar, compressor and digests in one pass) to the staging target,
 // so their digests are known without a second read: that upload writes
 // blobs only, which no reader sees until a manifest names them.
-func BuildMembers(ctx context.Context, base source.Source, b *plan.Build, stage source.StageFunc, jobs int) ([]*Member, error) {
+//
+// It also returns the digest the base resolved to (zero for scratch).
+func BuildMembers(ctx context.Context, base source.Source, b *plan.Build, stage source.StageFunc, jobs int) ([]*Member, v1.Hash, error) {
+	var rd *readDigest
+	if base != nil {
+		rd = &readDigest{Source: base}
+		base = rd
+	}
 	bases, src, err := basePlatforms(ctx, base, b)
 	if err != nil {
-		return nil, err
+		return nil, v1.Hash{}, err
 	}
 	plans, builders, err := planLayers(b, bases)
 	if err != nil {
-		return nil, err
+		return nil, v1.Hash{}, err
 	}
 	staged, err := source.StageAll(ctx, jobs, stage, builders)
 	if err != nil {
-		return nil, err
+		return nil, v1.Hash{}, err
 	}
 	members := make([]*Member, len(bases))
 	for i, pi := range bases {
@@ -49,14 +56,18 @@ func BuildMembers(ctx context.Context, base source.Source, b *plan.Build, stage 
 		}
 		img, err := layer.Build(pi.img, pi.platform, layers, plans[i].history, b.Config, b.Created)
 		if err != nil {
-			return nil, fmt.Errorf("building %s: %w", platform.String(pi.platform), err)
+			return nil, v1.Hash{}, fmt.Errorf("building %s: %w", platform.String(pi.platform), err)
 		}
 		if members[i], err = newMember(src, img, nil); err != nil {
-			return nil, err
+			return nil, v1.Hash{}, err
 		}
-		members[i].platform = pi.platform
+		members[i].platform, members[i].built = pi.platform, plans[i].builders
 	}
-	return members, nil
+	var digest v1.Hash
+	if rd != nil {
+		digest = rd.digest
+	}
+	return members, digest, nil
 }
 
 // layerPlan is one platform's new layers, in order.
@@ -148,4 +159,18 @@ func basePlatforms(ctx context.Context, base source.Source, b *plan.Build) ([]pl
 		}
 	}
 	return out, b.Base, nil
+}
+
+// readDigest is a Source that remembers the digest it read.
+type readDigest struct {
+	source.Source
+	digest v1.Hash
+}
+
+func (r *readDigest) Read(ctx context.Context) (source.Taggable, error) {
+	t, err := r.Source.Read(ctx)
+	if err == nil {
+		r.digest, err = t.Digest()
+	}
+	return t, err
 }

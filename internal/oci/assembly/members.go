@@ -18,7 +18,7 @@ import (
 // when Wait returns: so they are read with the caller's. With referrers,
 // each member's are looked for in the same goroutine, while other sources
 // are still being read. It returns the members merged in source order, and
-// the digest each registry source was read at (the zero Hash for others).
+// the digest each source resolved to.
 func ReadMembers(ctx context.Context, srcs []source.Source, mt plan.IndexMediaType, referrers bool, jobs int) ([]*Member, []v1.Hash, error) {
 	flat := make([][]*Member, len(srcs))
 	read := make([]v1.Hash, len(srcs))
@@ -30,11 +30,9 @@ func ReadMembers(ctx context.Context, srcs []source.Source, mt plan.IndexMediaTy
 			if err != nil {
 				return err
 			}
-			if src.Ref().Transport == plan.Registry {
-				// Read from the manifest already fetched: no request.
-				if read[i], err = t.Digest(); err != nil {
-					return fmt.Errorf("%w %s: %v", plan.ErrSource, src.Ref(), err)
-				}
+			// Read from the manifest already read: no request.
+			if read[i], err = t.Digest(); err != nil {
+				return fmt.Errorf("%w %s: %v", plan.ErrSource, src.Ref(), err)
 			}
 			if flat[i], err = flatten(ctx, src.Ref(), t, mt); err != nil || !referrers {
 				return err
