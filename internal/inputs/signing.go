@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -218,7 +217,8 @@ func checkIDToken(tokenVar string, getenv func(string) string) string {
 }
 
 // serviceURL checks a Sigstore service URL: https, or http for a host
-// listed in insecure-registries or on loopback; no credentials, query or
+// listed in insecure-registries, as for registries (loopback is HTTPS too:
+// the request goes through the same transport); no credentials, query or
 // fragment. Empty gives def.
 func serviceURL(input, v, def string, insecure hosts.Insecure, fail func(input, format string, a ...any)) string {
 	v = strings.TrimSpace(v)
@@ -237,7 +237,7 @@ func serviceURL(input, v, def string, insecure hosts.Insecure, fail func(input, 
 		fail(input, "%q has a query or fragment; give the service's base URL", v)
 		return ""
 	case u.Scheme == "https":
-	case u.Scheme == "http" && (insecure.Has(u.Host) || isLoopback(u.Hostname())):
+	case u.Scheme == "http" && insecure.Has(u.Host):
 	case u.Scheme == "http":
 		fail(input, "%q is plain HTTP; use https, or list %s in insecure-registries", v, u.Host)
 		return ""
@@ -246,14 +246,6 @@ func serviceURL(input, v, def string, insecure hosts.Insecure, fail func(input, 
 		return ""
 	}
 	return strings.TrimRight(u.String(), "/")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func validVarName(s string) bool {

@@ -161,9 +161,9 @@ func TestParseSigningKeyless(t *testing.T) {
 		{name: "gitlab", raw: Raw{"sign": "KeyLess", "oidc-token-variable": "MY_TOKEN", "provenance": "yes"}, vars: map[string]string{"GITLAB_CI": "true", "MY_TOKEN": "x"},
 			want: Signing{Mode: SignKeyless, FulcioURL: DefaultFulcioURL, RekorURL: DefaultRekorURL, TokenVar: "MY_TOKEN", Provenance: true}},
 		{name: "local services", vars: map[string]string{"SIGSTORE_ID_TOKEN": "x"},
-			raw:  Raw{"sign": "keyless", "insecure-registries": "sigstore.test:8080", "fulcio-url": "http://sigstore.test:8080/", "rekor-url": "http://127.0.0.1:3000", "tsa-url": "http://[::1]:3004/api/v1/timestamp"},
+			raw:  Raw{"sign": "keyless", "insecure-registries": "sigstore.test:8080,127.0.0.1:3000,[::1]:3004", "fulcio-url": "http://sigstore.test:8080/", "rekor-url": "http://127.0.0.1:3000", "tsa-url": "http://[::1]:3004/api/v1/timestamp"},
 			want: Signing{Mode: SignKeyless, FulcioURL: "http://sigstore.test:8080", RekorURL: "http://127.0.0.1:3000", TSAURL: "http://[::1]:3004/api/v1/timestamp", TokenVar: DefaultTokenVar}},
-		{name: "localhost", vars: map[string]string{"SIGSTORE_ID_TOKEN": "x"}, raw: Raw{"sign": "keyless", "fulcio-url": "http://localhost:5555"},
+		{name: "localhost listed", vars: map[string]string{"SIGSTORE_ID_TOKEN": "x"}, raw: Raw{"sign": "keyless", "insecure-registries": "localhost:5555", "fulcio-url": "http://localhost:5555"},
 			want: Signing{Mode: SignKeyless, FulcioURL: "http://localhost:5555", RekorURL: DefaultRekorURL, TokenVar: DefaultTokenVar}},
 	}
 	for _, tt := range tests {
@@ -244,5 +244,18 @@ func TestPublicInputs(t *testing.T) {
 		if _, ok := got[d.Name]; ok && d.Secret {
 			t.Errorf("PublicInputs() holds secret input %s", d.Name)
 		}
+	}
+}
+
+// TestRekorNone: rekor-url none records no log entry, in key mode.
+func TestRekorNone(t *testing.T) {
+	t.Parallel()
+	private, _ := testKeyPEM(t)
+	s, err := Parse(joinRaw(Raw{"sign": "key", "signing-key": private, "rekor-url": "none"}), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Signing == nil || s.Signing.RekorURL != "" {
+		t.Errorf("Signing = %+v, want no Rekor URL", s.Signing)
 	}
 }

@@ -129,7 +129,7 @@ func Sign(ctx context.Context, as *assembly.Assembly, o Options) ([]Signed, erro
 func signOne(ctx context.Context, as *assembly.Assembly, s subject, o Options) ([]*source.FoundReferrer, []Signed, error) {
 	b, err := o.Signer.SignImage(ctx, s.desc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing %s: %w", s.desc.Digest, err)
+		return nil, nil, err
 	}
 	r, err := bundleReferrer(s.desc, b, KindSignature)
 	if err != nil {
