@@ -315,19 +315,13 @@ func TestSignKeyRefusedBeforePush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ::add-mask:: lines are the runner's, which it never shows.
-	var shown strings.Builder
-	for _, l := range strings.Split(res.stdout+res.stderr, "\n") {
-		if !strings.HasPrefix(l, "::add-mask::") {
-			shown.WriteString(l + "\n")
-		}
-	}
-	if !strings.Contains(shown.String(), "::error::") {
-		t.Errorf("want one ::error:: line:\n%s", shown.String())
+	printed := shown(res)
+	if !strings.Contains(printed, "::error::") {
+		t.Errorf("want one ::error:: line:\n%s", printed)
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if len(line) > 20 && !strings.HasPrefix(line, "-----") && strings.Contains(shown.String(), line) {
-			t.Errorf("the output holds a line of the private key: %q\n%s", line, shown.String())
+		if len(line) > 20 && !strings.HasPrefix(line, "-----") && strings.Contains(printed, line) {
+			t.Errorf("the output holds a line of the private key: %q\n%s", line, printed)
 		}
 	}
 }
@@ -339,4 +333,16 @@ func hostOf(u string) string {
 		return u[:i]
 	}
 	return u
+}
+
+// shown is what the runner shows of a run's output: all but the
+// ::add-mask:: lines, which ask it to hide a value and are never shown.
+func shown(res result) string {
+	var b strings.Builder
+	for _, l := range strings.Split(res.stdout+res.stderr, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }

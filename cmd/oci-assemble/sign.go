@@ -68,6 +68,13 @@ func (u *ui) signAssembly(ctx context.Context, rc *client.Client, spec *inputs.S
 	o := sign.Options{Mode: string(g.Mode), Key: g.Key, Password: g.Password,
 		FulcioURL: g.FulcioURL, RekorURL: g.RekorURL, TSAURL: g.TSAURL, Transport: rc.Transport()}
 	if g.Mode == inputs.SignKeyless {
+		// The runner's request token and an OIDC token in a variable are
+		// credentials: neither may reach what the step prints.
+		for _, v := range []string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN", g.TokenVar} {
+			if secret := u.e.getenv(v); secret != "" {
+				u.mask(secret)
+			}
+		}
 		o.Token = tokenSource(g, u.e.getenv)
 	}
 	signer, err := sign.New(ctx, o)
