@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # Benchmarks of oci-assemble against crane and regctl on local registries.
 #
-#   bench/run.sh [--reps N] [--big] [layer|nix|release|many|join|noop|all]
+#   bench/run.sh [--reps N] [--big] [layer|nix|release|many|join|noop|sign|all]
 #
 # layer  pushes a seeded 256 MiB tree as one gzip layer against
 #        tar -cf + crane append -f and the tar | sha256sum floor; --big adds
@@ -17,6 +17,8 @@
 #        index on registry B under 2 tags, against regctl and crane, and
 #        counts the requests against the spec's minimum.
 # noop   runs the same join again on a target that already has it.
+# sign   the join signed (key; with provenance) against the join alone and
+#        the join followed by cosign sign --recursive.
 #
 # Environment: BENCH_REPS (5), BENCH_BIG (0), BENCH_BIG_REPS (1), BENCH_MANY_FILES
 # (250000), BENCH_MANY_REPS (3), BENCH_STORAGE (/var/tmp: registry storage),
@@ -39,6 +41,8 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 . "$BENCH_DIR/join.sh"
 # shellcheck source=nix.sh
 . "$BENCH_DIR/nix.sh"
+# shellcheck source=sign.sh
+. "$BENCH_DIR/sign.sh"
 
 REPS="${BENCH_REPS:-5}"
 BIG="${BENCH_BIG:-0}"
@@ -48,7 +52,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift 2 ;;
     --reps=*) REPS="${1#*=}"; shift ;;
     --big) BIG=1; shift ;;
-    layer|nix|release|many|join|noop|all) what+=("$1"); shift ;;
+    layer|nix|release|many|join|noop|sign|all) what+=("$1"); shift ;;
     -h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (try --help)" ;;
   esac
@@ -68,6 +72,7 @@ for w in "${what[@]}"; do
     layer) bench_layer ;;
     join) bench_join ;;
     noop) bench_noop ;;
+    sign) bench_sign ;;
     nix) bench_nix ;;
     release) bench_release ;;
     many) bench_many ;;
