@@ -358,16 +358,7 @@ func buildIndex(members []*Member, anns []plan.Annotation, mediaType plan.IndexM
 	var imgs []v1.Image
 	var infos []Manifest
 	var platforms []v1.Platform
-	indexAnns := map[string]string{}
-	indexDescAnns := map[string]string{}
-	for _, an := range anns {
-		switch an.Level {
-		case plan.LevelIndex:
-			indexAnns[an.Key] = an.Value
-		case plan.LevelIndexDescriptor:
-			indexDescAnns[an.Key] = an.Value
-		}
-	}
+	indexAnns, indexDescAnns := indexLevels(anns)
 	for _, m := range members {
 		descAnns := maps.Clone(m.annotations)
 		for _, an := range anns {
@@ -458,4 +449,18 @@ type Stager interface {
 type walk struct {
 	*source.Walk
 	members map[v1.Hash]*Member
+}
+
+// indexLevels are the annotations of the index, and of its descriptor.
+func indexLevels(anns []plan.Annotation) (index, descriptor map[string]string) {
+	index, descriptor = map[string]string{}, map[string]string{}
+	for _, an := range anns {
+		switch an.Level {
+		case plan.LevelIndex:
+			index[an.Key] = an.Value
+		case plan.LevelIndexDescriptor:
+			descriptor[an.Key] = an.Value
+		}
+	}
+	return index, descriptor
 }
