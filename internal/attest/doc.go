@@ -11,6 +11,6 @@
 // https://slsa.dev/provenance/v1 and --type spdxjson is
 // https://spdx.dev/Document.
 //
-// The provenance's buildType is [BuildType], described in buildtype.md
-// beside this file.
+// The provenance's buildType is [BuildType], described in
+// docs/provenance.md.
 package attest

@@ -21,7 +21,7 @@ import (
 const ProvenancePredicateType = "https://slsa.dev/provenance/v1"
 
 // BuildType identifies how oci-assemble's provenance is to be read; its
-// parameters are described in buildtype.md beside this file.
+// parameters are described in docs/provenance.md.
 const BuildType = "https://github.com/oci-assemble/oci-assemble/provenance/v1"
 
 // Dependency is one artifact the index or image was made from, recorded
