@@ -2,6 +2,7 @@ package sign_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 	"github.com/oci-assemble/oci-assemble/internal/sign"
@@ -274,12 +278,13 @@ func TestCosignVerifiesKeyless(t *testing.T) {
 	if got := s.Identity(); got.SAN != email || got.Issuer != issuer.URL {
 		t.Errorf("Identity() = %+v, want SAN %s and issuer %s", got, email, issuer.URL)
 	}
-	root := registrytest.TrustedRoot(t, fulcio, tsa)
+	rootPath := registrytest.TrustedRoot(t, fulcio, tsa)
 	ident := func(email, iss string) []string {
 		return []string{"--certificate-identity", email, "--certificate-oidc-issuer", iss,
-			"--trusted-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct"}
+			"--trusted-root", rootPath, "--insecure-ignore-tlog", "--insecure-ignore-sct"}
 	}
 	verifyAll(t, p, ident(email, issuer.URL))
+	timestamped(t, s, p.index, rootPath, email, issuer.URL)
 	for _, c := range cosigns {
 		bin := registrytest.SigstoreBinary(t, c)
 		mustRefuse(t, bin, append(append([]string{"verify"}, ident("someone@example.com", issuer.URL)...), p.ref(p.index))...)
@@ -359,5 +364,40 @@ func TestCosignVerifiesLegacySig(t *testing.T) {
 		}
 		_, other := pkcs8Key(t)
 		mustRefuse(t, bin, "verify", "--key", writeFile(t, other), "--insecure-ignore-tlog", p.ref(p.index))
+	}
+}
+
+// timestamped checks with sigstore-go's verifier, which unlike cosign
+// without a transparency log insists on it, that a keyless bundle carries
+// a timestamp from the authority the trusted root names, inside the
+// certificate's validity.
+func timestamped(t *testing.T, s *sign.Signer, d v1.Descriptor, rootPath, email, issuer string) {
+	t.Helper()
+	b, err := s.SignImage(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRootFromPath(rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.NewVerifier(tr, verify.WithSignedTimestamps(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pb bundle.Bundle
+	if err := pb.UnmarshalJSON(b.JSON); err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.NewShortCertificateIdentity(issuer, "", email, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := hex.DecodeString(d.Digest.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(&pb, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), verify.WithCertificateIdentity(id))); err != nil {
+		t.Errorf("sigstore-go Verify() = %v, want a timestamped bundle of %s by %s", err, d.Digest, email)
 	}
 }
