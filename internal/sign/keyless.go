@@ -20,7 +20,7 @@ import (
 // renewBefore is how long before its expiry a Fulcio certificate is
 // replaced. Fulcio issues certificates valid for 10 minutes; a signature's
 // timestamp must fall inside that window, and it is taken right after the
-// signature, so a minute of margin leaves room for a slow authority.
+// signature, so two minutes of margin leave room for a slow authority.
 const renewBefore = 2 * time.Minute
 
 // certificate is a Fulcio certificate for the Signer's ephemeral key.
@@ -60,7 +60,7 @@ func (s *Signer) certificate(ctx context.Context) (*certificate, error) {
 	f := sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.opts.FulcioURL, Transport: s.tr, Retries: 1})
 	der, err := f.GetCertificate(ctx, s.keypair, &sign.CertificateProviderOptions{IDToken: token})
 	if err != nil {
-		return nil, fmt.Errorf("keyless signing: Fulcio at %s refused a certificate: %s", s.opts.FulcioURL, oneLine(err.Error()))
+		return nil, fmt.Errorf("keyless signing: no certificate from Fulcio at %s: %s", s.opts.FulcioURL, oneLine(err.Error()))
 	}
 	c, err := s.checkCertificate(der)
 	if err != nil {
