@@ -160,24 +160,26 @@ func (s *Signer) sign(ctx context.Context, payload []byte, predicateType string)
 	if s.opts.Mode == ModeKeyless {
 		opts.CertificateProvider = certProvider{s}
 	}
-	if s.opts.TSAURL != "" {
+	tsa := &service{name: "timestamp authority", url: s.opts.TSAURL, rt: s.tr}
+	if tsa.url != "" {
 		opts.TimestampAuthorities = []*sign.TimestampAuthority{sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{
-			URL: s.opts.TSAURL, Timeout: 30 * time.Second, Retries: 1, Transport: s.tr,
+			URL: tsa.url, Timeout: 30 * time.Second, Retries: 1, Transport: tsa,
 		})}
 	}
-	if s.opts.RekorURL != "" {
-		rc, err := rekorEntries(s.opts.RekorURL, s.tr)
+	rekor := &service{name: "Rekor", url: s.opts.RekorURL, rt: s.tr}
+	if rekor.url != "" {
+		rc, err := rekorEntries(rekor.url, rekor)
 		if err != nil {
 			return nil, err
 		}
 		opts.TransparencyLogs = []sign.Transparency{sign.NewRekor(&sign.RekorOptions{
-			BaseURL: s.opts.RekorURL, Timeout: 90 * time.Second, Retries: 1, Version: 1, Client: rc,
+			BaseURL: rekor.url, Timeout: 90 * time.Second, Retries: 1, Version: 1, Client: rc,
 		})}
 	}
 	signed := s.now().UTC()
 	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: InTotoPayloadType}, s.keypair, opts)
 	if err != nil {
-		return nil, err
+		return nil, serviceError(err, tsa, rekor)
 	}
 	js, err := protojson.Marshal(pb)
 	if err != nil {

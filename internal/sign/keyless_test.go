@@ -9,10 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,5 +145,79 @@ func TestCertificateForAnotherKeyRefused(t *testing.T) {
 	_, err := s.SignImage(context.Background(), subject)
 	if err == nil || !strings.Contains(err.Error(), "certifies another key") {
 		t.Errorf("SignImage() = %v, want the certificate for another key refused", err)
+	}
+}
+
+// countingTransport records the hosts of the requests it carries.
+type countingTransport struct {
+	hosts sync.Map // host -> *atomic.Int32
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	n, _ := c.hosts.LoadOrStore(r.URL.Host, new(atomic.Int32))
+	n.(*atomic.Int32).Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) count(rawURL string) int32 {
+	u, _ := url.Parse(rawURL)
+	n, ok := c.hosts.Load(u.Host)
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int32).Load()
+}
+
+func TestTransportCarriesEveryCall(t *testing.T) {
+	t.Parallel()
+	f := newFakeFulcio(t, false)
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(refuse.Close)
+	tsaURL := refuse.URL + "/api/v1/timestamp"
+	rekorURL := strings.Replace(refuse.URL, "127.0.0.1", "localhost", 1)
+	tr := &countingTransport{}
+	s, err := New(context.Background(), Options{Mode: ModeKeyless, FulcioURL: f.URL, TSAURL: tsaURL, RekorURL: rekorURL, Transport: tr,
+		Token: func(context.Context, http.RoundTripper) (string, error) { return token, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SignImage(context.Background(), subject)
+	if err == nil {
+		t.Fatal("SignImage() with a refusing timestamp authority succeeded")
+	}
+	if want := "timestamp authority at " + tsaURL + " answered 503"; !strings.Contains(err.Error(), want) {
+		t.Errorf("SignImage() = %v, want it to say %q", err, want)
+	}
+	if tr.count(f.URL) == 0 || tr.count(tsaURL) == 0 {
+		t.Errorf("transport carried %d Fulcio and %d timestamp requests, want both", tr.count(f.URL), tr.count(tsaURL))
+	}
+	s.opts.TSAURL = ""
+	_, err = s.SignImage(context.Background(), subject)
+	if err == nil {
+		t.Fatal("SignImage() with a refusing Rekor succeeded")
+	}
+	if want := "Rekor at " + rekorURL + " answered 503"; !strings.Contains(err.Error(), want) {
+		t.Errorf("SignImage() = %v, want it to say %q", err, want)
+	}
+	if tr.count(rekorURL) == 0 {
+		t.Error("transport carried no Rekor request")
+	}
+}
+
+func TestNoTokenIsErrNoToken(t *testing.T) {
+	t.Parallel()
+	f := newFakeFulcio(t, false)
+	s, err := New(context.Background(), Options{Mode: ModeKeyless, FulcioURL: f.URL, Token: GitHubToken(func(string) string { return "" })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Attest(context.Background(), []byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":{"sha256":"aa"}}]}`))
+	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "`permissions: id-token: write`") {
+		t.Errorf("Attest() = %v, want ErrNoToken naming the permission", err)
+	}
+	if f.calls.Load() != 0 {
+		t.Error("Fulcio was asked without a token")
 	}
 }
