@@ -360,10 +360,10 @@ func TestCosignVerifiesLegacySig(t *testing.T) {
 	for _, c := range cosigns {
 		bin := registrytest.SigstoreBinary(t, c)
 		for _, d := range append([]v1.Descriptor{p.index}, p.children...) {
-			mustVerify(t, bin, "verify", "--key", pubPath, "--insecure-ignore-tlog", p.ref(d))
+			mustVerify(t, bin, append([]string{"verify"}, append(keyArgs(t, pubPath), p.ref(d))...)...)
 		}
 		_, other := pkcs8Key(t)
-		mustRefuse(t, bin, "verify", "--key", writeFile(t, other), "--insecure-ignore-tlog", p.ref(p.index))
+		mustRefuse(t, bin, append([]string{"verify"}, append(keyArgs(t, writeFile(t, other)), p.ref(p.index))...)...)
 	}
 }
 
