@@ -248,6 +248,8 @@ func TestCosignRefusesOtherKeyAndTampering(t *testing.T) {
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, writeFile(t, otherPub))...), p.ref(p.index))...)
 		mustRefuse(t, bin, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, keyArgs(t, writeFile(t, otherPub))...), p.ref(p.index))...)
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, ownPub)...), other.ref(other.index))...)
+		// No attestation of that type was made.
+		mustRefuse(t, bin, append(append([]string{"verify-attestation", "--type", "cyclonedx"}, keyArgs(t, ownPub)...), p.ref(p.index))...)
 		// The tag now names the other index: the signature does not follow it.
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, ownPub)...), p.repo.Tag("latest").String())...)
 	}
