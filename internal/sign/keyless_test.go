@@ -213,9 +213,9 @@ func TestNoTokenIsErrNoToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Attest(context.Background(), []byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":{"sha256":"aa"}}]}`))
+	_, err = s.SignImage(context.Background(), subject)
 	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "`permissions: id-token: write`") {
-		t.Errorf("Attest() = %v, want ErrNoToken naming the permission", err)
+		t.Errorf("SignImage() = %v, want ErrNoToken naming the permission", err)
 	}
 	if f.calls.Load() != 0 {
 		t.Error("Fulcio was asked without a token")
