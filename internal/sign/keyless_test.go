@@ -221,3 +221,24 @@ func TestNoTokenIsErrNoToken(t *testing.T) {
 		t.Error("Fulcio was asked without a token")
 	}
 }
+
+func TestConcurrentSignaturesShareOneCertificate(t *testing.T) {
+	t.Parallel()
+	f := newFakeFulcio(t, false)
+	var tokens atomic.Int32
+	s := keylessSigner(t, f.URL, &tokens)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = s.SignImage(context.Background(), subject) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("SignImage() #%d = %v", i, err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("Fulcio asked %d times for 8 concurrent signatures, want 1", got)
+	}
+}
