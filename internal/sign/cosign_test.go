@@ -115,10 +115,15 @@ func signAll(t *testing.T, s *sign.Signer, p pushed) {
 // cosigns are the verifiers: cosign 3 and cosign 2.
 var cosigns = []string{"cosign", "cosign2"}
 
-// verifyArgs are the verification arguments for key-signed bundles: a
+// keyArgs are the verification arguments for key-signed bundles: a
 // trusted root is required even when empty, and no transparency log.
 func keyArgs(t *testing.T, pubPath string) []string {
-	return []string{"--key", pubPath, "--trusted-root", registrytest.TrustedRoot(t, nil, nil), "--insecure-ignore-tlog"}
+	t.Helper()
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte(sign.EmptyTrustedRoot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--key", pubPath, "--trusted-root", empty, "--insecure-ignore-tlog"}
 }
 
 func mustVerify(t *testing.T, bin string, args ...string) {
