@@ -39,7 +39,7 @@ type certProvider struct{ s *Signer }
 
 var _ sign.CertificateProvider = certProvider{}
 
-func (p certProvider) GetCertificate(ctx context.Context, kp sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
+func (p certProvider) GetCertificate(ctx context.Context, _ sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
 	c, err := p.s.certificate(ctx)
 	if err != nil {
 		return nil, err
