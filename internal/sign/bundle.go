@@ -119,37 +119,26 @@ func (s *Signer) Attest(ctx context.Context, statement []byte) (*Bundle, error) 
 	return b, nil
 }
 
-// checkStatement reads what a statement must carry to be verified by
-// subject and type: an in-toto v1 type, a predicate type and subjects
-// with digests. It returns the predicate type.
+// checkStatement parses a statement as in-toto's own Go types read it
+// (protojson: exact field names, no trailing data, no unknown fields
+// outside the predicate) and applies their validation: statement type v1,
+// subjects with digests, a predicate type and a predicate. It returns the
+// predicate type.
 func checkStatement(statement []byte) (string, error) {
 	if len(statement) > maxStatement {
 		return "", fmt.Errorf("statement is %d bytes, over %d", len(statement), maxStatement)
 	}
-	var st struct {
-		Type          string `json:"_type"`
-		PredicateType string `json:"predicateType"`
-		Subject       []struct {
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
+	var st intotov1.Statement
+	if err := protojson.Unmarshal(statement, &st); err != nil {
+		return "", fmt.Errorf("statement is not an in-toto statement: %s", oneLine(err.Error()))
 	}
-	if err := decodeJSON(statement, &st); err != nil {
-		return "", fmt.Errorf("statement is not JSON: %w", err)
+	if st.GetType() != StatementTypeV1 {
+		return "", fmt.Errorf("statement _type is %q, want %q", st.GetType(), StatementTypeV1)
 	}
-	switch {
-	case st.Type != StatementTypeV1:
-		return "", fmt.Errorf("statement _type is %q, want %q", st.Type, StatementTypeV1)
-	case st.PredicateType == "":
-		return "", errors.New("statement has no predicateType")
-	case len(st.Subject) == 0:
-		return "", errors.New("statement has no subject")
+	if err := st.Validate(); err != nil {
+		return "", fmt.Errorf("statement is not a valid in-toto v1 statement: %w", err)
 	}
-	for i, sub := range st.Subject {
-		if len(sub.Digest) == 0 {
-			return "", fmt.Errorf("statement subject %d has no digest", i)
-		}
-	}
-	return st.PredicateType, nil
+	return st.GetPredicateType(), nil
 }
 
 // sign makes the bundle: a DSSE envelope of payload, signed by the
@@ -160,24 +149,26 @@ func (s *Signer) sign(ctx context.Context, payload []byte, predicateType string)
 	if s.opts.Mode == ModeKeyless {
 		opts.CertificateProvider = certProvider{s}
 	}
-	if s.opts.TSAURL != "" {
+	tsa := &service{name: "timestamp authority", url: s.opts.TSAURL, rt: s.tr}
+	if tsa.url != "" {
 		opts.TimestampAuthorities = []*sign.TimestampAuthority{sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{
-			URL: s.opts.TSAURL, Timeout: 30 * time.Second, Retries: 1, Transport: s.tr,
+			URL: tsa.url, Timeout: 30 * time.Second, Retries: 1, Transport: tsa,
 		})}
 	}
-	if s.opts.RekorURL != "" {
-		rc, err := rekorEntries(s.opts.RekorURL, s.tr)
+	rekor := &service{name: "Rekor", url: s.opts.RekorURL, rt: s.tr}
+	if rekor.url != "" {
+		rc, err := rekorEntries(rekor.url, rekor)
 		if err != nil {
 			return nil, err
 		}
 		opts.TransparencyLogs = []sign.Transparency{sign.NewRekor(&sign.RekorOptions{
-			BaseURL: s.opts.RekorURL, Timeout: 90 * time.Second, Retries: 1, Version: 1, Client: rc,
+			BaseURL: rekor.url, Timeout: 90 * time.Second, Retries: 1, Version: 1, Client: rc,
 		})}
 	}
 	signed := s.now().UTC()
 	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: InTotoPayloadType}, s.keypair, opts)
 	if err != nil {
-		return nil, err
+		return nil, serviceError(err, tsa, rekor)
 	}
 	js, err := protojson.Marshal(pb)
 	if err != nil {
@@ -208,7 +199,7 @@ func jsonDecodeOne(r io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil

@@ -2,6 +2,7 @@ package sign_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 	"github.com/oci-assemble/oci-assemble/internal/sign"
@@ -111,10 +115,15 @@ func signAll(t *testing.T, s *sign.Signer, p pushed) {
 // cosigns are the verifiers: cosign 3 and cosign 2.
 var cosigns = []string{"cosign", "cosign2"}
 
-// verifyArgs are the verification arguments for key-signed bundles: a
+// keyArgs are the verification arguments for key-signed bundles: a
 // trusted root is required even when empty, and no transparency log.
 func keyArgs(t *testing.T, pubPath string) []string {
-	return []string{"--key", pubPath, "--trusted-root", registrytest.TrustedRoot(t, nil, nil), "--insecure-ignore-tlog"}
+	t.Helper()
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte(sign.EmptyTrustedRoot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--key", pubPath, "--trusted-root", empty, "--insecure-ignore-tlog"}
 }
 
 func mustVerify(t *testing.T, bin string, args ...string) {
@@ -244,6 +253,8 @@ func TestCosignRefusesOtherKeyAndTampering(t *testing.T) {
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, writeFile(t, otherPub))...), p.ref(p.index))...)
 		mustRefuse(t, bin, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, keyArgs(t, writeFile(t, otherPub))...), p.ref(p.index))...)
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, ownPub)...), other.ref(other.index))...)
+		// No attestation of that type was made.
+		mustRefuse(t, bin, append(append([]string{"verify-attestation", "--type", "cyclonedx"}, keyArgs(t, ownPub)...), p.ref(p.index))...)
 		// The tag now names the other index: the signature does not follow it.
 		mustRefuse(t, bin, append(append([]string{"verify"}, keyArgs(t, ownPub)...), p.repo.Tag("latest").String())...)
 	}
@@ -274,12 +285,13 @@ func TestCosignVerifiesKeyless(t *testing.T) {
 	if got := s.Identity(); got.SAN != email || got.Issuer != issuer.URL {
 		t.Errorf("Identity() = %+v, want SAN %s and issuer %s", got, email, issuer.URL)
 	}
-	root := registrytest.TrustedRoot(t, fulcio, tsa)
+	rootPath := registrytest.TrustedRoot(t, fulcio, tsa)
 	ident := func(email, iss string) []string {
 		return []string{"--certificate-identity", email, "--certificate-oidc-issuer", iss,
-			"--trusted-root", root, "--insecure-ignore-tlog", "--insecure-ignore-sct"}
+			"--trusted-root", rootPath, "--insecure-ignore-tlog", "--insecure-ignore-sct"}
 	}
 	verifyAll(t, p, ident(email, issuer.URL))
+	timestamped(t, s, p.index, rootPath, email, issuer.URL)
 	for _, c := range cosigns {
 		bin := registrytest.SigstoreBinary(t, c)
 		mustRefuse(t, bin, append(append([]string{"verify"}, ident("someone@example.com", issuer.URL)...), p.ref(p.index))...)
@@ -308,7 +320,7 @@ func TestFulcioRefusalIsOneLine(t *testing.T) {
 	if err == nil {
 		t.Fatal("SignImage() with a token of an issuer Fulcio does not trust succeeded")
 	}
-	if msg := err.Error(); !strings.Contains(msg, "Fulcio at "+fulcio.URL+" refused") || strings.Contains(msg, "\n") || strings.Contains(msg, tok) {
+	if msg := err.Error(); !strings.Contains(msg, "no certificate from Fulcio at "+fulcio.URL) || strings.Contains(msg, "\n") || strings.Contains(msg, tok) {
 		t.Errorf("SignImage() = %q, want one line naming Fulcio's refusal, without the token", msg)
 	}
 	t.Logf("SignImage() = %v", err)
@@ -355,9 +367,44 @@ func TestCosignVerifiesLegacySig(t *testing.T) {
 	for _, c := range cosigns {
 		bin := registrytest.SigstoreBinary(t, c)
 		for _, d := range append([]v1.Descriptor{p.index}, p.children...) {
-			mustVerify(t, bin, "verify", "--key", pubPath, "--insecure-ignore-tlog", p.ref(d))
+			mustVerify(t, bin, append([]string{"verify"}, append(keyArgs(t, pubPath), p.ref(d))...)...)
 		}
 		_, other := pkcs8Key(t)
-		mustRefuse(t, bin, "verify", "--key", writeFile(t, other), "--insecure-ignore-tlog", p.ref(p.index))
+		mustRefuse(t, bin, append([]string{"verify"}, append(keyArgs(t, writeFile(t, other)), p.ref(p.index))...)...)
+	}
+}
+
+// timestamped checks with sigstore-go's verifier, which unlike cosign
+// without a transparency log insists on it, that a keyless bundle carries
+// a timestamp from the authority the trusted root names, inside the
+// certificate's validity.
+func timestamped(t *testing.T, s *sign.Signer, d v1.Descriptor, rootPath, email, issuer string) {
+	t.Helper()
+	b, err := s.SignImage(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := root.NewTrustedRootFromPath(rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.NewVerifier(tr, verify.WithSignedTimestamps(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pb bundle.Bundle
+	if err := pb.UnmarshalJSON(b.JSON); err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.NewShortCertificateIdentity(issuer, "", email, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := hex.DecodeString(d.Digest.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(&pb, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), verify.WithCertificateIdentity(id))); err != nil {
+		t.Errorf("sigstore-go Verify() = %v, want a timestamped bundle of %s by %s", err, d.Digest, email)
 	}
 }

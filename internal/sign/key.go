@@ -81,10 +81,12 @@ func loadKey(key, password []byte) (*keypair, error) {
 	return newKeypair(priv)
 }
 
-// keypair adapts a loaded private key to sigstore-go's sign.Keypair. Its
-// choices follow cosign's for keys it loads: the default algorithm for the
-// key (ECDSA P-256 with SHA-256 for cosign's keys, Ed25519ph for Ed25519),
-// and a hint that is the base64 SHA-256 of the DER public key.
+// keypair adapts a loaded private key to sigstore-go's sign.Keypair: the
+// default algorithm for the key (ECDSA P-256 with SHA-256 for cosign's
+// keys; RSA PKCS#1 v1.5 with SHA-256; pure Ed25519, which cosign 3 and 2
+// verify in bundles and .sig images alike, where Ed25519ph fails their
+// bundle verification), and a hint that is the base64 SHA-256 of the DER
+// public key, as cosign's.
 type keypair struct {
 	sv     signature.SignerVerifier
 	pub    crypto.PublicKey
@@ -112,12 +114,11 @@ func newKeypair(priv crypto.PrivateKey) (*keypair, error) {
 	default:
 		return nil, fmt.Errorf("signing key: %T is not supported; pass an ECDSA, RSA or Ed25519 key", pub)
 	}
-	load := []signature.LoadOption{sigopts.WithED25519ph()}
-	alg, err := signature.GetDefaultAlgorithmDetails(pub, load...)
+	alg, err := signature.GetDefaultAlgorithmDetails(pub)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	sv, err := signature.LoadDefaultSignerVerifier(priv, load...)
+	sv, err := signature.LoadDefaultSignerVerifier(priv)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	fulciocert "github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
@@ -20,7 +21,7 @@ import (
 // renewBefore is how long before its expiry a Fulcio certificate is
 // replaced. Fulcio issues certificates valid for 10 minutes; a signature's
 // timestamp must fall inside that window, and it is taken right after the
-// signature, so a minute of margin leaves room for a slow authority.
+// signature, so two minutes of margin leave room for a slow authority.
 const renewBefore = 2 * time.Minute
 
 // certificate is a Fulcio certificate for the Signer's ephemeral key.
@@ -38,7 +39,7 @@ type certProvider struct{ s *Signer }
 
 var _ sign.CertificateProvider = certProvider{}
 
-func (p certProvider) GetCertificate(ctx context.Context, kp sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
+func (p certProvider) GetCertificate(ctx context.Context, _ sign.Keypair, _ *sign.CertificateProviderOptions) ([]byte, error) {
 	c, err := p.s.certificate(ctx)
 	if err != nil {
 		return nil, err
@@ -57,10 +58,14 @@ func (s *Signer) certificate(ctx context.Context) (*certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := sign.NewFulcio(&sign.FulcioOptions{BaseURL: s.opts.FulcioURL, Transport: s.tr, Retries: 1})
+	fulcio := &service{name: "Fulcio", url: s.opts.FulcioURL, rt: s.tr}
+	f := sign.NewFulcio(&sign.FulcioOptions{BaseURL: fulcio.url, Transport: fulcio, Retries: 1})
 	der, err := f.GetCertificate(ctx, s.keypair, &sign.CertificateProviderOptions{IDToken: token})
 	if err != nil {
-		return nil, fmt.Errorf("keyless signing: Fulcio at %s refused a certificate: %s", s.opts.FulcioURL, oneLine(err.Error()))
+		if st := fulcio.refused(); st != "" {
+			return nil, fmt.Errorf("keyless signing: no certificate from Fulcio at %s: it answered %s: %s", fulcio.url, st, oneLine(err.Error()))
+		}
+		return nil, fmt.Errorf("keyless signing: no certificate from Fulcio at %s: %s", fulcio.url, oneLine(err.Error()))
 	}
 	c, err := s.checkCertificate(der)
 	if err != nil {
@@ -218,6 +223,44 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// service carries one Sigstore service's requests and remembers the last
+// error status it answered: the clients of sigstore-go and Rekor report a
+// refusal in their own terms (a closed body, an undecodable model), and
+// the status is what a user can act on.
+type service struct {
+	name, url string
+	rt        http.RoundTripper
+	mu        sync.Mutex
+	status    string
+}
+
+func (v *service) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := v.rt.RoundTrip(req)
+	if err == nil && resp.StatusCode >= 300 {
+		v.mu.Lock()
+		v.status = resp.Status
+		v.mu.Unlock()
+	}
+	return resp, err
+}
+
+// refused returns the last error status answered, or "".
+func (v *service) refused() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.status
+}
+
+// serviceError names the service that refused, when one did.
+func serviceError(err error, services ...*service) error {
+	for _, v := range services {
+		if st := v.refused(); st != "" {
+			return fmt.Errorf("%s at %s answered %s; check the URL, or try again if it is down", v.name, v.url, st)
+		}
+	}
+	return err
+}
 
 // checkURL accepts an empty URL (service not used) or an http(s) one.
 func checkURL(what, raw string) error {

@@ -31,6 +31,12 @@ const (
 	DefaultTSAURL    = "https://timestamp.sigstore.dev/api/v1/timestamp"
 )
 
+// EmptyTrustedRoot is the trusted root cosign 3 and cosign 2 need, with
+// --insecure-ignore-tlog, to verify key-signed bundles: `cosign verify
+// --key cosign.pub --trusted-root empty.json --insecure-ignore-tlog IMAGE`
+// (https://github.com/sigstore/protobuf-specs, TrustedRoot).
+const EmptyTrustedRoot = `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`
+
 // Signing modes.
 const (
 	ModeKey     = "key"

@@ -246,13 +246,18 @@ func TestAttestRefusesBadStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := `{"sha256":"` + strings.Repeat("ab", 32) + `"}`
 	tests := []struct{ name, statement, want string }{
-		{"not json", "{", "not JSON"},
-		{"old type", `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"p","subject":[{"digest":{"sha256":"aa"}}]}`, "_type"},
-		{"no predicate type", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"aa"}}]}`, "no predicateType"},
-		{"no subject", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p"}`, "no subject"},
-		{"no digest", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"name":"x"}]}`, "no digest"},
-		{"trailing", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":{"sha256":"aa"}}]} {}`, "trailing"},
+		{"not json", "{", "not an in-toto statement"},
+		{"old type", `{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"p","subject":[{"digest":` + d + `}],"predicate":{}}`, "_type"},
+		{"no predicate type", `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":` + d + `}],"predicate":{}}`, "predicate type"},
+		{"no predicate", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":` + d + `}]}`, "predicate"},
+		{"no subject", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","predicate":{}}`, "subject required"},
+		{"no digest", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"name":"x"}],"predicate":{}}`, "digest required"},
+		{"short digest", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":{"sha256":"aa"}}],"predicate":{}}`, "incorrect length"},
+		{"trailing", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":` + d + `}],"predicate":{}} {}`, "not an in-toto statement"},
+		{"trailing brace", `{"_type":"https://in-toto.io/Statement/v1","predicateType":"p","subject":[{"digest":` + d + `}],"predicate":{}}}`, "not an in-toto statement"},
+		{"case-folded keys", `{"_tYpe":"https://in-toto.io/Statement/v1","prediCAteTYpe":"p","subject":[{"digest":` + d + `}],"predicate":{}}`, "not an in-toto statement"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
