@@ -92,19 +92,8 @@ func Binary(t testing.TB, v Version) string {
 	if v == V3 {
 		env, name = "OCI_ASSEMBLE_REGISTRY_V3", "registry"
 	}
-	if p := os.Getenv(env); p != "" {
+	if p := findBinary(env, name); p != "" {
 		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", name)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
 	}
 	MissingTool(t, fmt.Sprintf("%s not installed (set %s or put %s on PATH; .ci/run installs it)", v, env, name))
 	return ""
@@ -253,4 +242,24 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// findBinary is the tool name: the path in the variable env, else on
+// PATH, else in GOPATH/bin, where go install puts it; "" when none.
+func findBinary(env, name string) string {
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+			p := filepath.Join(dir, "bin", name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
 }

@@ -29,19 +29,8 @@ var sigstoreVersions = map[string]string{
 func SigstoreBinary(t testing.TB, name string) string {
 	t.Helper()
 	env := "OCI_ASSEMBLE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-	if p := os.Getenv(env); p != "" {
+	if p := findBinary(env, name); p != "" {
 		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", name)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
 	}
 	MissingTool(t, fmt.Sprintf("%s %s not installed (set %s or put %s on PATH; .ci/run installs it)", name, sigstoreVersions[name], env, name))
 	return ""
