@@ -57,7 +57,13 @@ type Registry struct {
 
 	client         *http.Client
 	user, password string
+	// instance is the value of the instanceHeader this registry answers with.
+	instance string
 }
+
+// instanceHeader is the header each registry the harness starts sets on
+// every answer (distribution's http.headers), naming its instance.
+const instanceHeader = "X-Registrytest-Instance"
 
 // TLSConfig holds a server certificate and key (PEM files) and the CA that
 // signed them.
@@ -120,12 +126,16 @@ func Start(t testing.TB, opts ...Option) *Registry {
 			t.Fatal(err)
 		}
 		host := fmt.Sprintf("127.0.0.1:%d", port)
-		cfg := config(storage, host, o)
+		// The port was free a moment ago; another process may take it
+		// before the registry binds it. The registry names itself in every
+		// answer, so readiness is this registry's, not whatever listens.
+		instance := fmt.Sprintf("%d-%d-%d", os.Getpid(), port, time.Now().UnixNano())
+		cfg := config(storage, host, instance, o)
 		cfgPath := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := &Registry{Host: host, Dir: storage, Version: o.version, TLS: o.tls}
+		r := &Registry{Host: host, Dir: storage, Version: o.version, TLS: o.tls, instance: instance}
 		if o.tls != nil {
 			r.CAFile = o.tls.CAFile
 		}
@@ -201,8 +211,12 @@ func (r *Registry) waitReady(exited <-chan struct{}) error {
 		resp, err := r.client.Get(r.URL() + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			// 200, or 401 when auth is configured: either way it serves.
+			// 200, or 401 when auth is configured: either way it serves;
+			// from another instance, the port was taken from under it.
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				if got := resp.Header.Get(instanceHeader); got != r.instance {
+					return fmt.Errorf("%s answers as %q, not this registry: its port was taken", r.Host, got)
+				}
 				return nil
 			}
 		}
@@ -211,11 +225,11 @@ func (r *Registry) waitReady(exited <-chan struct{}) error {
 	return fmt.Errorf("registry on %s not ready after 15s", r.Host)
 }
 
-func config(storage, host string, o options) string {
+func config(storage, host, instance string, o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n")
 	fmt.Fprintf(&b, "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n", storage)
-	fmt.Fprintf(&b, "http:\n  addr: %s\n  secret: registrytest\n", host)
+	fmt.Fprintf(&b, "http:\n  addr: %s\n  secret: registrytest\n  headers:\n    %s: [%q]\n", host, instanceHeader, instance)
 	if o.tls != nil {
 		fmt.Fprintf(&b, "  tls:\n    certificate: %s\n    key: %s\n", o.tls.CertFile, o.tls.KeyFile)
 	}
