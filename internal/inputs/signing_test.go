@@ -1,37 +1,21 @@
 package inputs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oci-assemble/oci-assemble/internal/registrytest"
 )
 
 // testKeyPEM returns a fresh PKCS #8 private key and its public key, both
 // PEM.
 func testKeyPEM(t *testing.T) (private, public string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
+	priv, pub := registrytest.ECKeyPEM(t)
+	return string(priv), string(pub)
 }
 
 // joinRaw is a valid join-mode dry run plus the given inputs.

@@ -2,10 +2,6 @@ package sign_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -15,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
@@ -27,23 +23,7 @@ func TestMain(m *testing.M) { os.Exit(registrytest.Main(m)) }
 
 // pkcs8Key returns a new ECDSA P-256 key as PKCS#8 PEM and its public key
 // as PKIX PEM.
-func pkcs8Key(t *testing.T) (priv, pub []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-}
+func pkcs8Key(t *testing.T) (priv, pub []byte) { return registrytest.ECKeyPEM(t) }
 
 func TestNewKeyFormats(t *testing.T) {
 	t.Parallel()
