@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/oci-assemble/oci-assemble/internal/oci/plan"
-	"github.com/oci-assemble/oci-assemble/internal/oci/publish"
+	"github.com/oci-assemble/oci-assemble/internal/oci/push"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -68,7 +68,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 func TestSmallBlobsGoAlongsideLayers(t *testing.T) {
 	t.Parallel()
 	src := newRecorder(t)
-	img := randomImageOf(t, "amd64", 2*publish.SmallBlob, 2)
+	img := randomImageOf(t, "amd64", 2*push.SmallBlob, 2)
 	cl, err := partial.ConfigLayer(img)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestImageManifestFollowsItsOwnBlobs(t *testing.T) {
 	t.Parallel()
 	src := newRecorder(t)
 	small := randomImageOf(t, "amd64", 1000, 1)
-	large := randomImageOf(t, "arm64", 2*publish.SmallBlob, 1)
+	large := randomImageOf(t, "arm64", 2*push.SmallBlob, 1)
 	ls, err := large.Layers()
 	if err != nil {
 		t.Fatal(err)

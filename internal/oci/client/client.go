@@ -83,9 +83,10 @@ func WithInsecureRegistries(registries []string) Option {
 	}
 }
 
-// WithJobs bounds how much runs at once in each step of the run: sources
-// read, layers built, uploads per repository, targets, tags. Default 8: on
-// a real network a join waits on round trips more than on bytes (see
+// WithJobs bounds how much runs at once: in each step of the run (sources
+// read, layers built, targets, tags), and across the whole run the blob
+// uploads and mounts in flight (push.WithTransfers). Default 8: on a real
+// network a join waits on round trips more than on bytes (see
 // docs/benchmarks.md).
 func WithJobs(n int) Option {
 	return func(o *options) error {
@@ -181,8 +182,11 @@ func New(opts ...Option) (*Client, error) {
 	if c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...); err != nil {
 		return nil, err
 	}
+	// One limit for the run: each step bounds its own goroutines by jobs,
+	// and they nest (targets, repositories, blobs); the blob transfers
+	// they start are bounded by jobs across all of them.
 	c.pusher, err = push.New(push.WithKeychain(c.keychain), push.WithTransport(c.lazy),
-		push.WithSessions(c.retry.Sessions), push.WithLogger(o.logger))
+		push.WithSessions(c.retry.Sessions), push.WithLogger(o.logger), push.WithTransfers(o.jobs))
 	if err != nil {
 		return nil, err
 	}

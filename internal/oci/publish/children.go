@@ -15,10 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// SmallBlob is the size under which a blob does not wait for a job: see
-// writeBlobs.
-const SmallBlob = 64 << 10
-
 // pushChildren puts every manifest below the index by digest: each image
 // manifest as soon as the blobs it names are in the repository, then
 // nested indexes innermost first, once every image is. A registry checks
@@ -85,7 +81,7 @@ func pushChildren(ctx context.Context, c *client.Client, w *push.Writer, ic *ass
 func writeBlobs(ctx context.Context, c *client.Client, w *push.Writer, blobs []v1.Layer, in map[v1.Hash]chan struct{}) error {
 	var large, small []v1.Layer
 	for _, l := range largestFirst(blobs) {
-		if n, err := l.Size(); err == nil && n < SmallBlob {
+		if n, err := l.Size(); err == nil && n < push.SmallBlob {
 			small = append(small, l)
 		} else {
 			large = append(large, l)

@@ -26,6 +26,9 @@ type options struct {
 	sessions  func(context.Context, func() error) error
 	logger    *slog.Logger
 	delete    bool
+	// transfers, when set, bounds the blob transfers in flight across
+	// every Writer of the Pusher (WithTransfers).
+	transfers chan struct{}
 }
 
 // WithKeychain sets where credentials come from. Default: anonymous.
@@ -71,6 +74,28 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("WithLogger: nil logger")
 		}
 		o.logger = l
+		return nil
+	}
+}
+
+// SmallBlob is the size under which a blob does not wait for a transfer
+// slot (WithTransfers), nor for a job behind large layers: configs and
+// small layers, which the manifests naming them wait for, go alongside.
+const SmallBlob = 64 << 10
+
+// WithTransfers bounds how many blob uploads and mounts of at least
+// SmallBlob bytes are in flight at once across every Writer of the
+// Pusher, whatever the callers' own concurrency: the run's one limit on
+// what it sends, where each step's goroutines nest (targets,
+// repositories, blobs). A transfer holds its slot for its upload sessions
+// only; what it reads (a source's blob, a layer being built) takes none.
+// Default: no bound of its own.
+func WithTransfers(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("WithTransfers: %d, want at least 1", n)
+		}
+		o.transfers = make(chan struct{}, n)
 		return nil
 	}
 }

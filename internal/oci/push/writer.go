@@ -109,9 +109,11 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 		}
 	}
 	var mounted bool
-	err = w.o.sessions(ctx, func() (err error) {
-		mounted, err = w.uploadBlob(ctx, l, d, size, from, ok)
-		return err
+	err = w.transfer(ctx, size, func() error {
+		return w.o.sessions(ctx, func() (err error) {
+			mounted, err = w.uploadBlob(ctx, l, d, size, from, ok)
+			return err
+		})
 	})
 	switch {
 	case err != nil:
@@ -122,6 +124,22 @@ func (w *Writer) WriteBlob(ctx context.Context, l v1.Layer) error {
 		w.count(&w.counts.uploaded, size)
 	}
 	return nil
+}
+
+// transfer runs f, the transfer of size bytes, in one of the Pusher's
+// transfer slots (WithTransfers), waiting for one or until ctx ends; a
+// small blob takes none.
+func (w *Writer) transfer(ctx context.Context, size int64, f func() error) error {
+	if w.o.transfers == nil || size < SmallBlob {
+		return f()
+	}
+	select {
+	case w.o.transfers <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-w.o.transfers }()
+	return f()
 }
 
 // count adds n to one of the repository's counters; a Writer made
@@ -201,19 +219,23 @@ func (w *Writer) uploadBlob(ctx context.Context, l v1.Layer, d v1.Hash, size int
 //     answered PATCHes 201 while dropping data,
 //     aws/containers-roadmap#2831): l is sent again whole, in the PUT.
 func (w *Writer) Upload(ctx context.Context, l v1.Layer) error {
-	err := w.o.sessions(ctx, func() error {
-		err := w.stream(ctx, l)
-		switch {
-		case isStatus(err, http.MethodPatch, http.StatusRequestedRangeNotSatisfiable):
-			w.o.logger.Info("the registry refused the streamed upload as too large; sending it in chunks",
-				"to", w.repo.String(), "chunk", humanChunk)
-			return w.uploadChunks(ctx, l)
-		case storedOtherBytes(err):
-			w.o.logger.Warn("the registry stored other bytes than were sent; uploading the layer whole",
-				"to", w.repo.String(), "error", err)
-			return w.uploadWhole(ctx, l)
-		}
-		return err
+	// A streamed layer's size is not known before it is sent: it takes a
+	// slot.
+	err := w.transfer(ctx, SmallBlob, func() error {
+		return w.o.sessions(ctx, func() error {
+			err := w.stream(ctx, l)
+			switch {
+			case isStatus(err, http.MethodPatch, http.StatusRequestedRangeNotSatisfiable):
+				w.o.logger.Info("the registry refused the streamed upload as too large; sending it in chunks",
+					"to", w.repo.String(), "chunk", humanChunk)
+				return w.uploadChunks(ctx, l)
+			case storedOtherBytes(err):
+				w.o.logger.Warn("the registry stored other bytes than were sent; uploading the layer whole",
+					"to", w.repo.String(), "error", err)
+				return w.uploadWhole(ctx, l)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return err
