@@ -18,7 +18,7 @@ import (
 
 // Resolve finds the image or index src names in an OCI layout:
 // by tag (ref.name), by digest, or the one entry of index.json that is
-// not part of another. What it reads is bounded and verified (layoutDir,
+// not part of another. What it reads is bounded and verified (Dir,
 // walk).
 func Resolve(ctx context.Context, src plan.Ref) (source.Taggable, error) {
 	if _, err := os.Stat(src.Path); err != nil {

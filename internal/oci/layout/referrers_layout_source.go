@@ -27,7 +27,7 @@ type layoutManifest struct {
 // an image manifest index.json names whose subject is d (as `oras attach
 // --oci-layout` and writeReferrers leave them), and a cosign-style
 // referrer is the one tagged sha256-<hex>.sig, .att or .sbom. The layout
-// is read as a source is (layoutDir): bounded and verified.
+// is read as a source is (Dir): bounded and verified.
 func layoutReferrers(ctx context.Context, path string, d v1.Hash) ([]*source.FoundReferrer, error) {
 	l := Dir{Path: path}
 	root, err := l.RootIndex()
@@ -97,7 +97,7 @@ func referrersAmong(ctx context.Context, path string, ms []*layoutManifest, d v1
 	return out, nil
 }
 
-// subjectOf is the digest a manifest's subject names, or the zero hash.
+// SubjectOf is the digest a manifest's subject names, or the zero hash.
 func SubjectOf(raw []byte) v1.Hash {
 	var m struct {
 		Subject *v1.Descriptor `json:"subject"`

@@ -88,7 +88,7 @@ func (t *repoTarget) checked(digest v1.Hash) []name.Reference {
 	return out
 }
 
-// writer is the repository's writer from the Assembler's Pusher.
+// writer is the repository's writer from the client's Pusher.
 func (d *registryDest) writer(ctx context.Context, repo name.Repository, mountFrom ...name.Repository) (*push.Writer, error) {
 	w, err := d.c.Pusher().Writer(ctx, repo, mountFrom...)
 	if err != nil {

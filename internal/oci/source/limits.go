@@ -44,7 +44,7 @@ var ErrOverLimit = errors.New("over the limit")
 // digest or size its descriptor gives.
 var ErrMismatch = errors.New("content does not match its descriptor")
 
-// checkSize refuses a blob its descriptor says is larger than limit, or
+// CheckSize refuses a blob its descriptor says is larger than limit, or
 // that has a negative size, before any of it is read.
 func CheckSize(what string, d v1.Descriptor, limit int64) error {
 	switch {

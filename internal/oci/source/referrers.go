@@ -56,12 +56,12 @@ type Referrer struct {
 // (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md).
 const (
 	ReferrersTagPrefix = "sha256-"
-	// maxReferrerDepth bounds the recursion: a signature of an SBOM of an
+	// MaxReferrerDepth bounds the recursion: a signature of an SBOM of an
 	// image is depth 2.
 	MaxReferrerDepth = 4
 )
 
-// cosignSuffixes are the tag suffixes cosign attaches to a subject.
+// CosignSuffixes are the tag suffixes cosign attaches to a subject.
 var CosignSuffixes = []string{".sig", ".att", ".sbom"}
 
 // FoundReferrer is a referrer read from a source, ready to copy.
@@ -215,7 +215,7 @@ func (f *ReferrerFinder) readReferrer(ctx context.Context, repo name.Repository,
 	return &FoundReferrer{Referrer: NewReferrer(desc, rd.Manifest, subject, tag), Raw: rd.Manifest, Img: ci, Desc: desc}, nil
 }
 
-// referrerDescriptor is the descriptor of a referrer manifest as the
+// ReferrerDescriptor is the descriptor of a referrer manifest as the
 // referrers API lists it: artifactType is the manifest's artifactType,
 // else its config's media type, and the manifest's annotations are copied
 // (distribution-spec "Listing Referrers").

@@ -93,7 +93,7 @@ func restrictedName(s string) bool {
 	return true
 }
 
-// newReferrer is the Referrer of the manifest raw, described by desc, that
+// NewReferrer is the Referrer of the manifest raw, described by desc, that
 // refers to subject; tag is set for a cosign tag, which is named by its
 // kind: it has no artifactType, and its config's media type (an image
 // config's) says nothing of what it holds.

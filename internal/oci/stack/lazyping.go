@@ -19,7 +19,7 @@ import (
 	"github.com/oci-assemble/oci-assemble/internal/oci/retry"
 )
 
-// credentialLog is the Assembler's keychain: it resolves through the
+// credentialLog is the client's keychain: it resolves through the
 // keychain it was given and remembers, per registry host, whether any
 // resolution so far gave a credential. lazyPing asks it.
 type credentialLog struct {

@@ -57,7 +57,7 @@ func New(c *client.Client) *Prior {
 	return &Prior{c: c, byDiff: map[v1.Hash][]priorLayer{}, tags: map[string]priorTag{}}
 }
 
-// start runs read in the background; wait returns once it is done.
+// Start runs read in the background; wait returns once it is done.
 func (r *Prior) Start(read func()) {
 	r.ready = make(chan struct{})
 	go func() {
@@ -150,7 +150,7 @@ func (r *Prior) addImage(repo name.Repository, img v1.Image) {
 	}
 }
 
-// stage wraps stage: a layer whose diffID a target already holds, in the
+// Stage wraps stage: a layer whose diffID a target already holds, in the
 // compression asked for, is that blob once it is proven to be the layer
 // (prove); any other is staged.
 func (r *Prior) Stage(stage source.StageFunc) source.StageFunc {
@@ -233,7 +233,7 @@ func (r *Prior) warn(w string) {
 	}
 }
 
-// warned is what the user should be told.
+// Warned is what the user should be told.
 func (r *Prior) Warned() []string {
 	r.wait()
 	r.mu.Lock()
@@ -241,7 +241,7 @@ func (r *Prior) Warned() []string {
 	return slices.Clone(r.warnings)
 }
 
-// recordTag records what ref pointed at when it was read: digest, or a
+// RecordTag records what ref pointed at when it was read: digest, or a
 // 404 (the tag is missing). Another error records nothing, so the push
 // reads the tag again and reports what it meets.
 func (r *Prior) RecordTag(ref name.Reference, digest v1.Hash, err error) {
@@ -255,7 +255,7 @@ func (r *Prior) RecordTag(ref name.Reference, digest v1.Hash, err error) {
 	}
 }
 
-// headFirst is w.Head(ctx, ref), answered from the read before building
+// HeadFirst is w.Head(ctx, ref), answered from the read before building
 // when ref was read then: the tag's HEAD before writing (which makes a
 // re-run write nothing) is then not sent again. A tag moved in between
 // only costs writing what is already there.
@@ -270,7 +270,7 @@ func (r *Prior) HeadFirst(ctx context.Context, w *push.Writer, ref name.Referenc
 	return w.Head(ctx, ref)
 }
 
-// list is the reused layers, each once, by digest.
+// List is the reused layers, each once, by digest.
 func (r *Prior) List() []plan.ReusedLayer {
 	r.wait()
 	r.mu.Lock()

@@ -119,7 +119,7 @@ func gunzipStaging(ctx context.Context, c *client.Client, r io.Reader, ar *archi
 	br := &boundedReader{r: ctxReader{ctx: ctx, r: zr}, limit: limit}
 	tr := tar.NewReader(io.TeeReader(br, cw))
 	// Staged layers are read again later with the context they were
-	// staged with: stage with the caller's, as stageAll does.
+	// staged with: stage with the caller's, as source.StageAll does.
 	var g errgroup.Group
 	g.SetLimit(c.Jobs())
 	var mu sync.Mutex
