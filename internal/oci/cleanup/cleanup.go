@@ -390,6 +390,9 @@ func (d *Deleter) remoteOptions(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(d.o.keychain),
 		remote.WithTransport(d.o.transport),
 	}
+	if d.o.client != nil {
+		opts = d.o.client.RemoteOptions(ctx)
+	}
 	if d.o.pageSize > 0 {
 		opts = append(opts, remote.WithPageSize(d.o.pageSize))
 	}

@@ -72,6 +72,13 @@ func (d *Deleter) listTags(ctx context.Context, repo name.Repository) ([]string,
 // readTransport authenticates for reading repo with the keychain's
 // credentials for its registry.
 func (d *Deleter) readTransport(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	if d.o.client != nil {
+		cl, err := d.o.client.Pull(ctx, repo)
+		if err != nil {
+			return nil, err
+		}
+		return cl.Transport, nil
+	}
 	auth, err := authn.Resolve(ctx, d.o.keychain, repo)
 	if err != nil {
 		return nil, fmt.Errorf("resolving credentials for %s: %w", repo.RegistryStr(), err)

@@ -56,12 +56,14 @@ type Option func(*options) error
 type options struct {
 	keychain  authn.Keychain
 	transport http.RoundTripper
-	remote    []remote.Option
-	logger    *slog.Logger
-	dryRun    bool
-	jobs      int
-	pageSize  int
-	list      listLimits
+	// client, when set (WithClient), reads from registries.
+	client   *client.Client
+	remote   []remote.Option
+	logger   *slog.Logger
+	dryRun   bool
+	jobs     int
+	pageSize int
+	list     listLimits
 
 	githubURL   string
 	githubToken string
@@ -101,14 +103,15 @@ func WithKeychain(k authn.Keychain) Option {
 	}
 }
 
-// WithClient makes cleanup's registry requests the run's: the client's
-// keychain, transport and retries, plain-HTTP registries, logger and
-// concurrency limit. Options after it override its parts.
+// WithClient makes cleanup's registry requests the run's: reads (tags,
+// manifests, tag lists) through the client as every other read of the run,
+// vendor APIs over its transport and retries, with its plain-HTTP
+// registries, logger and concurrency limit.
 func WithClient(c *client.Client) Option {
 	return func(o *options) error {
+		o.client = c
 		o.keychain = c.Keychain()
 		o.transport = c.Transport()
-		o.remote = append(o.remote, c.RetryOptions()...)
 		o.insecureList = append(o.insecureList, c.Insecure().Hosts()...)
 		o.logger = c.Logger()
 		o.jobs = c.Jobs()
