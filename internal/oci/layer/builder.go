@@ -141,6 +141,10 @@ type Builder struct {
 
 	mu    sync.Mutex
 	known *sums
+
+	filesOnce   sync.Once
+	fileDigests []FileDigest // FileDigests
+	filesErr    error
 }
 
 // NewBuilder returns a Builder for r. If r was not made by Expand, the files

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -21,8 +22,14 @@ type FileDigest struct {
 // FileDigests builds the layer's tar once more and reads it back, giving
 // each regular file it holds with the sha256 of its content, in tar order:
 // what an SBOM lists. It reads the files (or the tar FromTar was given)
-// again, as every build does.
+// again, as every build does, on the first call only: an SBOM and the
+// provenance of a layer several platforms share ask for it more than once.
 func (b *Builder) FileDigests() ([]FileDigest, error) {
+	b.filesOnce.Do(func() { b.fileDigests, b.filesErr = b.hashFiles() })
+	return slices.Clone(b.fileDigests), b.filesErr
+}
+
+func (b *Builder) hashFiles() ([]FileDigest, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(b.writeTar(pw)) }()
 	defer pr.Close() //nolint:errcheck // read side; closing it stops the writer
