@@ -27,8 +27,6 @@ type signed struct {
 	mode     inputs.SignMode
 	identity sign.Identity
 	items    []signing.Signed
-	// image is the first target's repository, for the verify commands.
-	image string
 	// tlog: the signatures are in a transparency log (Rekor).
 	tlog bool
 }
@@ -83,8 +81,12 @@ func (u *ui) signAssembly(ctx context.Context, rc *client.Client, spec *inputs.S
 	}
 	so := signing.Options{Signer: signer, Legacy: g.LegacyTags, SBOM: g.SBOM, Version: version,
 		Created: u.start.UTC().Truncate(time.Second), Jobs: rc.Jobs()}
-	repo, image := subjectName(spec.Tags)
-	so.Name, so.Repository = image, repo
+	if spec.Build != nil {
+		// The images' own creation time (SOURCE_DATE_EPOCH, else the
+		// epoch): the same files give the same SBOM.
+		so.Created = spec.Build.Created
+	}
+	so.Repository, so.Name = subjectName(spec.Tags)
 	if g.Provenance {
 		deps, err := dependencies(spec, as)
 		if err != nil {
@@ -98,7 +100,7 @@ func (u *ui) signAssembly(ctx context.Context, rc *client.Client, spec *inputs.S
 	if err != nil {
 		return nil, err
 	}
-	return &signed{mode: g.Mode, identity: signer.Identity(), items: items, image: image, tlog: g.RekorURL != ""}, nil
+	return &signed{mode: g.Mode, identity: signer.Identity(), items: items, tlog: g.RekorURL != ""}, nil
 }
 
 // tokenSource is where keyless signing gets its OIDC token: the variable
