@@ -228,14 +228,10 @@ func (c *Client) Pusher() *push.Pusher { return c.pusher }
 func (c *Client) Keychain() authn.Keychain { return c.keychain }
 
 // Transport is the HTTP transport under every registry call (retries,
-// plain-HTTP guard, progress lines, one ping per registry), for work that
-// authenticates with its own keychain, such as cleanup's vendor APIs. Use
-// it with RetryOptions. The ping (GET /v2/) goes through.
+// plain-HTTP guard, progress lines, one ping per registry), for requests
+// that are not a registry's: cleanup's vendor APIs and the Sigstore
+// services. Registry reads go through RemoteOptions, Puller and Pull.
 func (c *Client) Transport() http.RoundTripper { return c.retry }
-
-// RetryOptions are the remote.Options that go with Transport, so that
-// retries do not stack: see package retry for which level retries what.
-func (c *Client) RetryOptions() []remote.Option { return c.retry.RemoteOptions() }
 
 // CreateTemp makes a temporary file for a docker archive.
 func (c *Client) CreateTemp(dir, pattern string) (*os.File, error) {
