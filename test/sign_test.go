@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,11 +329,11 @@ func TestSignKeyRefusedBeforePush(t *testing.T) {
 
 // hostOf is the host:port of a URL.
 func hostOf(u string) string {
-	u = u[strings.Index(u, "://")+3:]
-	if i := strings.IndexByte(u, '/'); i >= 0 {
-		return u[:i]
+	p, err := url.Parse(u)
+	if err != nil {
+		panic(err)
 	}
-	return u
+	return p.Host
 }
 
 // shown is what the runner shows of a run's output: all but the
